@@ -1,0 +1,240 @@
+//! Command-line front end: one file per subcommand, each with its clap args next to its `run`.
+//! Errors from the library are mapped here, once, to the exit codes of SPEC section 7.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand};
+use git_proof::run::Workspace;
+use git_proof::{git, policy, run, signing, store, verify};
+
+mod event;
+mod finish;
+mod keygen;
+mod log;
+mod run_cmd;
+mod show;
+mod start;
+mod verify_cmd;
+
+/// Exit code: success.
+pub const EXIT_OK: u8 = 0;
+/// Exit code: a proof is invalid, or missing where one is required.
+pub const EXIT_INVALID: u8 = 1;
+/// Exit code: bad usage or bad input.
+pub const EXIT_BAD_INPUT: u8 = 2;
+/// Exit code: the thing asked for does not exist.
+pub const EXIT_NOT_FOUND: u8 = 3;
+
+/// Signed proofs of AI coding-agent runs, stored as git notes under refs/notes/proof.
+#[derive(Parser, Debug)]
+#[command(name = "git-proof", version, about, propagate_version = true)]
+pub struct Cli {
+    /// Run as if started in <path> (like `git -C`).
+    #[arg(short = 'C', global = true, value_name = "path")]
+    dir: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    Keygen(keygen::Args),
+    Start(start::Args),
+    Event(event::Args),
+    Finish(finish::Args),
+    Run(run_cmd::Args),
+    Show(show::Args),
+    Log(log::Args),
+    Verify(verify_cmd::Args),
+}
+
+/// What every command gets: where it runs and what time it is.
+pub struct Ctx {
+    pub dir: PathBuf,
+    /// Now, or `GIT_PROOF_DATE` (RFC 3339) for reproducible runs, like `GIT_COMMITTER_DATE`.
+    pub now: jiff::Timestamp,
+}
+
+impl Ctx {
+    /// The repository and worktree the command runs in.
+    pub fn workspace(&self) -> anyhow::Result<Workspace> {
+        Ok(Workspace::discover(&self.dir)?)
+    }
+}
+
+/// Entry point: parse, run, print one error line, exit with the documented code.
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { EXIT_BAD_INPUT } else { EXIT_OK });
+        }
+    };
+    match dispatch(cli) {
+        Ok(code) => ExitCode::from(code),
+        Err(err) => {
+            if is_broken_pipe(&err) {
+                return ExitCode::from(EXIT_OK);
+            }
+            let message = format!("{err:#}").replace('\n', " ");
+            let _ = writeln!(std::io::stderr(), "error: {message}");
+            ExitCode::from(exit_code_for(&err))
+        }
+    }
+}
+
+fn dispatch(cli: Cli) -> anyhow::Result<u8> {
+    let dir = match cli.dir {
+        Some(dir) => dir,
+        None => std::env::current_dir().context("cannot read the current directory")?,
+    };
+    if !dir.is_dir() {
+        anyhow::bail!(BadInput(format!(
+            "cannot change to '{}': no such directory",
+            dir.display()
+        )));
+    }
+    let ctx = Ctx { dir, now: now()? };
+    match cli.command {
+        Command::Keygen(args) => keygen::run(args, &ctx),
+        Command::Start(args) => start::run(args, &ctx),
+        Command::Event(args) => event::run(args, &ctx),
+        Command::Finish(args) => finish::run(args, &ctx),
+        Command::Run(args) => run_cmd::run(args, &ctx),
+        Command::Show(args) => show::run(args, &ctx),
+        Command::Log(args) => log::run(args, &ctx),
+        Command::Verify(args) => verify_cmd::run(args, &ctx),
+    }
+}
+
+fn now() -> anyhow::Result<jiff::Timestamp> {
+    match std::env::var("GIT_PROOF_DATE") {
+        Ok(text) if !text.is_empty() => text
+            .parse::<jiff::Timestamp>()
+            .map_err(|_| anyhow::Error::new(BadInput(format!("GIT_PROOF_DATE '{text}' is not an RFC 3339 time")))),
+        _ => Ok(jiff::Timestamp::now()),
+    }
+}
+
+/// A usage or input problem found by the CLI itself.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct BadInput(pub String);
+
+/// Something asked for that does not exist, found by the CLI itself.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct NotFound(pub String);
+
+fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain().any(|e| {
+        e.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
+/// SPEC section 7: 3 for what does not exist, 2 for everything the user must fix.
+fn exit_code_for(err: &anyhow::Error) -> u8 {
+    for cause in err.chain() {
+        if cause.is::<NotFound>() {
+            return EXIT_NOT_FOUND;
+        }
+        if let Some(e) = cause.downcast_ref::<store::Error>()
+            && matches!(e, store::Error::UnknownRun(_))
+        {
+            return EXIT_NOT_FOUND;
+        }
+        if let Some(e) = cause.downcast_ref::<git::Error>()
+            && matches!(e, git::Error::UnknownRevision { .. })
+        {
+            return EXIT_NOT_FOUND;
+        }
+        if let Some(e) = cause.downcast_ref::<run::Error>() {
+            match e {
+                run::Error::NoActiveRun | run::Error::NoProof(_) | run::Error::ProofMissing { .. } => {
+                    return EXIT_NOT_FOUND;
+                }
+                run::Error::Store(store::Error::UnknownRun(_))
+                | run::Error::Git(git::Error::UnknownRevision { .. }) => {
+                    return EXIT_NOT_FOUND;
+                }
+                _ => {}
+            }
+        }
+    }
+    EXIT_BAD_INPUT
+}
+
+/// The signing key: `--key`, then SPEC section 6 order.
+pub fn signing_key(explicit: Option<&Path>, repo: Option<&gix::Repository>) -> anyhow::Result<signing::SigningKey> {
+    let source = signing::resolve_key_source(explicit, |name| std::env::var(name).ok(), repo)?;
+    Ok(signing::SigningKey::load(&source)?)
+}
+
+/// Trust options shared by commands that check signatures.
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct TrustArgs {
+    /// An OpenSSH allowed_signers file (default: git config proof.allowedSignersFile,
+    /// gpg.ssh.allowedSignersFile, then .proof/allowed_signers).
+    #[arg(long, value_name = "FILE")]
+    pub allowed_signers: Option<PathBuf>,
+    /// Read .proof/allowed_signers from this ref's tree only (e.g. origin/main), so a change
+    /// cannot trust the key that signs its own proof.
+    #[arg(long, value_name = "REF")]
+    pub trust_ref: Option<String>,
+}
+
+impl TrustArgs {
+    /// The library's view of these flags.
+    pub fn options(&self) -> verify::TrustOptions {
+        verify::TrustOptions {
+            allowed_signers: self.allowed_signers.clone(),
+            trust_ref: self.trust_ref.clone(),
+        }
+    }
+}
+
+/// Prints JSON, pretty, with a final newline.
+pub fn print_json(value: &impl serde::Serialize) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    serde_json::to_writer_pretty(&mut out, value)?;
+    writeln!(out)?;
+    Ok(())
+}
+
+/// Reads a file named on the command line, `-` meaning stdin.
+pub fn read_input(path: &Path) -> anyhow::Result<Vec<u8>> {
+    if path == Path::new("-") {
+        let mut buf = Vec::new();
+        std::io::Read::read_to_end(&mut std::io::stdin(), &mut buf).context("cannot read stdin")?;
+        return Ok(buf);
+    }
+    std::fs::read(path).map_err(|e| anyhow::Error::new(BadInput(format!("cannot read {}: {e}", path.display()))))
+}
+
+/// Makes `policy::CliRules` from `start` flags.
+pub fn cli_rules(scope: &[String], deny: &[String], dod: &[String]) -> anyhow::Result<policy::CliRules> {
+    Ok(policy::CliRules {
+        allow: scope.to_vec(),
+        deny: deny.to_vec(),
+        dod: dod
+            .iter()
+            .map(|d| policy::parse_dod_spec(d))
+            .collect::<Result<_, _>>()?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,155 @@
+//! Definition-of-done checks: each a `sh -c` command in the worktree, with its own timeout,
+//! its combined output kept in `<common dir>/proof/logs/` under its digest (never in a note).
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use sha2::{Digest, Sha256};
+
+use crate::canon::hex;
+use crate::model::{DodCheck, DodResult, DodStatus};
+
+/// Where check logs are kept.
+pub fn logs_dir(common_dir: &Path) -> PathBuf {
+    common_dir.join("proof").join("logs")
+}
+
+/// Every check recorded as not run.
+pub fn pending(checks: &[DodCheck]) -> Vec<DodResult> {
+    checks
+        .iter()
+        .map(|c| DodResult {
+            name: c.name.clone(),
+            status: DodStatus::Pending,
+            exit_code: None,
+            duration_ms: 0,
+            log_digest: None,
+            log_size: 0,
+        })
+        .collect()
+}
+
+/// Runs the checks in order in `workdir`.
+pub fn run_checks(checks: &[DodCheck], workdir: &Path, logs: &Path) -> Vec<DodResult> {
+    checks.iter().map(|c| run_check(c, workdir, logs)).collect()
+}
+
+fn run_check(check: &DodCheck, workdir: &Path, logs: &Path) -> DodResult {
+    let started = Instant::now();
+    let mut result = DodResult {
+        name: check.name.clone(),
+        status: DodStatus::Error,
+        exit_code: None,
+        duration_ms: 0,
+        log_digest: None,
+        log_size: 0,
+    };
+    let log = match open_log(logs) {
+        Ok(log) => log,
+        Err(_) => return result,
+    };
+    let (log_path, log_file) = log;
+    let spawned = log_file.try_clone().and_then(|stderr| {
+        let mut command = Command::new("sh");
+        command
+            .arg("-c")
+            .arg(&check.command)
+            .current_dir(workdir)
+            .stdin(Stdio::null())
+            .stdout(log_file)
+            .stderr(stderr);
+        #[cfg(unix)]
+        {
+            use std::os::unix::process::CommandExt;
+            // Its own process group, so a timeout can end everything the check started.
+            command.process_group(0);
+        }
+        command.spawn()
+    });
+    match spawned {
+        Err(e) => {
+            let _ = std::fs::write(&log_path, format!("could not start: {e}\n"));
+        }
+        Ok(mut child) => {
+            let deadline = started + Duration::from_secs(check.timeout_s);
+            loop {
+                match child.try_wait() {
+                    Ok(Some(status)) => {
+                        result.exit_code = status.code();
+                        result.status = if status.success() {
+                            DodStatus::Passed
+                        } else {
+                            DodStatus::Failed
+                        };
+                        break;
+                    }
+                    Ok(None) if Instant::now() >= deadline => {
+                        kill_group(&child);
+                        let _ = child.kill();
+                        let _ = child.wait();
+                        result.status = DodStatus::Timeout;
+                        break;
+                    }
+                    Ok(None) => std::thread::sleep(Duration::from_millis(10)),
+                    Err(_) => break,
+                }
+            }
+        }
+    }
+    result.duration_ms = started.elapsed().as_millis() as u64;
+    if let Some((digest, size)) = seal_log(&log_path, logs) {
+        result.log_digest = Some(digest);
+        result.log_size = size;
+    }
+    result
+}
+
+#[cfg(unix)]
+fn kill_group(child: &std::process::Child) {
+    if let Some(pid) = rustix::process::Pid::from_raw(child.id() as i32) {
+        let _ = rustix::process::kill_process_group(pid, rustix::process::Signal::KILL);
+    }
+}
+
+#[cfg(not(unix))]
+fn kill_group(_child: &std::process::Child) {}
+
+fn open_log(logs: &Path) -> std::io::Result<(PathBuf, std::fs::File)> {
+    std::fs::create_dir_all(logs)?;
+    let name = format!(
+        ".running-{}-{}",
+        std::process::id(),
+        ulid::Ulid::from_parts(0, rand_u128())
+    );
+    let path = logs.join(name);
+    let file = std::fs::File::create(&path)?;
+    Ok((path, file))
+}
+
+fn rand_u128() -> u128 {
+    use ssh_key::rand_core::RngCore;
+    let mut bytes = [0u8; 16];
+    ssh_key::rand_core::OsRng.fill_bytes(&mut bytes);
+    u128::from_le_bytes(bytes)
+}
+
+/// Moves a finished log to `<hex digest>.log`; returns `sha256:<hex>` and its size.
+fn seal_log(path: &Path, logs: &Path) -> Option<(String, u64)> {
+    let mut file = std::fs::File::open(path).ok()?;
+    let mut hasher = Sha256::new();
+    let mut buf = [0u8; 64 * 1024];
+    let mut size = 0u64;
+    loop {
+        let n = file.read(&mut buf).ok()?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+        size += n as u64;
+    }
+    let digest = hex(&hasher.finalize());
+    std::fs::rename(path, logs.join(format!("{digest}.log"))).ok()?;
+    Some((format!("sha256:{digest}"), size))
+}

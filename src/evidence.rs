@@ -1,0 +1,261 @@
+//! Run events and the evidence manifest built from them (SPEC section 4).
+//!
+//! An event is hashed as stored (`sha256(JCS(event))`); the manifest lists those hashes in
+//! stream order, roots them in an RFC 6962 tree and hashes itself without its own hash.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::canon::{self, hex};
+use crate::merkle;
+use crate::model::{Completeness, EventPointer, Manifest, RunStatus};
+
+/// The event types of SPEC section 4.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum EventType {
+    RunStarted,
+    StepStarted,
+    StepCompleted,
+    ToolcallRequested,
+    ToolcallCompleted,
+    ToolcallFailed,
+    ArtifactCreated,
+    CommitRecorded,
+    RunCompleted,
+    RunFailed,
+    EvidenceManifestCreated,
+    ScopeViolationDecided,
+}
+
+impl EventType {
+    /// Every type, in the order SPEC section 4 lists them.
+    pub const ALL: [EventType; 12] = [
+        Self::RunStarted,
+        Self::StepStarted,
+        Self::StepCompleted,
+        Self::ToolcallRequested,
+        Self::ToolcallCompleted,
+        Self::ToolcallFailed,
+        Self::ArtifactCreated,
+        Self::CommitRecorded,
+        Self::RunCompleted,
+        Self::RunFailed,
+        Self::EvidenceManifestCreated,
+        Self::ScopeViolationDecided,
+    ];
+
+    /// The dotted name, e.g. `run.started`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::RunStarted => "run.started",
+            Self::StepStarted => "step.started",
+            Self::StepCompleted => "step.completed",
+            Self::ToolcallRequested => "toolcall.requested",
+            Self::ToolcallCompleted => "toolcall.completed",
+            Self::ToolcallFailed => "toolcall.failed",
+            Self::ArtifactCreated => "artifact.created",
+            Self::CommitRecorded => "commit.recorded",
+            Self::RunCompleted => "run.completed",
+            Self::RunFailed => "run.failed",
+            Self::EvidenceManifestCreated => "evidence.manifest.created",
+            Self::ScopeViolationDecided => "scope.violation.decided",
+        }
+    }
+
+    /// Inverse of [`Self::as_str`].
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|t| t.as_str() == text)
+    }
+
+    /// `run.completed` and `run.failed` end a run.
+    pub fn is_terminal(self) -> bool {
+        matches!(self, Self::RunCompleted | Self::RunFailed)
+    }
+}
+
+/// One stored event, exactly the object that is hashed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    pub event_id: String,
+    pub run_id: String,
+    pub stream_seq: u64,
+    pub event_type: String,
+    pub occurred_at: String,
+    /// Pointers only: ids, digests, sizes, paths, exit codes.
+    pub data: Value,
+}
+
+impl Event {
+    /// `sha256:<hex>` of `JCS(self)`.
+    pub fn hash(&self) -> Result<String, canon::Error> {
+        canon::jcs_digest(self)
+    }
+
+    /// The id of the step, tool call or artifact the event is about (`step_id`,
+    /// `toolcall_id` or `artifact_id` in its data), if any.
+    pub fn subject_id(&self) -> Option<&str> {
+        let key = match EventType::parse(&self.event_type)? {
+            EventType::StepStarted | EventType::StepCompleted => "step_id",
+            EventType::ToolcallRequested | EventType::ToolcallCompleted | EventType::ToolcallFailed => "toolcall_id",
+            EventType::ArtifactCreated => "artifact_id",
+            _ => return None,
+        };
+        self.data.get(key).and_then(Value::as_str)
+    }
+}
+
+/// Facts about the run that the stream itself does not hold.
+#[derive(Debug, Clone)]
+pub struct ManifestIdentity {
+    pub run_id: String,
+    pub run_status: RunStatus,
+    pub correlation_id: Option<String>,
+    pub workspace_id: Option<String>,
+    pub thread_id: Option<String>,
+}
+
+/// Builds the manifest of `events` (already in stream order), excluding any
+/// `evidence.manifest.created` event: the manifest cannot contain its own creation.
+pub fn build_manifest(identity: ManifestIdentity, events: &[Event]) -> Result<Manifest, canon::Error> {
+    let mut pointers = Vec::with_capacity(events.len());
+    let (mut steps, mut toolcalls, mut artifacts) = (Vec::new(), Vec::new(), Vec::new());
+    let mut open_toolcalls = std::collections::BTreeSet::new();
+    let mut terminal = false;
+    for event in events {
+        let kind = EventType::parse(&event.event_type);
+        if kind == Some(EventType::EvidenceManifestCreated) {
+            continue;
+        }
+        let id = event.subject_id().map(str::to_owned);
+        match kind {
+            Some(EventType::StepStarted | EventType::StepCompleted) => steps.extend(id),
+            Some(EventType::ToolcallRequested) => {
+                if let Some(id) = id {
+                    open_toolcalls.insert(id.clone());
+                    toolcalls.push(id);
+                }
+            }
+            Some(EventType::ToolcallCompleted | EventType::ToolcallFailed) => {
+                if let Some(id) = id {
+                    open_toolcalls.remove(&id);
+                    toolcalls.push(id);
+                }
+            }
+            Some(EventType::ArtifactCreated) => artifacts.extend(id),
+            Some(t) if t.is_terminal() => terminal = true,
+            _ => {}
+        }
+        pointers.push(EventPointer {
+            event_id: event.event_id.clone(),
+            stream_seq: event.stream_seq,
+            event_hash: event.hash()?,
+            event_type: event.event_type.clone(),
+        });
+    }
+    for ids in [&mut steps, &mut toolcalls, &mut artifacts] {
+        ids.sort();
+        ids.dedup();
+    }
+    let artifact_count = artifacts.len() as u64;
+    let mut manifest = Manifest {
+        run_id: identity.run_id.clone(),
+        run_status: identity.run_status,
+        correlation_id: identity.correlation_id,
+        workspace_id: identity.workspace_id,
+        thread_id: identity.thread_id,
+        step_ids: steps,
+        toolcall_ids: toolcalls,
+        artifact_ids: artifacts,
+        stream_type: "run".into(),
+        stream_id: identity.run_id,
+        from_seq: pointers.first().map_or(0, |p| p.stream_seq),
+        to_seq: pointers.last().map_or(0, |p| p.stream_seq),
+        event_count: pointers.len() as u64,
+        event_hash_root: String::new(),
+        completeness: Completeness {
+            terminal_event_present: terminal,
+            all_toolcalls_terminal: open_toolcalls.is_empty(),
+            artifact_count,
+        },
+        events: pointers,
+        manifest_hash: String::new(),
+    };
+    manifest.event_hash_root = event_hash_root(&manifest.events).unwrap_or_default();
+    manifest.manifest_hash = manifest_hash(&manifest)?;
+    Ok(manifest)
+}
+
+/// The RFC 6962 root over the pointers' event hashes; `None` if one is not `sha256:<hex>`.
+pub fn event_hash_root(events: &[EventPointer]) -> Option<String> {
+    let leaves = events
+        .iter()
+        .map(|e| canon::parse_prefixed_sha256(&e.event_hash))
+        .collect::<Option<Vec<_>>>()?;
+    Some(format!("sha256:{}", hex(&merkle::root(&leaves))))
+}
+
+/// `sha256(JCS(manifest without manifest_hash))`.
+pub fn manifest_hash(manifest: &Manifest) -> Result<String, canon::Error> {
+    let mut value = serde_json::to_value(manifest).map_err(canon::Error)?;
+    if let Value::Object(map) = &mut value {
+        map.remove("manifest_hash");
+    }
+    canon::jcs_digest(&value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(seq: u64, kind: EventType, data: Value) -> Event {
+        Event {
+            event_id: format!("e{seq}"),
+            run_id: "r".into(),
+            stream_seq: seq,
+            event_type: kind.as_str().into(),
+            occurred_at: "2026-11-23T10:00:00Z".into(),
+            data,
+        }
+    }
+
+    fn identity() -> ManifestIdentity {
+        ManifestIdentity {
+            run_id: "r".into(),
+            run_status: RunStatus::Succeeded,
+            correlation_id: None,
+            workspace_id: None,
+            thread_id: None,
+        }
+    }
+
+    #[test]
+    fn open_toolcall_makes_the_manifest_incomplete() {
+        let events = [
+            event(1, EventType::RunStarted, Value::Null),
+            event(
+                2,
+                EventType::ToolcallRequested,
+                serde_json::json!({"toolcall_id": "t1"}),
+            ),
+            event(3, EventType::RunCompleted, serde_json::json!({"exit_code": 0})),
+        ];
+        let m = build_manifest(identity(), &events).unwrap();
+        assert!(!m.completeness.all_toolcalls_terminal);
+        assert!(m.completeness.terminal_event_present);
+        assert_eq!(m.toolcall_ids, ["t1"]);
+        assert_eq!((m.from_seq, m.to_seq, m.event_count), (1, 3, 3));
+        assert_eq!(manifest_hash(&m).unwrap(), m.manifest_hash);
+    }
+
+    #[test]
+    fn manifest_creation_event_is_not_in_its_own_manifest() {
+        let events = [
+            event(1, EventType::RunStarted, Value::Null),
+            event(2, EventType::RunFailed, serde_json::json!({"exit_code": 3})),
+            event(3, EventType::EvidenceManifestCreated, Value::Null),
+        ];
+        let m = build_manifest(identity(), &events).unwrap();
+        assert_eq!(m.event_count, 2);
+        assert_eq!(m.to_seq, 2);
+    }
+}

@@ -1,0 +1,286 @@
+//! The proof bundle, the evidence manifest and the in-toto statement that carries them.
+//!
+//! Field names and order are the contract of SPEC sections 3 and 4: absent facts are `null`
+//! or empty lists, never missing keys, so every field here is serialized unconditionally.
+
+use serde::{Deserialize, Serialize};
+
+/// Bundle format version written into every new bundle.
+pub const BUNDLE_VERSION: &str = "1.0";
+/// `_type` of an in-toto Statement v1.
+pub const STATEMENT_TYPE: &str = "https://in-toto.io/Statement/v1";
+/// `predicateType` of a proof bundle statement.
+pub const BUNDLE_PREDICATE_TYPE: &str = "https://git-proof.dev/bundle/v1";
+
+/// The facts of one run (the predicate of the signed statement).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Bundle {
+    pub version: String,
+    pub run_id: String,
+    pub generated_at: String,
+    pub prompt_hash: Option<String>,
+    pub scope_snapshot: ScopeSnapshot,
+    pub dod_snapshot: Vec<DodCheck>,
+    pub base_sha: String,
+    pub head_sha: String,
+    pub head_tree: String,
+    pub changed_files: Vec<String>,
+    pub diff_stat: DiffStat,
+    pub dirty_files: Vec<String>,
+    pub exit_code: i32,
+    pub run_status: RunStatus,
+    pub dod_results: Vec<DodResult>,
+    pub scope_violations: Vec<ScopeViolation>,
+    pub evidence: Manifest,
+    pub generator: Generator,
+}
+
+/// How a run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RunStatus {
+    Succeeded,
+    Failed,
+}
+
+impl RunStatus {
+    /// `succeeded` for exit code 0, `failed` otherwise.
+    pub fn from_exit_code(code: i32) -> Self {
+        if code == 0 { Self::Succeeded } else { Self::Failed }
+    }
+
+    /// The name used in JSON and in the index.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Succeeded => "succeeded",
+            Self::Failed => "failed",
+        }
+    }
+}
+
+/// The effective scope, frozen at start.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScopeSnapshot {
+    pub allow: Vec<String>,
+    pub deny: Vec<String>,
+    /// Where the rules came from: `policy`, `cli`, `policy+cli`, or `null` when there are none.
+    pub source: Option<String>,
+}
+
+/// One definition-of-done check, frozen at start.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DodCheck {
+    pub name: String,
+    pub command: String,
+    pub timeout_s: u64,
+}
+
+/// The outcome of one check at finish.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DodResult {
+    pub name: String,
+    pub status: DodStatus,
+    pub exit_code: Option<i32>,
+    pub duration_ms: u64,
+    pub log_digest: Option<String>,
+    pub log_size: u64,
+}
+
+/// Status of a check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DodStatus {
+    Passed,
+    Failed,
+    /// The command could not be started.
+    Error,
+    Timeout,
+    /// Not run (yet).
+    Pending,
+}
+
+impl DodStatus {
+    /// The name used in JSON and in the index.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Passed => "passed",
+            Self::Failed => "failed",
+            Self::Error => "error",
+            Self::Timeout => "timeout",
+            Self::Pending => "pending",
+        }
+    }
+
+    /// Inverse of [`Self::as_str`].
+    pub fn parse(text: &str) -> Option<Self> {
+        Some(match text {
+            "passed" => Self::Passed,
+            "failed" => Self::Failed,
+            "error" => Self::Error,
+            "timeout" => Self::Timeout,
+            "pending" => Self::Pending,
+            _ => return None,
+        })
+    }
+}
+
+/// Totals and per-file numbers of `git diff --numstat -M base head`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DiffStat {
+    pub files: u64,
+    pub insertions: u64,
+    pub deletions: u64,
+    pub entries: Vec<DiffEntry>,
+}
+
+/// One changed path.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DiffEntry {
+    pub path: String,
+    pub old_path: Option<String>,
+    /// `A`, `M`, `D`, `R` or `T`.
+    pub status: String,
+    pub insertions: u64,
+    pub deletions: u64,
+    pub binary: bool,
+}
+
+/// A changed or dirty path that broke a scope rule.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScopeViolation {
+    pub path: String,
+    pub rule: String,
+    pub approval: Approval,
+}
+
+/// The decision on a scope violation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Approval {
+    /// `pending`, `approved` or `rejected`.
+    pub state: String,
+    pub decided_at: Option<String>,
+    pub decided_by: Option<String>,
+    pub reason: Option<String>,
+}
+
+impl Approval {
+    /// An undecided violation.
+    pub fn pending() -> Self {
+        Self {
+            state: "pending".into(),
+            decided_at: None,
+            decided_by: None,
+            reason: None,
+        }
+    }
+}
+
+/// The tool that generated the bundle.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Generator {
+    pub name: String,
+    pub version: String,
+}
+
+impl Generator {
+    /// This build of git-proof.
+    pub fn current() -> Self {
+        Self {
+            name: env!("CARGO_PKG_NAME").into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+        }
+    }
+}
+
+/// The evidence manifest of SPEC section 4.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Manifest {
+    pub run_id: String,
+    pub run_status: RunStatus,
+    pub correlation_id: Option<String>,
+    pub workspace_id: Option<String>,
+    pub thread_id: Option<String>,
+    pub step_ids: Vec<String>,
+    pub toolcall_ids: Vec<String>,
+    pub artifact_ids: Vec<String>,
+    pub stream_type: String,
+    pub stream_id: String,
+    pub from_seq: u64,
+    pub to_seq: u64,
+    pub event_count: u64,
+    pub events: Vec<EventPointer>,
+    pub event_hash_root: String,
+    pub completeness: Completeness,
+    pub manifest_hash: String,
+}
+
+/// One event of the manifest, by hash.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EventPointer {
+    pub event_id: String,
+    pub stream_seq: u64,
+    pub event_hash: String,
+    pub event_type: String,
+}
+
+/// Whether the stream looks whole.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Completeness {
+    pub terminal_event_present: bool,
+    pub all_toolcalls_terminal: bool,
+    pub artifact_count: u64,
+}
+
+/// An in-toto Statement v1 whose predicate is `P`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Statement<P> {
+    #[serde(rename = "_type")]
+    pub statement_type: String,
+    pub subject: Vec<Subject>,
+    #[serde(rename = "predicateType")]
+    pub predicate_type: String,
+    pub predicate: P,
+}
+
+/// The statement's subject: the annotated commit.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Subject {
+    pub digest: SubjectDigest,
+}
+
+/// The commit id of the subject.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SubjectDigest {
+    #[serde(rename = "gitCommit")]
+    pub git_commit: String,
+}
+
+impl Statement<Bundle> {
+    /// The statement that signs `bundle` for its head commit.
+    pub fn for_bundle(bundle: Bundle) -> Self {
+        Self {
+            statement_type: STATEMENT_TYPE.into(),
+            subject: vec![Subject {
+                digest: SubjectDigest {
+                    git_commit: bundle.head_sha.clone(),
+                },
+            }],
+            predicate_type: BUNDLE_PREDICATE_TYPE.into(),
+            predicate: bundle,
+        }
+    }
+}

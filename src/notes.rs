@@ -1,0 +1,339 @@
+//! The `refs/notes/proof` ref: reading and appending signed records, in-process with gix.
+//!
+//! A note is a sequence of records, each a payload (pretty JSON ending in a newline) followed
+//! by an armored SSHSIG block, the layout of a signed git tag (SPEC section 5). Appending is a
+//! compare-and-swap on the ref: a writer that loses the race re-reads and tries again, so
+//! parallel finishes in other worktrees never drop each other's notes.
+
+use std::time::Duration;
+
+use gix::ObjectId;
+use gix::bstr::ByteSlice;
+use gix::refs::transaction::PreviousValue;
+
+use crate::git::{Error, GitContext};
+
+/// The notes ref every proof lives under.
+pub const NOTES_REF: &str = "refs/notes/proof";
+const BEGIN: &str = "-----BEGIN SSH SIGNATURE-----";
+const END: &str = "-----END SSH SIGNATURE-----";
+const MAX_ATTEMPTS: u32 = 50;
+
+/// One signed record of a note.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Record {
+    /// The exact signed bytes.
+    pub payload: String,
+    /// The armored signature, from BEGIN to END line inclusive.
+    pub signature: String,
+}
+
+impl Record {
+    /// The record as it is stored: payload immediately followed by the signature.
+    pub fn to_text(&self) -> String {
+        let mut text = self.payload.clone();
+        text.push_str(&self.signature);
+        if !text.ends_with('\n') {
+            text.push('\n');
+        }
+        text
+    }
+}
+
+/// Why a note's text is not a sequence of signed records.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ParseError {
+    #[error("the note is not UTF-8 text")]
+    NotText,
+    #[error("the note holds text that is not a signed record (no '{BEGIN}' after it)")]
+    Unsigned,
+    #[error("a signature block has no '{END}' line")]
+    Unterminated,
+    #[error("a signature block has no payload before it")]
+    EmptyPayload,
+}
+
+/// Splits a note into its records.
+pub fn parse_records(note: &[u8]) -> Result<Vec<Record>, ParseError> {
+    let text = std::str::from_utf8(note).map_err(|_| ParseError::NotText)?;
+    let mut records = Vec::new();
+    let mut rest = text;
+    while !rest.trim().is_empty() {
+        let begin = find_line(rest, BEGIN).ok_or(ParseError::Unsigned)?;
+        let after_begin = &rest[begin..];
+        let end = find_line(after_begin, END).ok_or(ParseError::Unterminated)?;
+        let end_of_line = after_begin[end..].find('\n').map_or(after_begin.len(), |i| end + i + 1);
+        let payload = &rest[..begin];
+        if payload.trim().is_empty() {
+            return Err(ParseError::EmptyPayload);
+        }
+        records.push(Record {
+            payload: payload.to_owned(),
+            signature: after_begin[..end_of_line].to_owned(),
+        });
+        rest = &after_begin[end_of_line..];
+    }
+    Ok(records)
+}
+
+/// Byte offset of the first line of `text` that is exactly `marker` (ignoring a trailing `\r`).
+fn find_line(text: &str, marker: &str) -> Option<usize> {
+    let mut offset = 0;
+    for line in text.split_inclusive('\n') {
+        if line.trim_end_matches(['\n', '\r']) == marker {
+            return Some(offset);
+        }
+        offset += line.len();
+    }
+    None
+}
+
+/// The state of the notes ref: its commit and tree (both absent before the first note).
+struct NotesTip {
+    commit: Option<ObjectId>,
+    tree: ObjectId,
+}
+
+fn notes_tip(repo: &gix::Repository) -> Result<NotesTip, Error> {
+    let reference = repo
+        .try_find_reference(NOTES_REF)
+        .doing(|| format!("read {NOTES_REF}"))?;
+    match reference {
+        None => Ok(NotesTip {
+            commit: None,
+            tree: ObjectId::empty_tree(repo.object_hash()),
+        }),
+        Some(mut reference) => {
+            let commit = reference
+                .peel_to_id()
+                .doing(|| format!("resolve {NOTES_REF}"))?
+                .detach();
+            let tree = crate::git::tree_of(repo, commit)?;
+            Ok(NotesTip {
+                commit: Some(commit),
+                tree,
+            })
+        }
+    }
+}
+
+/// Reads notes for many commits from one snapshot of the notes tree.
+pub struct NotesReader<'repo> {
+    repo: &'repo gix::Repository,
+    state: Option<gix::note::plumbing::State>,
+}
+
+impl<'repo> NotesReader<'repo> {
+    /// A reader over the current tip of `refs/notes/proof`.
+    pub fn new(repo: &'repo gix::Repository) -> Result<Self, Error> {
+        let tip = notes_tip(repo)?;
+        let state = match tip.commit {
+            None => None,
+            Some(_) => {
+                Some(gix::note::plumbing::State::new(tip.tree, repo).doing(|| format!("read the {NOTES_REF} tree"))?)
+            }
+        };
+        Ok(Self { repo, state })
+    }
+
+    /// The note attached to `commit`, if any.
+    pub fn note(&mut self, commit: ObjectId) -> Result<Option<Vec<u8>>, Error> {
+        let Some(state) = &mut self.state else {
+            return Ok(None);
+        };
+        let Some(blob) = state
+            .get(&commit, self.repo)
+            .doing(|| format!("look up the note of {commit}"))?
+        else {
+            return Ok(None);
+        };
+        let object = self.repo.find_blob(blob).doing(|| format!("read note blob {blob}"))?;
+        Ok(Some(object.detach().data))
+    }
+}
+
+/// The note attached to `commit`, if any.
+pub fn read_note(repo: &gix::Repository, commit: ObjectId) -> Result<Option<Vec<u8>>, Error> {
+    NotesReader::new(repo)?.note(commit)
+}
+
+/// What [`append_record`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Appended {
+    /// The record was added; the new notes commit.
+    Written(ObjectId),
+    /// The note already held an equivalent record, which is returned; nothing was written.
+    AlreadyPresent(Record),
+}
+
+/// Appends `record` to the note of `commit`, unless `equivalent` finds a record in the existing
+/// note that already stands for it. Other records are kept byte for byte.
+pub fn append_record(
+    repo: &gix::Repository,
+    commit: ObjectId,
+    record: &Record,
+    equivalent: impl Fn(&Record) -> bool,
+) -> Result<Appended, Error> {
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let tip = notes_tip(repo)?;
+        let mut state =
+            gix::note::plumbing::State::new(tip.tree, repo).doing(|| format!("read the {NOTES_REF} tree"))?;
+        let existing = match state
+            .get(&commit, repo)
+            .doing(|| format!("look up the note of {commit}"))?
+        {
+            Some(blob) => {
+                repo.find_blob(blob)
+                    .doing(|| format!("read note blob {blob}"))?
+                    .detach()
+                    .data
+            }
+            None => Vec::new(),
+        };
+        // A note we cannot parse is kept as it is: appending after it loses nothing, and
+        // `verify` reports it.
+        if let Ok(records) = parse_records(&existing)
+            && let Some(found) = records.into_iter().find(|r| equivalent(r))
+        {
+            return Ok(Appended::AlreadyPresent(found));
+        }
+        let mut text = existing;
+        if !text.is_empty() && !text.ends_with(b"\n") {
+            text.push(b'\n');
+        }
+        text.extend_from_slice(record.to_text().as_bytes());
+        let blob = repo.write_blob(&text).doing(|| "write the note blob".into())?.detach();
+        let edit = state
+            .replace(commit, blob, repo)
+            .doing(|| format!("add the note of {commit} to the notes tree"))?;
+        let notes_commit = write_notes_commit(repo, edit.tree, tip.commit, commit)?;
+        let expected = match tip.commit {
+            None => PreviousValue::MustNotExist,
+            Some(old) => PreviousValue::MustExistAndMatch(gix::refs::Target::Object(old)),
+        };
+        match repo.reference(
+            NOTES_REF,
+            notes_commit,
+            expected,
+            format!("git-proof: add proof for {commit}"),
+        ) {
+            Ok(_) => return Ok(Appended::Written(notes_commit)),
+            Err(source) if attempt >= MAX_ATTEMPTS => {
+                return Err(Error::Git {
+                    action: format!("update {NOTES_REF} (lost the race {attempt} times)"),
+                    source,
+                });
+            }
+            // Another writer moved the ref or holds its lock: re-read and redo the edit.
+            Err(_) => std::thread::sleep(Duration::from_millis(u64::from(attempt.min(10)) * 5)),
+        }
+    }
+}
+
+fn write_notes_commit(
+    repo: &gix::Repository,
+    tree: ObjectId,
+    parent: Option<ObjectId>,
+    annotated: ObjectId,
+) -> Result<ObjectId, Error> {
+    let signature = notes_committer(repo);
+    let commit = gix::objs::Commit {
+        tree,
+        parents: parent.into_iter().collect(),
+        author: signature.clone(),
+        committer: signature,
+        encoding: None,
+        message: format!("Notes added by 'git proof' for {annotated}\n").into(),
+        extra_headers: Vec::new(),
+    };
+    Ok(repo
+        .write_object(&commit)
+        .doing(|| "write the notes commit".into())?
+        .detach())
+}
+
+/// The configured committer, or a fixed identity: a proof must not fail for want of `user.name`.
+fn notes_committer(repo: &gix::Repository) -> gix::actor::Signature {
+    if let Some(Ok(sig)) = repo.committer()
+        && let Ok(owned) = sig.to_owned()
+    {
+        return owned;
+    }
+    gix::actor::Signature {
+        name: "git-proof".into(),
+        email: "git-proof@localhost".into(),
+        time: gix::date::Time::now_utc(),
+    }
+}
+
+/// All commits that carry a note under `refs/notes/proof`, with the note blob ids.
+pub fn list_notes(repo: &gix::Repository) -> Result<Vec<(ObjectId, ObjectId)>, Error> {
+    let tip = notes_tip(repo)?;
+    if tip.commit.is_none() {
+        return Ok(Vec::new());
+    }
+    let mut out = Vec::new();
+    collect_notes(repo, tip.tree, &mut String::new(), &mut out)?;
+    Ok(out)
+}
+
+fn collect_notes(
+    repo: &gix::Repository,
+    tree: ObjectId,
+    prefix: &mut String,
+    out: &mut Vec<(ObjectId, ObjectId)>,
+) -> Result<(), Error> {
+    let hex_len = repo.object_hash().len_in_hex();
+    let tree = repo.find_tree(tree).doing(|| format!("read notes tree {tree}"))?;
+    for entry in tree.decode().doing(|| "decode a notes tree".into())?.entries.iter() {
+        let name = entry.filename.to_str_lossy();
+        let start = prefix.len();
+        prefix.push_str(&name);
+        if entry.mode.is_tree() && prefix.len() < hex_len {
+            collect_notes(repo, entry.oid.to_owned(), prefix, out)?;
+        } else if entry.mode.is_blob()
+            && prefix.len() == hex_len
+            && let Ok(annotated) = ObjectId::from_hex(prefix.as_bytes())
+        {
+            out.push((annotated, entry.oid.to_owned()));
+        }
+        prefix.truncate(start);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SIG: &str = "-----BEGIN SSH SIGNATURE-----\nAAAA\n-----END SSH SIGNATURE-----\n";
+
+    #[test]
+    fn splits_consecutive_records() {
+        let note = format!("{{\"a\": 1}}\n{SIG}{{\"b\": 2}}\n{SIG}");
+        let records = parse_records(note.as_bytes()).unwrap();
+        assert_eq!(records.len(), 2);
+        assert_eq!(records[1].payload, "{\"b\": 2}\n");
+        assert_eq!(records[1].signature, SIG);
+        let joined: String = records.iter().map(Record::to_text).collect();
+        assert_eq!(joined, note);
+    }
+
+    #[test]
+    fn rejects_text_that_is_not_a_record() {
+        assert_eq!(parse_records(b"hello\n"), Err(ParseError::Unsigned));
+        assert_eq!(
+            parse_records(format!("x\n{SIG}trailing\n").as_bytes()),
+            Err(ParseError::Unsigned)
+        );
+        assert_eq!(
+            parse_records(b"x\n-----BEGIN SSH SIGNATURE-----\nAAAA\n"),
+            Err(ParseError::Unterminated)
+        );
+        assert_eq!(parse_records(SIG.as_bytes()), Err(ParseError::EmptyPayload));
+        assert_eq!(parse_records(&[0xff, 0xfe]), Err(ParseError::NotText));
+        assert_eq!(parse_records(b""), Ok(vec![]));
+    }
+}

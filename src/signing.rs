@@ -1,0 +1,590 @@
+//! OpenSSH ed25519 keys, SSHSIG signatures in the `git-proof` namespace, and trust through an
+//! OpenSSH `allowed_signers` file, byte-compatible with `ssh-keygen -Y sign/verify`.
+
+use std::path::{Path, PathBuf};
+
+use ssh_key::{HashAlg, LineEnding, PrivateKey, PublicKey, SshSig};
+
+/// The SSHSIG namespace of every git-proof signature.
+pub const NAMESPACE: &str = "git-proof";
+
+/// Why a key could not be made, found, read or used.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// No key was configured anywhere.
+    #[error(
+        "no signing key: pass --key, set GIT_PROOF_KEY (a path) or GIT_PROOF_KEY_DATA (the key), or `git config proof.signingKey PATH` (make one with `git proof keygen`)"
+    )]
+    NoKey,
+    /// The key file could not be read.
+    #[error("cannot read the signing key {}", path.display())]
+    Unreadable {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// A private key file readable by others, refused as OpenSSH refuses it.
+    #[error("permissions {mode:04o} for the signing key {} are too open: run `chmod 600 {}`", path.display(), path.display())]
+    TooOpen { path: PathBuf, mode: u32 },
+    /// Not an OpenSSH private key.
+    #[error("{origin} is not an OpenSSH private key")]
+    Invalid {
+        origin: String,
+        #[source]
+        source: ssh_key::Error,
+    },
+    /// Passphrase-protected keys need an agent, which git-proof does not talk to.
+    #[error(
+        "{origin} is protected by a passphrase; use an unencrypted key kept at mode 0600 (e.g. a CI secret in GIT_PROOF_KEY_DATA)"
+    )]
+    Encrypted { origin: String },
+    /// Another algorithm than ed25519.
+    #[error("{origin} is a {algorithm} key; git-proof signs with ed25519 keys only")]
+    NotEd25519 { origin: String, algorithm: String },
+    /// `user.signingKey` names a key held by ssh-agent, which git-proof does not talk to.
+    #[error(
+        "user.signingKey names a public key for ssh-agent; point proof.signingKey or GIT_PROOF_KEY at the private key file instead"
+    )]
+    AgentOnly,
+    /// A file we would have overwritten.
+    #[error("{} already exists; pass another --out or remove it first", path.display())]
+    Exists { path: PathBuf },
+    /// Writing a new key failed.
+    #[error("cannot write {}", path.display())]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The signature library failed (random source, encoding).
+    #[error("cannot create the signature")]
+    Sign(#[source] ssh_key::Error),
+    /// An allowed_signers file that does not parse.
+    #[error("{origin}:{line}: {reason}")]
+    AllowedSigners {
+        origin: String,
+        line: usize,
+        reason: String,
+    },
+}
+
+/// Where the signing key comes from, in the order of SPEC section 6.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeySource {
+    /// A private key file (`--key`, `GIT_PROOF_KEY`, git config).
+    Path(PathBuf),
+    /// The key text itself (`GIT_PROOF_KEY_DATA`).
+    Data(String),
+}
+
+/// Finds the signing key in SPEC section 6 order: `explicit` (`--key`), `GIT_PROOF_KEY`,
+/// `GIT_PROOF_KEY_DATA`, git config `proof.signingKey`, then `user.signingKey` when
+/// `gpg.format=ssh`. `env` looks up environment variables (injected for tests).
+pub fn resolve_key_source(
+    explicit: Option<&Path>,
+    env: impl Fn(&str) -> Option<String>,
+    repo: Option<&gix::Repository>,
+) -> Result<KeySource, Error> {
+    if let Some(path) = explicit {
+        return Ok(KeySource::Path(path.to_owned()));
+    }
+    if let Some(path) = env("GIT_PROOF_KEY").filter(|v| !v.is_empty()) {
+        return Ok(KeySource::Path(PathBuf::from(path)));
+    }
+    if let Some(data) = env("GIT_PROOF_KEY_DATA").filter(|v| !v.trim().is_empty()) {
+        return Ok(KeySource::Data(data));
+    }
+    let Some(repo) = repo else {
+        return Err(Error::NoKey);
+    };
+    let config = repo.config_snapshot();
+    if let Ok(Some(path)) = config.trusted_path("proof.signingKey") {
+        return Ok(KeySource::Path(path));
+    }
+    let ssh_format = config.string("gpg.format").is_some_and(|f| f.as_slice() == b"ssh");
+    if ssh_format && let Some(value) = config.string("user.signingKey") {
+        let value = value.to_string();
+        if value.starts_with("key::") || value.starts_with("ssh-") {
+            return Err(Error::AgentOnly);
+        }
+        if let Ok(Some(path)) = config.trusted_path("user.signingKey") {
+            // git accepts the public half (signing through the agent); its private twin is
+            // what we can sign with.
+            let private = path
+                .to_str()
+                .and_then(|p| p.strip_suffix(".pub"))
+                .map(PathBuf::from)
+                .filter(|p| p.is_file());
+            return Ok(KeySource::Path(private.unwrap_or(path)));
+        }
+    }
+    Err(Error::NoKey)
+}
+
+/// A loaded ed25519 private key.
+pub struct SigningKey {
+    key: PrivateKey,
+}
+
+impl SigningKey {
+    /// Reads and checks the key named by `source`.
+    pub fn load(source: &KeySource) -> Result<Self, Error> {
+        let (text, origin) = match source {
+            KeySource::Path(path) => {
+                let path = path.as_path();
+                check_private_key_mode(path)?;
+                let text = std::fs::read_to_string(path).map_err(|source| Error::Unreadable {
+                    path: path.to_owned(),
+                    source,
+                })?;
+                (text, path.display().to_string())
+            }
+            KeySource::Data(text) => (text.clone(), "GIT_PROOF_KEY_DATA".to_owned()),
+        };
+        let key = PrivateKey::from_openssh(text.trim()).map_err(|source| Error::Invalid {
+            origin: origin.clone(),
+            source,
+        })?;
+        if key.is_encrypted() {
+            return Err(Error::Encrypted { origin });
+        }
+        if key.algorithm() != ssh_key::Algorithm::Ed25519 {
+            return Err(Error::NotEd25519 {
+                origin,
+                algorithm: key.algorithm().to_string(),
+            });
+        }
+        Ok(Self { key })
+    }
+
+    /// The public half.
+    pub fn public_key(&self) -> &PublicKey {
+        self.key.public_key()
+    }
+
+    /// An armored SSHSIG over exactly `payload`, as `ssh-keygen -Y sign -n git-proof` makes.
+    pub fn sign(&self, payload: &[u8]) -> Result<String, Error> {
+        let signature = self
+            .key
+            .sign(NAMESPACE, HashAlg::Sha512, payload)
+            .map_err(Error::Sign)?;
+        signature.to_pem(LineEnding::LF).map_err(Error::Sign)
+    }
+}
+
+#[cfg(unix)]
+fn check_private_key_mode(path: &Path) -> Result<(), Error> {
+    use std::os::unix::fs::PermissionsExt;
+    let meta = std::fs::metadata(path).map_err(|source| Error::Unreadable {
+        path: path.to_owned(),
+        source,
+    })?;
+    let mode = meta.permissions().mode() & 0o777;
+    if mode & 0o077 != 0 {
+        return Err(Error::TooOpen {
+            path: path.to_owned(),
+            mode,
+        });
+    }
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn check_private_key_mode(_path: &Path) -> Result<(), Error> {
+    Ok(())
+}
+
+/// A new key pair written to `path` (0600) and `path.pub`.
+pub struct NewKey {
+    pub private_path: PathBuf,
+    pub public_path: PathBuf,
+    pub public_key: PublicKey,
+}
+
+/// Makes an ed25519 key pair; never overwrites an existing file.
+pub fn generate_key(path: &Path, comment: &str) -> Result<NewKey, Error> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+
+    let public_path = PathBuf::from(format!("{}.pub", path.display()));
+    for p in [path, public_path.as_path()] {
+        if p.exists() {
+            return Err(Error::Exists { path: p.to_owned() });
+        }
+    }
+    let mut key =
+        PrivateKey::random(&mut ssh_key::rand_core::OsRng, ssh_key::Algorithm::Ed25519).map_err(Error::Sign)?;
+    key.set_comment(comment);
+    let private_text = key.to_openssh(LineEnding::LF).map_err(Error::Sign)?;
+    let public_text = key.public_key().to_openssh().map_err(Error::Sign)?;
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent).map_err(|source| Error::Write {
+            path: parent.to_owned(),
+            source,
+        })?;
+    }
+    let write = |p: &Path, mode: u32, text: &[u8]| {
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(mode)
+            .open(p)
+            .and_then(|mut f| f.write_all(text))
+            .map_err(|source| Error::Write {
+                path: p.to_owned(),
+                source,
+            })
+    };
+    write(path, 0o600, private_text.as_bytes())?;
+    write(&public_path, 0o644, format!("{public_text}\n").as_bytes())?;
+    Ok(NewKey {
+        private_path: path.to_owned(),
+        public_path,
+        public_key: key.public_key().clone(),
+    })
+}
+
+/// The `allowed_signers` line that trusts `key` for git-proof signatures as `principal`.
+pub fn allowed_signers_line(principal: &str, key: &PublicKey) -> String {
+    let mut key = key.clone();
+    let comment = key.comment().to_owned();
+    key.set_comment("");
+    let encoded = key.to_openssh().unwrap_or_default();
+    let encoded = encoded.trim_end();
+    if comment.is_empty() {
+        format!("{principal} namespaces=\"{NAMESPACE}\" {encoded}")
+    } else {
+        format!("{principal} namespaces=\"{NAMESPACE}\" {encoded} {comment}")
+    }
+}
+
+/// One line of an `allowed_signers` file (ssh-keygen(1), "ALLOWED SIGNERS").
+#[derive(Debug, Clone)]
+pub struct AllowedSigner {
+    /// The comma-separated principal patterns, as written.
+    pub principals: String,
+    /// `namespaces="..."` patterns; `None` means any namespace.
+    pub namespaces: Option<Vec<String>>,
+    /// `valid-after`, as a Unix time.
+    pub valid_after: Option<i64>,
+    /// `valid-before`, as a Unix time.
+    pub valid_before: Option<i64>,
+    /// A `cert-authority` line trusts certificates signed by the key, never the key itself.
+    pub cert_authority: bool,
+    /// The key.
+    pub key: PublicKey,
+    /// 1-based line number, for messages.
+    pub line: usize,
+}
+
+/// A parsed `allowed_signers` file.
+#[derive(Debug, Clone, Default)]
+pub struct AllowedSigners {
+    /// Where it was read from, for messages.
+    pub origin: String,
+    /// Its entries, in file order.
+    pub entries: Vec<AllowedSigner>,
+}
+
+impl AllowedSigners {
+    /// Parses the text of an `allowed_signers` file; `origin` names it in errors.
+    pub fn parse(origin: &str, text: &str) -> Result<Self, Error> {
+        let mut entries = Vec::new();
+        for (index, raw) in text.lines().enumerate() {
+            let line = index + 1;
+            let fail = |reason: String| Error::AllowedSigners {
+                origin: origin.to_owned(),
+                line,
+                reason,
+            };
+            let trimmed = raw.trim();
+            if trimmed.is_empty() || trimmed.starts_with('#') {
+                continue;
+            }
+            let fields = split_fields(trimmed).map_err(fail)?;
+            let mut fields = fields.into_iter();
+            let principals = fields.next().ok_or_else(|| fail("missing principals".into()))?;
+            let mut next = fields.next().ok_or_else(|| fail("missing key".into()))?;
+            let mut entry_options = (None, None, None, false);
+            if !is_key_type(&next) {
+                entry_options = parse_options(&next).map_err(fail)?;
+                next = fields.next().ok_or_else(|| fail("missing key type".into()))?;
+            }
+            let key_type = next;
+            let blob = fields.next().ok_or_else(|| fail("missing key data".into()))?;
+            let key = PublicKey::from_openssh(&format!("{key_type} {blob}"))
+                .map_err(|e| fail(format!("cannot parse the {key_type} key: {e}")))?;
+            let (namespaces, valid_after, valid_before, cert_authority) = entry_options;
+            entries.push(AllowedSigner {
+                principals: principals.trim_matches('"').to_owned(),
+                namespaces,
+                valid_after,
+                valid_before,
+                cert_authority,
+                key,
+                line,
+            });
+        }
+        Ok(Self {
+            origin: origin.to_owned(),
+            entries,
+        })
+    }
+
+    /// Reads and parses a file.
+    pub fn read(path: &Path) -> Result<Self, Error> {
+        let text = std::fs::read_to_string(path).map_err(|source| Error::Unreadable {
+            path: path.to_owned(),
+            source,
+        })?;
+        Self::parse(&path.display().to_string(), &text)
+    }
+}
+
+fn is_key_type(token: &str) -> bool {
+    token.starts_with("ssh-") || token.starts_with("ecdsa-") || token.starts_with("sk-")
+}
+
+/// Splits on blanks, keeping double-quoted runs (which may hold blanks) inside one field.
+fn split_fields(line: &str) -> Result<Vec<String>, String> {
+    let mut fields = Vec::new();
+    let mut current = String::new();
+    let mut quoted = false;
+    for c in line.chars() {
+        match c {
+            '"' => {
+                quoted = !quoted;
+                current.push(c);
+            }
+            c if c.is_whitespace() && !quoted => {
+                if !current.is_empty() {
+                    fields.push(std::mem::take(&mut current));
+                }
+            }
+            c => current.push(c),
+        }
+    }
+    if quoted {
+        return Err("unterminated quote".into());
+    }
+    if !current.is_empty() {
+        fields.push(current);
+    }
+    Ok(fields)
+}
+
+type EntryOptions = (Option<Vec<String>>, Option<i64>, Option<i64>, bool);
+
+fn parse_options(text: &str) -> Result<EntryOptions, String> {
+    let (mut namespaces, mut after, mut before, mut ca) = (None, None, None, false);
+    for option in split_options(text) {
+        let (name, value) = match option.split_once('=') {
+            Some((n, v)) => (n.to_ascii_lowercase(), Some(v.trim_matches('"').to_owned())),
+            None => (option.to_ascii_lowercase(), None),
+        };
+        match (name.as_str(), value) {
+            ("cert-authority", None) => ca = true,
+            ("namespaces", Some(v)) => namespaces = Some(v.split(',').map(str::to_owned).collect()),
+            ("valid-after", Some(v)) => after = Some(parse_signer_time(&v)?),
+            ("valid-before", Some(v)) => before = Some(parse_signer_time(&v)?),
+            (other, _) => return Err(format!("unknown or malformed option '{other}'")),
+        }
+    }
+    Ok((namespaces, after, before, ca))
+}
+
+/// Splits options on commas outside double quotes.
+fn split_options(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut current = String::new();
+    let mut quoted = false;
+    for c in text.chars() {
+        match c {
+            '"' => {
+                quoted = !quoted;
+                current.push(c);
+            }
+            ',' if !quoted => out.push(std::mem::take(&mut current)),
+            c => current.push(c),
+        }
+    }
+    out.push(current);
+    out
+}
+
+/// `YYYYMMDD[HHMM[SS]][Z]`: UTC with `Z`, the system time zone without (as ssh-keygen).
+fn parse_signer_time(text: &str) -> Result<i64, String> {
+    let bad = || format!("bad time '{text}' (expected YYYYMMDD[HHMM[SS]][Z])");
+    let (digits, utc) = match text.strip_suffix(['Z', 'z']) {
+        Some(d) => (d, true),
+        None => (text, false),
+    };
+    if !digits.bytes().all(|b| b.is_ascii_digit()) || ![8, 12, 14].contains(&digits.len()) {
+        return Err(bad());
+    }
+    let num = |r: std::ops::Range<usize>| digits.get(r).map_or(Ok(0), |s| s.parse::<i32>().map_err(|_| bad()));
+    let date = jiff::civil::date(
+        i16::try_from(num(0..4)?).map_err(|_| bad())?,
+        i8::try_from(num(4..6)?).map_err(|_| bad())?,
+        i8::try_from(num(6..8)?).map_err(|_| bad())?,
+    );
+    let time =
+        jiff::civil::Time::new(num(8..10)? as i8, num(10..12)? as i8, num(12..14)? as i8, 0).map_err(|_| bad())?;
+    let civil = jiff::civil::DateTime::from_parts(date, time);
+    let tz = if utc {
+        jiff::tz::TimeZone::UTC
+    } else {
+        jiff::tz::TimeZone::system()
+    };
+    civil.to_zoned(tz).map(|z| z.timestamp().as_second()).map_err(|_| bad())
+}
+
+/// OpenSSH `match_pattern`: `*` any run, `?` one character.
+pub fn wildcard_match(pattern: &str, text: &str) -> bool {
+    let (p, t): (Vec<char>, Vec<char>) = (pattern.chars().collect(), text.chars().collect());
+    let (mut pi, mut ti, mut star, mut mark) = (0, 0, None, 0);
+    while ti < t.len() {
+        if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
+            pi += 1;
+            ti += 1;
+        } else if pi < p.len() && p[pi] == '*' {
+            star = Some(pi);
+            mark = ti;
+            pi += 1;
+        } else if let Some(s) = star {
+            pi = s + 1;
+            mark += 1;
+            ti = mark;
+        } else {
+            return false;
+        }
+    }
+    p[pi..].iter().all(|&c| c == '*')
+}
+
+/// OpenSSH `match_pattern_list`: a negated match (`!pat`) wins over any positive one.
+pub fn pattern_list_match(patterns: &[String], text: &str) -> bool {
+    let mut matched = false;
+    for pattern in patterns {
+        match pattern.strip_prefix('!') {
+            Some(negated) if wildcard_match(negated, text) => return false,
+            Some(_) => {}
+            None => matched |= wildcard_match(pattern, text),
+        }
+    }
+    matched
+}
+
+/// The signer of a signature that checked out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Signer {
+    /// The principals of the matching allowed_signers line.
+    pub principals: String,
+    /// `SHA256:...` fingerprint of the key.
+    pub fingerprint: String,
+}
+
+/// Why a signature is not accepted; each reads as a sentence for a person.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Rejection {
+    #[error("the signature block is malformed ({0})")]
+    Malformed(String),
+    #[error("the signature is for namespace '{0}', not '{NAMESPACE}'")]
+    WrongNamespace(String),
+    #[error("the signature does not match the payload (it was altered, or signed over other bytes)")]
+    BadSignature,
+    #[error("the key {0} is not in the allowed signers")]
+    UntrustedKey(String),
+    #[error("the key {fingerprint} ({principals}) is not allowed to sign in namespace '{NAMESPACE}'")]
+    NamespaceNotAllowed { fingerprint: String, principals: String },
+    #[error("the key {fingerprint} ({principals}) is outside its validity period in the allowed signers")]
+    OutsideValidity { fingerprint: String, principals: String },
+}
+
+/// Checks an armored SSHSIG over `payload` against `signers` at Unix time `now`, as
+/// `ssh-keygen -Y verify -n git-proof` does.
+pub fn verify(payload: &[u8], armored: &str, signers: &AllowedSigners, now: i64) -> Result<Signer, Rejection> {
+    let signature = SshSig::from_pem(armored.trim().as_bytes()).map_err(|e| Rejection::Malformed(e.to_string()))?;
+    if signature.namespace() != NAMESPACE {
+        return Err(Rejection::WrongNamespace(signature.namespace().to_owned()));
+    }
+    let key = PublicKey::from(signature.public_key().clone());
+    let fingerprint = key.fingerprint(HashAlg::Sha256).to_string();
+    key.verify(NAMESPACE, payload, &signature)
+        .map_err(|_| Rejection::BadSignature)?;
+
+    let mut last_problem = Rejection::UntrustedKey(fingerprint.clone());
+    for entry in &signers.entries {
+        if entry.cert_authority || entry.key.key_data() != key.key_data() {
+            continue;
+        }
+        let principals = entry.principals.clone();
+        if let Some(namespaces) = &entry.namespaces
+            && !pattern_list_match(namespaces, NAMESPACE)
+        {
+            last_problem = Rejection::NamespaceNotAllowed {
+                fingerprint: fingerprint.clone(),
+                principals,
+            };
+            continue;
+        }
+        let too_early = entry.valid_after.is_some_and(|t| now < t);
+        let too_late = entry.valid_before.is_some_and(|t| now > t);
+        if too_early || too_late {
+            last_problem = Rejection::OutsideValidity {
+                fingerprint: fingerprint.clone(),
+                principals,
+            };
+            continue;
+        }
+        return Ok(Signer {
+            principals,
+            fingerprint,
+        });
+    }
+    Err(last_problem)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const KEY: &str = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOTpHsRNZ7upcIQ8oTlDGvV0+DX2yJ+Ww4/g0BWr7Eyl";
+
+    #[test]
+    fn parses_options_quotes_and_comments() {
+        let text = format!(
+            "# team\n\n\"a@x.org,b@*\" namespaces=\"git,git-proof\",valid-after=\"20260101\",valid-before=20270101Z {KEY} laptop\nc@x.org cert-authority {KEY}\n"
+        );
+        let s = AllowedSigners::parse("f", &text).unwrap();
+        assert_eq!(s.entries.len(), 2);
+        let e = &s.entries[0];
+        assert_eq!(e.principals, "a@x.org,b@*");
+        assert_eq!(
+            e.namespaces.as_deref(),
+            Some(&["git".to_owned(), "git-proof".to_owned()][..])
+        );
+        assert_eq!(e.valid_before, Some(1_798_761_600));
+        assert!(e.valid_after.is_some());
+        assert_eq!(e.line, 3);
+        assert!(s.entries[1].cert_authority);
+    }
+
+    #[test]
+    fn reports_the_line_of_a_bad_entry() {
+        let err = AllowedSigners::parse("f", &format!("a {KEY}\nb bogus=1 {KEY}\n")).unwrap_err();
+        assert!(matches!(err, Error::AllowedSigners { line: 2, .. }), "{err}");
+        let err = AllowedSigners::parse("f", "a ssh-ed25519 !!!\n").unwrap_err();
+        assert!(matches!(err, Error::AllowedSigners { line: 1, .. }), "{err}");
+    }
+
+    #[test]
+    fn wildcards_and_negation_follow_openssh() {
+        assert!(wildcard_match("git*", "git-proof"));
+        assert!(wildcard_match("g?t-proof", "git-proof"));
+        assert!(!wildcard_match("git", "git-proof"));
+        let list = ["*".to_owned(), "!git-proof".to_owned()];
+        assert!(!pattern_list_match(&list, "git-proof"));
+        assert!(pattern_list_match(&list, "file"));
+    }
+}

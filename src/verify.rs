@@ -1,0 +1,298 @@
+//! Checking the proofs attached to commits: every record's signature against the trusted
+//! signers, the statement's subject against the commit, and the manifest's hashes against
+//! its own contents.
+
+use std::path::{Path, PathBuf};
+
+use gix::ObjectId;
+use gix::bstr::ByteSlice;
+use serde_json::Value;
+
+use crate::evidence;
+use crate::git::{self, GitContext};
+use crate::model::{BUNDLE_PREDICATE_TYPE, Bundle, STATEMENT_TYPE, Statement};
+use crate::notes::{self, NotesReader, Record};
+use crate::signing::{self, AllowedSigners, Signer};
+
+/// Where `allowed_signers` is read from inside a repository.
+pub const ALLOWED_SIGNERS_PATH: &str = ".proof/allowed_signers";
+
+/// Why the trusted signers could not be found or read.
+#[derive(Debug, thiserror::Error)]
+pub enum TrustError {
+    #[error(
+        "no allowed signers: pass --allowed-signers FILE, set `git config proof.allowedSignersFile FILE`, or commit {ALLOWED_SIGNERS_PATH}"
+    )]
+    NoTrustSource,
+    #[error("{ALLOWED_SIGNERS_PATH} is not in the tree of '{0}'")]
+    NotInTrustRef(String),
+    #[error(transparent)]
+    Git(#[from] git::Error),
+    #[error(transparent)]
+    Signing(#[from] signing::Error),
+}
+
+/// Where trust comes from, in SPEC section 6 order.
+#[derive(Debug, Clone, Default)]
+pub struct TrustOptions {
+    /// `--allowed-signers FILE`.
+    pub allowed_signers: Option<PathBuf>,
+    /// `--trust-ref REF`: read `.proof/allowed_signers` from that ref's tree only.
+    pub trust_ref: Option<String>,
+}
+
+/// Loads the allowed signers: `--trust-ref`, else `--allowed-signers`, git config
+/// `proof.allowedSignersFile`, `gpg.ssh.allowedSignersFile`, then `.proof/allowed_signers` in
+/// the worktree (or in HEAD's tree for a bare repository).
+pub fn load_trust(repo: &gix::Repository, opts: &TrustOptions) -> Result<AllowedSigners, TrustError> {
+    if let Some(reference) = &opts.trust_ref {
+        let commit = git::resolve_commit(repo, reference)?;
+        let text = file_at_commit(repo, commit, ALLOWED_SIGNERS_PATH)?
+            .ok_or_else(|| TrustError::NotInTrustRef(reference.clone()))?;
+        return Ok(AllowedSigners::parse(
+            &format!("{reference}:{ALLOWED_SIGNERS_PATH}"),
+            &text,
+        )?);
+    }
+    if let Some(path) = &opts.allowed_signers {
+        return Ok(AllowedSigners::read(path)?);
+    }
+    let config = repo.config_snapshot();
+    for key in ["proof.allowedSignersFile", "gpg.ssh.allowedSignersFile"] {
+        if let Ok(Some(path)) = config.trusted_path(key) {
+            let path = relative_to(repo, &path);
+            return Ok(AllowedSigners::read(&path)?);
+        }
+    }
+    if let Some(workdir) = repo.workdir() {
+        let path = workdir.join(ALLOWED_SIGNERS_PATH);
+        if path.is_file() {
+            return Ok(AllowedSigners::read(&path)?);
+        }
+    } else if let Ok(head) = git::head_commit(repo)
+        && let Some(text) = file_at_commit(repo, head, ALLOWED_SIGNERS_PATH)?
+    {
+        return Ok(AllowedSigners::parse(&format!("HEAD:{ALLOWED_SIGNERS_PATH}"), &text)?);
+    }
+    Err(TrustError::NoTrustSource)
+}
+
+/// A relative path in git config is relative to the worktree (as git resolves it for hooks).
+fn relative_to(repo: &gix::Repository, path: &Path) -> PathBuf {
+    if path.is_absolute() {
+        return path.to_owned();
+    }
+    repo.workdir().unwrap_or_else(|| repo.git_dir()).join(path)
+}
+
+fn file_at_commit(repo: &gix::Repository, commit: ObjectId, path: &str) -> Result<Option<String>, git::Error> {
+    let tree = repo
+        .find_commit(commit)
+        .and_then(|c| c.tree())
+        .doing(|| format!("read the tree of {commit}"))?;
+    let Some(entry) = tree
+        .lookup_entry_by_path(path)
+        .doing(|| format!("look up {path} in {commit}"))?
+    else {
+        return Ok(None);
+    };
+    let blob = entry.object().doing(|| format!("read {path} in {commit}"))?;
+    Ok(Some(blob.data.to_str_lossy().into_owned()))
+}
+
+/// The bundle of a record, if its payload is a bundle statement.
+pub fn bundle_of(record: &Record) -> Option<Bundle> {
+    let statement: Statement<Bundle> = serde_json::from_str(&record.payload).ok()?;
+    (statement.predicate_type == BUNDLE_PREDICATE_TYPE).then_some(statement.predicate)
+}
+
+/// The outcome of one record.
+#[derive(Debug, Clone)]
+pub struct RecordReport {
+    /// The run the record proves, when it is a bundle.
+    pub run_id: Option<String>,
+    /// Who signed it, when the signature checked out.
+    pub signer: Option<Signer>,
+    /// What is wrong with it; empty means valid.
+    pub problems: Vec<String>,
+}
+
+/// The outcome for one commit.
+#[derive(Debug, Clone)]
+pub struct CommitReport {
+    pub commit: ObjectId,
+    /// `None`: the commit has no note.
+    pub records: Option<Vec<RecordReport>>,
+    /// A note that is not a sequence of records.
+    pub note_problem: Option<String>,
+}
+
+/// Valid, invalid or missing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    Valid,
+    Invalid,
+    Missing,
+}
+
+impl CommitReport {
+    /// The commit's verdict: every record valid and at least one bundle.
+    pub fn verdict(&self) -> Verdict {
+        match &self.records {
+            None => Verdict::Missing,
+            Some(_) if self.note_problem.is_some() => Verdict::Invalid,
+            Some(records) if records.iter().any(|r| !r.problems.is_empty()) => Verdict::Invalid,
+            Some(records) if !records.iter().any(|r| r.run_id.is_some()) => Verdict::Invalid,
+            Some(_) => Verdict::Valid,
+        }
+    }
+
+    /// Every problem, each prefixed with the run it is about.
+    pub fn reasons(&self) -> Vec<String> {
+        let mut out: Vec<String> = self.note_problem.iter().cloned().collect();
+        for r in self.records.iter().flatten() {
+            for p in &r.problems {
+                out.push(match &r.run_id {
+                    Some(run) => format!("run {run}: {p}"),
+                    None => p.clone(),
+                });
+            }
+        }
+        if out.is_empty() && self.verdict() == Verdict::Invalid {
+            out.push("the note holds no proof bundle".into());
+        }
+        out
+    }
+}
+
+/// Checks the note of `commit`.
+pub fn verify_commit(
+    repo: &gix::Repository,
+    reader: &mut NotesReader<'_>,
+    commit: ObjectId,
+    signers: &AllowedSigners,
+    now: i64,
+) -> Result<CommitReport, git::Error> {
+    let Some(note) = reader.note(commit)? else {
+        return Ok(CommitReport {
+            commit,
+            records: None,
+            note_problem: None,
+        });
+    };
+    let records = match notes::parse_records(&note) {
+        Ok(records) => records,
+        Err(e) => {
+            return Ok(CommitReport {
+                commit,
+                records: Some(Vec::new()),
+                note_problem: Some(format!("the note cannot be read: {e}")),
+            });
+        }
+    };
+    let head_tree = git::tree_of(repo, commit)?.to_string();
+    let reports = records
+        .iter()
+        .map(|record| verify_record(record, commit, &head_tree, signers, now))
+        .collect();
+    Ok(CommitReport {
+        commit,
+        records: Some(reports),
+        note_problem: None,
+    })
+}
+
+fn verify_record(
+    record: &Record,
+    commit: ObjectId,
+    head_tree: &str,
+    signers: &AllowedSigners,
+    now: i64,
+) -> RecordReport {
+    let mut report = RecordReport {
+        run_id: None,
+        signer: None,
+        problems: Vec::new(),
+    };
+    match signing::verify(record.payload.as_bytes(), &record.signature, signers, now) {
+        Ok(signer) => report.signer = Some(signer),
+        Err(rejection) => report.problems.push(rejection.to_string()),
+    }
+    let value: Value = match serde_json::from_str(&record.payload) {
+        Ok(v) => v,
+        Err(e) => {
+            report.problems.push(format!("the payload is not JSON ({e})"));
+            return report;
+        }
+    };
+    if value.get("_type").and_then(Value::as_str) != Some(STATEMENT_TYPE) {
+        report
+            .problems
+            .push(format!("the payload is not an in-toto statement ({STATEMENT_TYPE})"));
+        return report;
+    }
+    let predicate_type = value.get("predicateType").and_then(Value::as_str).unwrap_or_default();
+    if predicate_type != BUNDLE_PREDICATE_TYPE {
+        report.problems.push(format!("unknown record kind '{predicate_type}'"));
+        return report;
+    }
+    let statement: Statement<Bundle> = match serde_json::from_value(value) {
+        Ok(s) => s,
+        Err(e) => {
+            report
+                .problems
+                .push(format!("the bundle does not have the bundle's shape ({e})"));
+            return report;
+        }
+    };
+    let bundle = &statement.predicate;
+    report.run_id = Some(bundle.run_id.clone());
+    let commit_hex = commit.to_string();
+    let subjects: Vec<&str> = statement.subject.iter().map(|s| s.digest.git_commit.as_str()).collect();
+    if subjects != [commit_hex.as_str()] {
+        report.problems.push(format!(
+            "the statement's subject is {subjects:?}, not this commit {commit_hex}"
+        ));
+    }
+    if bundle.head_sha != commit_hex {
+        report
+            .problems
+            .push(format!("head_sha {} is not this commit {commit_hex}", bundle.head_sha));
+    }
+    if bundle.head_tree != head_tree {
+        report.problems.push(format!(
+            "head_tree {} is not this commit's tree {head_tree}",
+            bundle.head_tree
+        ));
+    }
+    report.problems.extend(manifest_problems(bundle));
+    report
+}
+
+/// What does not recompute in a bundle's evidence manifest.
+pub fn manifest_problems(bundle: &Bundle) -> Vec<String> {
+    let m = &bundle.evidence;
+    let mut problems = Vec::new();
+    if m.run_id != bundle.run_id || m.stream_id != bundle.run_id {
+        problems.push(format!(
+            "the manifest is for run '{}', not '{}'",
+            m.run_id, bundle.run_id
+        ));
+    }
+    if m.event_count != m.events.len() as u64 {
+        problems.push(format!(
+            "event_count {} does not match the {} listed events",
+            m.event_count,
+            m.events.len()
+        ));
+    }
+    match evidence::event_hash_root(&m.events) {
+        Some(root) if root == m.event_hash_root => {}
+        _ => problems.push("event_hash_root does not recompute from the listed event hashes".into()),
+    }
+    match evidence::manifest_hash(m) {
+        Ok(hash) if hash == m.manifest_hash => {}
+        _ => problems.push("manifest_hash does not recompute from the manifest".into()),
+    }
+    problems
+}
