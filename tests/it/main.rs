@@ -1,1 +1,10 @@
+//! End-to-end tests: the real `git-proof` binary against real temporary git repositories,
+//! checked with stock `git` and `ssh-keygen` and with published test vectors.
 
+mod common;
+
+mod bad_input;
+mod concurrency;
+mod full_run;
+mod interop;
+mod vectors;

@@ -1,0 +1,230 @@
+//! Bad input: one clear line, the documented exit code, no panic, nothing lost.
+
+use std::os::unix::fs::PermissionsExt;
+
+use crate::common::TestRepo;
+
+#[test]
+fn outside_a_repository() {
+    let repo = TestRepo::new();
+    let elsewhere = repo.tmp.path().join("not-a-repo");
+    std::fs::create_dir_all(&elsewhere).unwrap();
+    for args in [&["start"][..], &["finish"], &["log"], &["verify"], &["show", "HEAD"]] {
+        let out = repo.proof_in(&elsewhere, args).expect_code(2);
+        assert!(
+            out.one_error_line().contains("not a git repository"),
+            "{args:?}: {}",
+            out.stderr
+        );
+    }
+    let out = repo.proof(&["-C", "/no/such/dir", "log"]).expect_code(2);
+    out.one_error_line();
+}
+
+#[test]
+fn no_commits_yet() {
+    let repo = TestRepo::empty();
+    let out = repo.proof(&["start"]).expect_code(2);
+    assert!(out.one_error_line().contains("no commits yet"), "{}", out.stderr);
+    let out = repo.verify(&[]).expect_code(3);
+    out.one_error_line();
+}
+
+#[test]
+fn detached_head_is_a_normal_place_to_run() {
+    let repo = TestRepo::new();
+    repo.git(&["checkout", "-q", "--detach"]);
+    let run_id = repo.start(&[]);
+    repo.write("d.txt", "d\n");
+    let head = repo.commit_all("detached work");
+    repo.proof(&["finish"]).ok();
+    assert_eq!(repo.bundle(&run_id)["head_sha"], head.as_str());
+    repo.verify(&[&head]).ok();
+}
+
+#[test]
+fn unknown_run_and_no_active_run() {
+    let repo = TestRepo::new();
+    let out = repo.proof(&["finish"]).expect_code(3);
+    assert!(out.one_error_line().contains("no active run"), "{}", out.stderr);
+    let out = repo.proof(&["finish", "--run", "nope"]).expect_code(3);
+    assert!(out.one_error_line().contains("no run 'nope'"), "{}", out.stderr);
+    let out = repo.proof(&["show", "nope"]).expect_code(3);
+    out.one_error_line();
+    let out = repo.proof(&["show", "HEAD"]).expect_code(3);
+    assert!(out.one_error_line().contains("has no proof"), "{}", out.stderr);
+    let out = repo.proof(&["finish", "--run", "../../etc/passwd"]).expect_code(2);
+    assert!(out.one_error_line().contains("not a valid run id"), "{}", out.stderr);
+    let out = repo.proof(&["event", "no.such.type"]).expect_code(3);
+    out.one_error_line();
+}
+
+#[test]
+fn bad_events_change_nothing() {
+    let repo = TestRepo::new();
+    let run_id = repo.start(&[]);
+    for (args, needle) in [
+        (&["event", "no.such.type"][..], "unknown event type"),
+        (&["event", "step.started", "--data", "{not json"], "not valid JSON"),
+        (&["event", "step.started", "--data", "[1,2]"], "JSON object"),
+        (&["event", "run.completed"], "recorded by git proof itself"),
+    ] {
+        let out = repo.proof(args).expect_code(2);
+        assert!(out.one_error_line().contains(needle), "{args:?}: {}", out.stderr);
+    }
+    repo.proof(&["event", "step.started", "--id", "e-1"]).ok();
+    let out = repo.proof(&["event", "step.completed", "--id", "e-1"]).expect_code(2);
+    assert!(out.one_error_line().contains("already exists"), "{}", out.stderr);
+    repo.proof(&["finish"]).ok();
+    let types: Vec<String> = repo.bundle(&run_id)["evidence"]["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["event_type"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(types, ["run.started", "step.started", "run.completed"]);
+}
+
+#[test]
+fn missing_or_exposed_key_leaves_the_run_open() {
+    let repo = TestRepo::new();
+    let run_id = repo.start(&[]);
+    let out: crate::common::Run = repo
+        .proof_cmd(&["finish"])
+        .env_remove("GIT_PROOF_KEY")
+        .output()
+        .unwrap()
+        .into();
+    let out = out.expect_code(2);
+    assert!(out.one_error_line().contains("no signing key"), "{}", out.stderr);
+
+    std::fs::set_permissions(&repo.key, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let out = repo.proof(&["finish"]).expect_code(2);
+    assert!(out.one_error_line().contains("too open"), "{}", out.stderr);
+
+    let garbage = repo.tmp.path().join("garbage-key");
+    std::fs::write(&garbage, "not a key").unwrap();
+    std::fs::set_permissions(&garbage, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let out = repo
+        .proof(&["finish", "--key", garbage.to_str().unwrap()])
+        .expect_code(2);
+    assert!(
+        out.one_error_line().contains("not an OpenSSH private key"),
+        "{}",
+        out.stderr
+    );
+
+    // Nothing was written and the run is still the active one; a good key finishes it.
+    assert_eq!(
+        repo.git_run_in(&repo.root, &["rev-parse", "--verify", "-q", "refs/notes/proof"])
+            .code,
+        1
+    );
+    std::fs::set_permissions(&repo.key, std::fs::Permissions::from_mode(0o600)).unwrap();
+    repo.proof(&["finish"]).ok();
+    assert_eq!(repo.bundle(&run_id)["run_id"], run_id.as_str());
+}
+
+#[test]
+fn key_from_git_config_and_from_key_data() {
+    let repo = TestRepo::new();
+    repo.git(&["config", "proof.signingKey", repo.key.to_str().unwrap()]);
+    repo.start(&[]);
+    let out: crate::common::Run = repo
+        .proof_cmd(&["finish"])
+        .env_remove("GIT_PROOF_KEY")
+        .output()
+        .unwrap()
+        .into();
+    out.ok();
+    repo.git(&["config", "--unset", "proof.signingKey"]);
+    repo.write("k.txt", "k\n");
+    repo.commit_all("second");
+    repo.start(&[]);
+    let key_text = std::fs::read_to_string(&repo.key).unwrap();
+    let out: crate::common::Run = repo
+        .proof_cmd(&["finish"])
+        .env_remove("GIT_PROOF_KEY")
+        .env("GIT_PROOF_KEY_DATA", key_text)
+        .output()
+        .unwrap()
+        .into();
+    out.ok();
+    repo.verify(&["HEAD~1..HEAD"]).ok();
+}
+
+#[test]
+fn corrupt_notes_are_reported_not_trusted() {
+    let repo = TestRepo::new();
+    let head = repo.git(&["rev-parse", "HEAD"]);
+    repo.git(&["notes", "--ref=proof", "add", "-m", "this is not a proof", &head]);
+    let out = repo.verify(&[&head]).expect_code(1);
+    assert!(
+        out.stdout.contains("invalid") && out.stdout.contains("not a signed record"),
+        "{}",
+        out.stdout
+    );
+    let out = repo.proof(&["show", &head]).expect_code(2);
+    assert!(out.one_error_line().contains("corrupt"), "{}", out.stderr);
+
+    // Finishing a run on that commit keeps the foreign text and appends after it.
+    repo.start(&[]);
+    repo.proof(&["finish"]).ok();
+    let note = repo.note(&head);
+    assert!(note.starts_with("this is not a proof\n"), "{note}");
+    assert!(note.contains("-----BEGIN SSH SIGNATURE-----"));
+    repo.verify(&[&head]).expect_code(1);
+
+    // A signature over other bytes is caught.
+    let repo = TestRepo::new();
+    repo.start(&[]);
+    repo.proof(&["finish"]).ok();
+    let note = repo.note("HEAD").replacen("\"exit_code\": 0", "\"exit_code\": 9", 1);
+    let file = repo.tmp.path().join("forged");
+    std::fs::write(&file, note).unwrap();
+    repo.git(&[
+        "notes",
+        "--ref=proof",
+        "add",
+        "-f",
+        "-F",
+        file.to_str().unwrap(),
+        "HEAD",
+    ]);
+    let out = repo.verify(&["HEAD"]).expect_code(1);
+    assert!(out.stdout.contains("does not match the payload"), "{}", out.stdout);
+}
+
+#[test]
+fn verify_needs_a_trust_source_and_refuses_strangers() {
+    let repo = TestRepo::new();
+    repo.start(&[]);
+    repo.proof(&["finish"]).ok();
+    let out = repo.proof(&["verify"]).expect_code(2);
+    assert!(out.one_error_line().contains("no allowed signers"), "{}", out.stderr);
+
+    let out = repo
+        .verify(&["0123456789abcdef0123456789abcdef01234567"])
+        .expect_code(3);
+    out.one_error_line();
+    let out = repo.verify(&["no-such-branch"]).expect_code(3);
+    out.one_error_line();
+
+    // Another key, trusted nowhere.
+    let other = TestRepo::new();
+    let signers = other.allowed_signers.to_str().unwrap().to_owned();
+    let out = repo
+        .proof(&["verify", "HEAD", "--allowed-signers", &signers])
+        .expect_code(1);
+    assert!(out.stdout.contains("not in the allowed signers"), "{}", out.stdout);
+
+    // Committed .proof/allowed_signers is found without flags.
+    std::fs::create_dir_all(repo.path(".proof")).unwrap();
+    std::fs::copy(&repo.allowed_signers, repo.path(".proof/allowed_signers")).unwrap();
+    repo.proof(&["verify", "HEAD"]).ok();
+    repo.proof(&["verify", "HEAD", "--require"]).ok();
+    repo.commit_all("trust file");
+    let out = repo.proof(&["verify", "HEAD", "--require"]).expect_code(1);
+    assert!(out.stdout.contains("missing"), "{}", out.stdout);
+    repo.proof(&["verify", "HEAD"]).ok();
+}

@@ -1,0 +1,315 @@
+//! A temporary repository with pinned git identity and dates, and helpers to run `git`,
+//! `git-proof` and `ssh-keygen` in it.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use serde_json::Value;
+
+/// The date every test pins for git-proof's clock.
+pub const DATE: &str = "2026-11-23T10:00:00Z";
+
+/// A scratch repository with an ed25519 key made by stock ssh-keygen and an allowed_signers
+/// file that trusts it.
+pub struct TestRepo {
+    pub tmp: tempfile::TempDir,
+    pub root: PathBuf,
+    pub key: PathBuf,
+    pub allowed_signers: PathBuf,
+}
+
+/// What a command printed and how it ended.
+pub struct Run {
+    pub stdout: String,
+    pub stderr: String,
+    pub code: i32,
+}
+
+impl From<Output> for Run {
+    fn from(o: Output) -> Self {
+        Run {
+            stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+            code: o.status.code().unwrap_or(-1),
+        }
+    }
+}
+
+impl Run {
+    /// Panics with everything printed unless the exit code is `code`.
+    #[track_caller]
+    pub fn expect_code(self, code: i32) -> Self {
+        assert_eq!(
+            self.code, code,
+            "expected exit {code}\n--- stdout\n{}\n--- stderr\n{}",
+            self.stdout, self.stderr
+        );
+        self
+    }
+
+    /// Panics unless the command succeeded.
+    #[track_caller]
+    pub fn ok(self) -> Self {
+        self.expect_code(0)
+    }
+
+    /// Panics unless stderr is exactly one `error: ` line; returns it.
+    #[track_caller]
+    pub fn one_error_line(&self) -> &str {
+        assert!(!self.stderr.contains("panicked"), "panic: {}", self.stderr);
+        let lines: Vec<&str> = self.stderr.lines().collect();
+        assert_eq!(lines.len(), 1, "expected one line on stderr, got:\n{}", self.stderr);
+        assert!(lines[0].starts_with("error: "), "not an error line: {}", lines[0]);
+        lines[0]
+    }
+
+    /// stdout parsed as JSON.
+    #[track_caller]
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| panic!("not JSON ({e}):\n{}", self.stdout))
+    }
+}
+
+/// Environment that makes git reproducible and ignores the machine's configuration.
+pub fn pin_env(cmd: &mut Command, home: &Path) {
+    cmd.env_remove("GIT_DIR")
+        .env_remove("GIT_WORK_TREE")
+        .env_remove("GIT_INDEX_FILE")
+        .env_remove("GIT_PROOF_RUN")
+        .env_remove("GIT_PROOF_KEY")
+        .env_remove("GIT_PROOF_KEY_DATA")
+        .env("HOME", home)
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_AUTHOR_NAME", "Agent Smith")
+        .env("GIT_AUTHOR_EMAIL", "agent@example.com")
+        .env("GIT_COMMITTER_NAME", "Agent Smith")
+        .env("GIT_COMMITTER_EMAIL", "agent@example.com")
+        .env("GIT_AUTHOR_DATE", "1795428000 +0000")
+        .env("GIT_COMMITTER_DATE", "1795428000 +0000")
+        .env("GIT_PROOF_DATE", DATE)
+        .env("TZ", "UTC")
+        .env("LC_ALL", "C");
+}
+
+/// The binary under test.
+pub fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_git-proof")
+}
+
+impl TestRepo {
+    /// A new repository with one commit (`README.md`), a key and an allowed_signers file.
+    pub fn new() -> Self {
+        let repo = Self::empty();
+        repo.write("README.md", "# test\n");
+        repo.commit_all("initial");
+        repo
+    }
+
+    /// A new repository without any commit.
+    pub fn empty() -> Self {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let root = tmp.path().join("repo");
+        std::fs::create_dir_all(&root).unwrap();
+        let keys = tmp.path().join("keys");
+        std::fs::create_dir_all(&keys).unwrap();
+        let key = keys.join("id_ed25519");
+        let out = Command::new("ssh-keygen")
+            .args(["-q", "-t", "ed25519", "-N", "", "-C", "agent@example.com", "-f"])
+            .arg(&key)
+            .output()
+            .expect("ssh-keygen is installed");
+        assert!(
+            out.status.success(),
+            "ssh-keygen: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let public = std::fs::read_to_string(keys.join("id_ed25519.pub")).unwrap();
+        let allowed_signers = keys.join("allowed_signers");
+        std::fs::write(
+            &allowed_signers,
+            format!("agent@example.com namespaces=\"git-proof\" {public}"),
+        )
+        .unwrap();
+        let repo = TestRepo {
+            tmp,
+            root,
+            key,
+            allowed_signers,
+        };
+        repo.git(&["init", "-q", "-b", "main"]);
+        repo
+    }
+
+    pub fn home(&self) -> PathBuf {
+        self.tmp.path().to_owned()
+    }
+
+    pub fn path(&self, rel: &str) -> PathBuf {
+        self.root.join(rel)
+    }
+
+    pub fn write(&self, rel: &str, content: impl AsRef<[u8]>) {
+        let path = self.path(rel);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, content).unwrap();
+    }
+
+    /// Runs git in the repository; panics on failure; returns stdout without its last newline.
+    #[track_caller]
+    pub fn git(&self, args: &[&str]) -> String {
+        self.git_in(&self.root, args)
+    }
+
+    #[track_caller]
+    pub fn git_in(&self, dir: &Path, args: &[&str]) -> String {
+        let run = self.git_run_in(dir, args);
+        assert_eq!(run.code, 0, "git {args:?} failed: {}", run.stderr);
+        run.stdout.strip_suffix('\n').unwrap_or(&run.stdout).to_owned()
+    }
+
+    pub fn git_run_in(&self, dir: &Path, args: &[&str]) -> Run {
+        let mut cmd = self.git_command(dir);
+        cmd.args(args).stdin(Stdio::null());
+        cmd.output().expect("git runs").into()
+    }
+
+    /// A pinned `git` command in `dir`, for callers that need to feed its stdin.
+    pub fn git_command(&self, dir: &Path) -> Command {
+        let mut cmd = Command::new("git");
+        pin_env(&mut cmd, &self.home());
+        cmd.current_dir(dir);
+        cmd
+    }
+
+    /// Runs git with `input` on stdin; panics on failure.
+    #[track_caller]
+    pub fn git_with_input(&self, args: &[&str], input: &str) {
+        use std::io::Write;
+        let mut child = self
+            .git_command(&self.root)
+            .args(args)
+            .stdin(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+        assert!(child.wait().unwrap().success(), "git {args:?} failed");
+    }
+
+    /// `git add -A && git commit -m msg`; returns the new HEAD.
+    #[track_caller]
+    pub fn commit_all(&self, msg: &str) -> String {
+        self.git(&["add", "-A"]);
+        self.git(&["commit", "-qm", msg]);
+        self.git(&["rev-parse", "HEAD"])
+    }
+
+    /// A `git-proof` command in the repository (with the key in GIT_PROOF_KEY).
+    pub fn proof_cmd(&self, args: &[&str]) -> Command {
+        self.proof_cmd_in(&self.root, args)
+    }
+
+    pub fn proof_cmd_in(&self, dir: &Path, args: &[&str]) -> Command {
+        let mut cmd = Command::new(bin());
+        pin_env(&mut cmd, &self.home());
+        cmd.env("GIT_PROOF_KEY", &self.key)
+            .current_dir(dir)
+            .args(args)
+            .stdin(Stdio::null());
+        cmd
+    }
+
+    pub fn proof(&self, args: &[&str]) -> Run {
+        self.proof_cmd(args).output().expect("git-proof runs").into()
+    }
+
+    pub fn proof_in(&self, dir: &Path, args: &[&str]) -> Run {
+        self.proof_cmd_in(dir, args).output().expect("git-proof runs").into()
+    }
+
+    /// `git proof start ARGS`, returning the run id.
+    #[track_caller]
+    pub fn start(&self, args: &[&str]) -> String {
+        let mut all = vec!["start"];
+        all.extend_from_slice(args);
+        self.proof(&all).ok().stdout.trim().to_owned()
+    }
+
+    /// The bundle of `target` (run id or commit) as `show --json` prints it.
+    #[track_caller]
+    pub fn bundle(&self, target: &str) -> Value {
+        self.proof(&["show", target, "--json"]).ok().json()
+    }
+
+    /// The raw note text on `commit`, read by stock git.
+    #[track_caller]
+    pub fn note(&self, commit: &str) -> String {
+        let run = self.git_run_in(&self.root, &["notes", "--ref=proof", "show", commit]);
+        assert_eq!(run.code, 0, "git notes show {commit}: {}", run.stderr);
+        run.stdout
+    }
+
+    /// `git proof verify ARGS --allowed-signers <ours>`.
+    pub fn verify(&self, args: &[&str]) -> Run {
+        let signers = self.allowed_signers.to_str().unwrap().to_owned();
+        let mut all = vec!["verify"];
+        all.extend_from_slice(args);
+        all.extend_from_slice(&["--allowed-signers", &signers]);
+        self.proof(&all)
+    }
+}
+
+/// Splits a note into (payload, armored signature) pairs, independently of git-proof's parser.
+pub fn split_records(note: &str) -> Vec<(String, String)> {
+    const END: &str = "-----END SSH SIGNATURE-----";
+    let mut out = Vec::new();
+    let mut rest = note;
+    while let Some(begin) = rest.find("-----BEGIN SSH SIGNATURE-----") {
+        let end = rest[begin..].find(END).expect("END line") + begin + END.len();
+        let end = if rest[end..].starts_with('\n') { end + 1 } else { end };
+        out.push((rest[..begin].to_owned(), rest[begin..end].to_owned()));
+        rest = &rest[end..];
+    }
+    out
+}
+
+/// `ssh-keygen -Y verify -n git-proof` of one record; returns (exit code, output).
+pub fn ssh_keygen_verify(repo: &TestRepo, principal: &str, payload: &str, signature: &str) -> (i32, String) {
+    use std::io::Write;
+    let dir = repo.tmp.path().join("sshsig");
+    std::fs::create_dir_all(&dir).unwrap();
+    let sig = dir.join("record.sig");
+    std::fs::write(&sig, signature).unwrap();
+    let mut child = Command::new("ssh-keygen")
+        .args(["-Y", "verify", "-f"])
+        .arg(&repo.allowed_signers)
+        .args(["-I", principal, "-n", "git-proof", "-s"])
+        .arg(&sig)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(payload.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
+}
+
+/// `sha256:<hex>` computed here, not by git-proof.
+pub fn sha256_prefixed(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(bytes);
+    format!(
+        "sha256:{}",
+        digest.iter().map(|b| format!("{b:02x}")).collect::<String>()
+    )
+}

@@ -1,0 +1,60 @@
+//! Published test vectors: RFC 8785 canonical JSON and RFC 6962 Merkle tree hashes.
+//! Sources are in tests/data/README.md.
+
+use std::path::PathBuf;
+
+use git_proof::{canon, merkle};
+
+fn data(rel: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data").join(rel)
+}
+
+/// cyberphone/json-canonicalization testdata (the RFC 8785 author's vectors): every input
+/// must canonicalize to exactly the bytes of its output file.
+#[test]
+fn rfc8785_vectors() {
+    let mut checked = 0;
+    for entry in std::fs::read_dir(data("rfc8785/input")).unwrap() {
+        let input = entry.unwrap().path();
+        let name = input.file_name().unwrap().to_owned();
+        let value: serde_json::Value = serde_json::from_slice(&std::fs::read(&input).unwrap()).unwrap();
+        let expected = std::fs::read(data("rfc8785/output").join(&name)).unwrap();
+        let expected = expected.strip_suffix(b"\n").unwrap_or(&expected);
+        let actual = canon::to_jcs_vec(&value).unwrap();
+        assert_eq!(
+            String::from_utf8_lossy(&actual),
+            String::from_utf8_lossy(expected),
+            "vector {name:?}"
+        );
+        checked += 1;
+    }
+    assert_eq!(checked, 6, "all six published vectors were read");
+}
+
+fn unhex(s: &str) -> Vec<u8> {
+    canon::unhex(s).unwrap()
+}
+
+/// transparency-dev/merkle vectors: the root of every prefix of the eight leaves.
+#[test]
+fn rfc6962_roots() {
+    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(data("rfc6962.json")).unwrap()).unwrap();
+    let leaves: Vec<Vec<u8>> = v["leaf_inputs_hex"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| unhex(h.as_str().unwrap()))
+        .collect();
+    for (leaf, expected) in leaves.iter().zip(v["leaf_hashes_hex"].as_array().unwrap()) {
+        assert_eq!(canon::hex(&merkle::leaf_hash(leaf)), expected.as_str().unwrap());
+    }
+    let roots = v["root_hashes_by_tree_size_hex"].as_array().unwrap();
+    assert_eq!(roots.len(), 9);
+    for (size, expected) in roots.iter().enumerate() {
+        assert_eq!(
+            canon::hex(&merkle::root(&leaves[..size])),
+            expected.as_str().unwrap(),
+            "tree size {size}"
+        );
+    }
+}
