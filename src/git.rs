@@ -63,10 +63,21 @@ impl<T, E: Into<gix::Error>> GitContext<T> for Result<T, E> {
 
 /// Opens the repository containing `dir`, honouring `GIT_DIR` and friends as git does.
 pub fn discover(dir: &Path) -> Result<gix::Repository, Error> {
-    gix::discover_with_environment_overrides(dir).map_err(|source| Error::NotARepository {
+    let mut repo = gix::discover_with_environment_overrides(dir).map_err(|source| Error::NotARepository {
         path: dir.to_owned(),
         source,
-    })
+    })?;
+    // git compares file times to the nanosecond (its USE_NSEC build default); gix only does so
+    // when asked, and otherwise re-hashes every file touched in the second the index was
+    // written, which after a commit is most of what the agent just changed.
+    if repo.config_snapshot().boolean("gitoxide.core.useNsec").is_none() {
+        let mut config = repo.config_snapshot_mut();
+        config
+            .append_config(["gitoxide.core.useNsec=true"], gix::config::Source::Api)
+            .doing(|| "configure nanosecond file times".into())?;
+        config.commit().doing(|| "configure nanosecond file times".into())?;
+    }
+    Ok(repo)
 }
 
 /// The worktree root, or [`Error::Bare`].
@@ -333,6 +344,12 @@ fn side(repo: &gix::Repository, kind: EntryKind, id: ObjectId) -> Result<Side, E
 /// git's `buffer_is_binary`: a NUL byte in the first 8000 bytes.
 fn is_binary(data: &[u8]) -> bool {
     data[..data.len().min(8000)].contains(&0)
+}
+
+/// [`dirty_files`] on another thread, so the worktree scan overlaps the diff.
+pub fn dirty_files_in_background(repo: &gix::Repository) -> std::thread::JoinHandle<Result<Vec<String>, Error>> {
+    let repo = repo.clone().into_sync();
+    std::thread::spawn(move || dirty_files(&repo.to_thread_local()))
 }
 
 /// Paths with uncommitted changes (staged, unstaged or untracked), sorted, as `git status`

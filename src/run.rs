@@ -52,6 +52,9 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// The worktree scan died (a bug, reported rather than hidden).
+    #[error("the worktree status scan failed unexpectedly")]
+    StatusThread,
     /// An event that does not belong in a stream.
     #[error("{0}")]
     BadEvent(String),
@@ -260,11 +263,14 @@ pub fn finish(
     now: jiff::Timestamp,
 ) -> Result<Proof, Error> {
     check_run_id(run_id)?;
+    let mut trace = StepTrace::from_env();
     let _lock = lock_run(&ws.common_dir, run_id)?;
     if let Some(reference) = index.bundle_ref(run_id)? {
         return existing_proof(&ws.repo, &reference);
     }
     let run = index.run(run_id)?;
+    // The worktree as the agent left it, before DoD checks add build output to it.
+    let dirty = git::dirty_files_in_background(&ws.repo);
     let now_text = format_time(now);
     let run = if run.active {
         let head = git::head_commit(&ws.repo)?;
@@ -287,6 +293,7 @@ pub fn finish(
     let base = parse_id(&run.base_sha)?;
     let exit_code = run.exit_code.unwrap_or(0);
 
+    trace.step("end the run");
     let dod_results = match index.checks(run_id)? {
         Some(stored) => stored,
         None if run.dod.is_empty() => Vec::new(),
@@ -300,11 +307,15 @@ pub fn finish(
         }
     };
 
+    trace.step("DoD checks");
     let diff_stat = git::diff_stat(&ws.repo, base, head)?;
-    let dirty_files = git::dirty_files(&ws.repo)?;
+    trace.step("diff");
+    let dirty_files = dirty.join().map_err(|_| Error::StatusThread)??;
+    trace.step("status (joined)");
     let scope_violations = policy::violations(&ScopeMatcher::new(&run.scope)?, &diff_stat, &dirty_files);
     index.save_violations(run_id, &scope_violations)?;
 
+    trace.step("scope");
     let manifest = match index.manifest(run_id)? {
         Some(m) => m,
         None => {
@@ -321,6 +332,7 @@ pub fn finish(
         }
     };
 
+    trace.step("manifest");
     let bundle = Bundle {
         version: BUNDLE_VERSION.into(),
         run_id: run_id.to_owned(),
@@ -341,7 +353,9 @@ pub fn finish(
         evidence: manifest,
         generator: Generator::current(),
     };
+    trace.step("bundle");
     let record = sign_bundle(&bundle, opts.key)?;
+    trace.step("sign");
     let appended = notes::append_record(&ws.repo, head, &record, |r| {
         verify::bundle_of(r).is_some_and(|b| b.run_id == run_id)
     })?;
@@ -356,7 +370,9 @@ pub fn finish(
             false,
         ),
     };
+    trace.step("note");
     let bundle_digest = bundle_digest(&bundle)?;
+    trace.step("digest");
     let reference = index.save_bundle_ref(&BundleRef {
         run_id: run_id.to_owned(),
         commit_sha: head.to_string(),
@@ -378,6 +394,7 @@ pub fn finish(
             idempotency_key: Some(format!("evidence_manifest:{run_id}")),
         },
     )?;
+    trace.step("index");
     Ok(Proof {
         bundle,
         commit: reference.commit_sha,
@@ -450,4 +467,29 @@ fn lock_run(common_dir: &Path, run_id: &str) -> Result<File, Error> {
         Ok(file)
     };
     lock().map_err(|source| Error::Lock { path, source })
+}
+
+/// `GIT_PROOF_TRACE=1` prints how long each step of `finish` took, to stderr, so a slow hook
+/// can be diagnosed where it runs (in the spirit of `GIT_TRACE_PERFORMANCE`).
+struct StepTrace {
+    last: Option<std::time::Instant>,
+}
+
+impl StepTrace {
+    fn from_env() -> Self {
+        let on = std::env::var_os("GIT_PROOF_TRACE").is_some_and(|v| !v.is_empty() && v != "0");
+        Self {
+            last: on.then(std::time::Instant::now),
+        }
+    }
+
+    fn step(&mut self, name: &str) {
+        if let Some(last) = self.last {
+            eprintln!(
+                "git-proof trace: {name:<16} {:>8.2} ms",
+                last.elapsed().as_secs_f64() * 1000.0
+            );
+            self.last = Some(std::time::Instant::now());
+        }
+    }
 }

@@ -1,0 +1,213 @@
+//! Benchmark: `git proof finish` of a run that changed 1,000 files in a 20,000-file
+//! repository, against `git diff --numstat -M` of the same two commits, in the same run.
+//!
+//! Target (issue 3): finish within 2x of `git diff --numstat -M`.
+//!
+//! ```text
+//! cargo build --release && cargo run --release --example bench_finish [-- ITERATIONS]
+//! ```
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+const FILES: usize = 20_000;
+const CHANGED: usize = 1_000;
+
+fn main() {
+    let iterations: usize = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(15);
+    let binary = git_proof_binary();
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let repo = tmp.path().join("repo");
+    let key = tmp.path().join("key");
+    let started = Instant::now();
+    let (base, head) = build_repo(&repo);
+    println!(
+        "built a {FILES}-file repository with a {CHANGED}-file change in {:.1?}",
+        started.elapsed()
+    );
+    run(Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+        .arg(&key));
+
+    let numstat = |_: usize| time(git(&repo).args(["diff", "--numstat", "-M", &base, &head]));
+    let finish = |i: usize| {
+        run(git(&repo).args(["update-ref", "-d", "refs/notes/proof"]));
+        run(git(&repo).args(["checkout", "-q", "--detach", &base]));
+        run(Command::new(&binary)
+            .current_dir(&repo)
+            .args(["start", "--run-id", &format!("bench-{i}")]));
+        run(git(&repo).args(["checkout", "-q", "--detach", &head]));
+        time(
+            Command::new(&binary)
+                .current_dir(&repo)
+                .env("GIT_PROOF_KEY", &key)
+                .args(["finish"]),
+        )
+    };
+    // Warm the page cache and both code paths once before measuring.
+    numstat(0);
+    finish(0);
+    let mut git_times = Vec::new();
+    let mut finish_times = Vec::new();
+    for i in 1..=iterations {
+        git_times.push(numstat(i));
+        finish_times.push(finish(i));
+    }
+    let (git_median, finish_median) = (median(&mut git_times), median(&mut finish_times));
+    if std::env::var_os("BENCH_KEEP").is_some() {
+        // For profiling: keep the repository, its key and its last run.
+        println!("kept {}", tmp.keep().display());
+        return;
+    }
+    let bundle = output(
+        Command::new(&binary)
+            .current_dir(&repo)
+            .args(["show", "HEAD", "--json"]),
+    );
+    let bundle: serde_json::Value = serde_json::from_str(&bundle).expect("bundle JSON");
+    println!(
+        "bundle: {} changed files, +{} -{}",
+        bundle["diff_stat"]["files"], bundle["diff_stat"]["insertions"], bundle["diff_stat"]["deletions"]
+    );
+    println!(
+        "git diff --numstat -M   median {:>8.2} ms  ({iterations} runs)",
+        ms(git_median)
+    );
+    println!(
+        "git proof finish        median {:>8.2} ms  ({iterations} runs, no DoD)",
+        ms(finish_median)
+    );
+    let ratio = finish_median.as_secs_f64() / git_median.as_secs_f64();
+    println!(
+        "ratio finish / numstat  {ratio:.2}x  (target <= 2.00x: {})",
+        if ratio <= 2.0 { "met" } else { "NOT met" }
+    );
+}
+
+fn git_proof_binary() -> PathBuf {
+    let exe = std::env::current_exe().expect("current exe");
+    let candidate = exe.parent().and_then(Path::parent).map(|dir| dir.join("git-proof"));
+    match candidate {
+        Some(path) if path.is_file() => path,
+        _ => {
+            eprintln!("build the binary first: cargo build --release");
+            std::process::exit(2);
+        }
+    }
+}
+
+fn git(repo: &Path) -> Command {
+    let mut cmd = Command::new("git");
+    cmd.current_dir(repo)
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env("GIT_AUTHOR_NAME", "Bench")
+        .env("GIT_AUTHOR_EMAIL", "bench@example.com")
+        .env("GIT_COMMITTER_NAME", "Bench")
+        .env("GIT_COMMITTER_EMAIL", "bench@example.com");
+    cmd
+}
+
+fn run(cmd: &mut Command) {
+    let out = cmd
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .output()
+        .expect("spawn");
+    assert!(
+        out.status.success(),
+        "{cmd:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn output(cmd: &mut Command) -> String {
+    let out = cmd.output().expect("spawn");
+    assert!(
+        out.status.success(),
+        "{cmd:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("utf-8")
+}
+
+fn time(cmd: &mut Command) -> Duration {
+    let started = Instant::now();
+    run(cmd);
+    started.elapsed()
+}
+
+fn median(times: &mut [Duration]) -> Duration {
+    times.sort();
+    times[times.len() / 2]
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+fn file_body(i: usize, version: usize) -> String {
+    let mut body = String::new();
+    for line in 0..24 {
+        let changed = version > 0 && line % 6 == 0;
+        body.push_str(&format!(
+            "// file {i} line {line}{}\n",
+            if changed { " (edited)" } else { "" }
+        ));
+        if changed && line == 12 {
+            body.push_str("// an added line\n");
+        }
+    }
+    body
+}
+
+/// Two commits through one `git fast-import`: 20,000 files, then 1,000 of them changed
+/// (edits, plus some renames, deletions and additions). Returns (base, head).
+fn build_repo(repo: &Path) -> (String, String) {
+    std::fs::create_dir_all(repo).unwrap();
+    run(git(repo).args(["init", "-q", "-b", "main"]));
+    let mut script = String::new();
+    let blob = |script: &mut String, path: &str, body: &str| {
+        script.push_str(&format!("M 100644 inline {path}\ndata {}\n{body}\n", body.len()));
+    };
+    script.push_str(
+        "commit refs/heads/main\nmark :1\ncommitter Bench <bench@example.com> 1795428000 +0000\ndata 5\nbase\n",
+    );
+    for i in 0..FILES {
+        blob(
+            &mut script,
+            &format!("src/d{:03}/f{i:05}.rs", i % 200),
+            &file_body(i, 0),
+        );
+    }
+    script.push_str("\ncommit refs/heads/main\nmark :2\ncommitter Bench <bench@example.com> 1795428060 +0000\ndata 5\nwork\nfrom :1\n");
+    for n in 0..CHANGED {
+        let i = n * (FILES / CHANGED);
+        let path = format!("src/d{:03}/f{i:05}.rs", i % 200);
+        match n % 20 {
+            0 => script.push_str(&format!("D {path}\n")),
+            1 => {
+                script.push_str(&format!("D {path}\n"));
+                blob(&mut script, &format!("moved/f{i:05}.rs"), &file_body(i, 1));
+            }
+            2 => blob(&mut script, &format!("new/f{i:05}.rs"), &file_body(i, 1)),
+            _ => blob(&mut script, &path, &file_body(i, 1)),
+        }
+    }
+    script.push('\n');
+    let mut child = git(repo)
+        .args(["fast-import", "--quiet"])
+        .stdin(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(script.as_bytes()).unwrap();
+    assert!(child.wait().unwrap().success(), "fast-import");
+    // fast-import deltas each blob against the one written before it; a clone or `git gc`
+    // packs by path and recency instead, which is what real repositories look like.
+    run(git(repo).args(["repack", "-adfq"]));
+    run(git(repo).args(["reset", "-q", "--hard", "main"]));
+    let base = output(git(repo).args(["rev-parse", "main~1"])).trim().to_owned();
+    let head = output(git(repo).args(["rev-parse", "main"])).trim().to_owned();
+    (base, head)
+}
