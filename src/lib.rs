@@ -22,4 +22,5 @@ pub mod policy;
 pub mod run;
 pub mod signing;
 pub mod store;
+pub mod summary;
 pub mod verify;

@@ -1,12 +1,10 @@
 //! `git proof show RUN_ID|COMMIT`: the proof, for a person or (with --json) as the bundle.
 
-use std::fmt::Write as _;
-
-use git_proof::model::{Bundle, DodStatus};
+use git_proof::model::Bundle;
 use git_proof::notes::{self, NotesReader};
 use git_proof::run::{self, Workspace};
 use git_proof::signing::{self, AllowedSigners};
-use git_proof::{git, verify};
+use git_proof::{git, summary, verify};
 
 use super::{Ctx, NotFound};
 
@@ -43,7 +41,7 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<u8> {
             if i > 0 {
                 out.push('\n');
             }
-            render(&mut out, &s.bundle, &s.signature);
+            out.push_str(&summary::render(&s.bundle, &s.signature));
         }
         print!("{out}");
     }
@@ -136,95 +134,4 @@ fn signature_line(record: &notes::Record, signers: Option<&AllowedSigners>, now:
             Err(why) => format!("INVALID: {why}"),
         },
     }
-}
-
-fn short(sha: &str) -> &str {
-    &sha[..sha.len().min(10)]
-}
-
-fn render(out: &mut String, b: &Bundle, signature: &str) {
-    let _ = writeln!(
-        out,
-        "run {}  {} (exit {})  {}..{}",
-        b.run_id,
-        b.run_status.as_str(),
-        b.exit_code,
-        short(&b.base_sha),
-        short(&b.head_sha)
-    );
-    let _ = writeln!(out, "generated {}  signature {}", b.generated_at, signature);
-    if let Some(prompt) = &b.prompt_hash {
-        let _ = writeln!(out, "prompt    {prompt}");
-    }
-    let s = &b.diff_stat;
-    let _ = writeln!(
-        out,
-        "\nfiles     {} changed, +{} -{}",
-        s.files, s.insertions, s.deletions
-    );
-    for e in &s.entries {
-        let counts = if e.binary {
-            "binary".to_owned()
-        } else {
-            format!("+{} -{}", e.insertions, e.deletions)
-        };
-        let path = match &e.old_path {
-            Some(old) => format!("{old} -> {}", e.path),
-            None => e.path.clone(),
-        };
-        let _ = writeln!(out, "  {}  {counts:>12}  {path}", e.status);
-    }
-    if !b.dirty_files.is_empty() {
-        let _ = writeln!(out, "\nuncommitted at finish ({}):", b.dirty_files.len());
-        for path in &b.dirty_files {
-            let _ = writeln!(out, "  {path}");
-        }
-    }
-    if !b.dod_results.is_empty() {
-        let _ = writeln!(out, "\ndefinition of done");
-        for r in &b.dod_results {
-            let badge = match r.status {
-                DodStatus::Passed => "[passed] ",
-                DodStatus::Failed => "[FAILED] ",
-                DodStatus::Error => "[ERROR]  ",
-                DodStatus::Timeout => "[TIMEOUT]",
-                DodStatus::Pending => "[pending]",
-            };
-            let exit = r.exit_code.map(|c| format!(", exit {c}")).unwrap_or_default();
-            let _ = writeln!(out, "  {badge} {}  ({} ms{exit})", r.name, r.duration_ms);
-        }
-    }
-    let scope = &b.scope_snapshot;
-    if scope.source.is_some() {
-        let _ = writeln!(
-            out,
-            "\nscope     allow [{}]  deny [{}]  from {}",
-            scope.allow.join(", "),
-            scope.deny.join(", "),
-            scope.source.as_deref().unwrap_or("-")
-        );
-    }
-    if !b.scope_violations.is_empty() {
-        let _ = writeln!(out, "scope violations ({}):", b.scope_violations.len());
-        for v in &b.scope_violations {
-            let _ = writeln!(out, "  [{}] {}  ({})", v.approval.state, v.path, v.rule);
-        }
-    }
-    let m = &b.evidence;
-    let _ = writeln!(
-        out,
-        "\nevidence  {} events, root {}, terminal event {}, tool calls {}",
-        m.event_count,
-        m.event_hash_root,
-        if m.completeness.terminal_event_present {
-            "present"
-        } else {
-            "MISSING"
-        },
-        if m.completeness.all_toolcalls_terminal {
-            "all ended"
-        } else {
-            "SOME OPEN"
-        }
-    );
 }

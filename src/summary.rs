@@ -1,0 +1,101 @@
+//! The readable summary of a bundle, shared by `git proof show` and the examples.
+
+use std::fmt::Write as _;
+
+use crate::model::{Bundle, DodStatus};
+
+fn short(sha: &str) -> &str {
+    &sha[..sha.len().min(10)]
+}
+
+/// The readable summary `git proof show` prints: files with +/-, DoD badges, violations,
+/// the scope and the evidence; `signature` is the signature verdict line.
+pub fn render(b: &Bundle, signature: &str) -> String {
+    let mut text = String::new();
+    let out = &mut text;
+    let _ = writeln!(
+        out,
+        "run {}  {} (exit {})  {}..{}",
+        b.run_id,
+        b.run_status.as_str(),
+        b.exit_code,
+        short(&b.base_sha),
+        short(&b.head_sha)
+    );
+    let _ = writeln!(out, "generated {}  signature {}", b.generated_at, signature);
+    if let Some(prompt) = &b.prompt_hash {
+        let _ = writeln!(out, "prompt    {prompt}");
+    }
+    let s = &b.diff_stat;
+    let _ = writeln!(
+        out,
+        "\nfiles     {} changed, +{} -{}",
+        s.files, s.insertions, s.deletions
+    );
+    for e in &s.entries {
+        let counts = if e.binary {
+            "binary".to_owned()
+        } else {
+            format!("+{} -{}", e.insertions, e.deletions)
+        };
+        let path = match &e.old_path {
+            Some(old) => format!("{old} -> {}", e.path),
+            None => e.path.clone(),
+        };
+        let _ = writeln!(out, "  {}  {counts:>12}  {path}", e.status);
+    }
+    if !b.dirty_files.is_empty() {
+        let _ = writeln!(out, "\nuncommitted at finish ({}):", b.dirty_files.len());
+        for path in &b.dirty_files {
+            let _ = writeln!(out, "  {path}");
+        }
+    }
+    if !b.dod_results.is_empty() {
+        let _ = writeln!(out, "\ndefinition of done");
+        for r in &b.dod_results {
+            let badge = match r.status {
+                DodStatus::Passed => "[passed] ",
+                DodStatus::Failed => "[FAILED] ",
+                DodStatus::Error => "[ERROR]  ",
+                DodStatus::Timeout => "[TIMEOUT]",
+                DodStatus::Pending => "[pending]",
+            };
+            let exit = r.exit_code.map(|c| format!(", exit {c}")).unwrap_or_default();
+            let _ = writeln!(out, "  {badge} {}  ({} ms{exit})", r.name, r.duration_ms);
+        }
+    }
+    let scope = &b.scope_snapshot;
+    if scope.source.is_some() {
+        let _ = writeln!(
+            out,
+            "\nscope     allow [{}]  deny [{}]  from {}",
+            scope.allow.join(", "),
+            scope.deny.join(", "),
+            scope.source.as_deref().unwrap_or("-")
+        );
+    }
+    if !b.scope_violations.is_empty() {
+        let _ = writeln!(out, "scope violations ({}):", b.scope_violations.len());
+        for v in &b.scope_violations {
+            let _ = writeln!(out, "  [{}] {}  ({})", v.approval.state, v.path, v.rule);
+        }
+    }
+    let m = &b.evidence;
+    let _ = writeln!(
+        out,
+        "\nevidence  {} events, root {}, terminal event {}, tool calls {}",
+        m.event_count,
+        m.event_hash_root,
+        if m.completeness.terminal_event_present {
+            "present"
+        } else {
+            "MISSING"
+        },
+        if m.completeness.all_toolcalls_terminal {
+            "all ended"
+        } else {
+            "SOME OPEN"
+        }
+    );
+    text
+}
