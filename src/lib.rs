@@ -12,6 +12,7 @@
 //! - [`verify`]: checking the proofs attached to commits.
 
 pub mod canon;
+pub mod diffstat;
 pub mod dod;
 pub mod evidence;
 pub mod git;

@@ -1,66 +1,8 @@
 //! A whole run, every bundle field checked against what git itself says.
 
-use std::collections::BTreeMap;
-
 use serde_json::{Value, json};
 
-use crate::common::{DATE, TestRepo, sha256_prefixed};
-
-/// One line of `git diff --numstat -M -z` joined with `--name-status -M -z`.
-#[derive(Debug, PartialEq)]
-struct GitEntry {
-    path: String,
-    old_path: Option<String>,
-    status: String,
-    insertions: u64,
-    deletions: u64,
-    binary: bool,
-}
-
-/// Parses git's own machine-readable diff output for `base..head`.
-fn git_diff_entries(repo: &TestRepo, base: &str, head: &str) -> Vec<GitEntry> {
-    let numstat = repo.git(&["diff", "--numstat", "-M", "-z", base, head]);
-    let mut counts = BTreeMap::new();
-    let mut fields = numstat.split('\0').filter(|f| !f.is_empty()).peekable();
-    while let Some(field) = fields.next() {
-        let mut parts = field.splitn(3, '\t');
-        let (ins, del, path) = (parts.next().unwrap(), parts.next().unwrap(), parts.next().unwrap());
-        let path = if path.is_empty() {
-            // A rename: old and new path follow as their own fields.
-            fields.next().unwrap();
-            fields.next().unwrap().to_owned()
-        } else {
-            path.to_owned()
-        };
-        let binary = ins == "-";
-        counts.insert(path, (ins.parse().unwrap_or(0), del.parse().unwrap_or(0), binary));
-    }
-    let name_status = repo.git(&["diff", "--name-status", "-M", "-z", base, head]);
-    let mut fields = name_status.split('\0').filter(|f| !f.is_empty());
-    let mut entries = Vec::new();
-    while let Some(status) = fields.next() {
-        let letter = status[..1].to_owned();
-        let (old_path, path) = if letter == "R" {
-            (
-                Some(fields.next().unwrap().to_owned()),
-                fields.next().unwrap().to_owned(),
-            )
-        } else {
-            (None, fields.next().unwrap().to_owned())
-        };
-        let (insertions, deletions, binary) = counts[&path];
-        entries.push(GitEntry {
-            path,
-            old_path,
-            status: letter,
-            insertions,
-            deletions,
-            binary,
-        });
-    }
-    entries.sort_by(|a, b| a.path.cmp(&b.path));
-    entries
-}
+use crate::common::{DATE, GitEntry, TestRepo, git_diff_entries, sha256_prefixed};
 
 fn bundle_entries(bundle: &Value) -> Vec<GitEntry> {
     bundle["diff_stat"]["entries"]

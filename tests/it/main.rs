@@ -5,6 +5,7 @@ mod common;
 
 mod bad_input;
 mod concurrency;
+mod diff_oracle;
 mod full_run;
 mod interop;
 mod vectors;

@@ -313,3 +313,59 @@ pub fn sha256_prefixed(bytes: &[u8]) -> String {
         digest.iter().map(|b| format!("{b:02x}")).collect::<String>()
     )
 }
+
+/// One line of `git diff --numstat -M -z` joined with `--name-status -M -z`.
+#[derive(Debug, PartialEq)]
+pub struct GitEntry {
+    pub path: String,
+    pub old_path: Option<String>,
+    pub status: String,
+    pub insertions: u64,
+    pub deletions: u64,
+    pub binary: bool,
+}
+
+/// Parses git's own machine-readable diff output for `base..head`.
+pub fn git_diff_entries(repo: &TestRepo, base: &str, head: &str) -> Vec<GitEntry> {
+    let numstat = repo.git(&["diff", "--numstat", "-M", "-z", base, head]);
+    let mut counts = std::collections::BTreeMap::new();
+    let mut fields = numstat.split('\0').filter(|f| !f.is_empty()).peekable();
+    while let Some(field) = fields.next() {
+        let mut parts = field.splitn(3, '\t');
+        let (ins, del, path) = (parts.next().unwrap(), parts.next().unwrap(), parts.next().unwrap());
+        let path = if path.is_empty() {
+            // A rename: old and new path follow as their own fields.
+            fields.next().unwrap();
+            fields.next().unwrap().to_owned()
+        } else {
+            path.to_owned()
+        };
+        let binary = ins == "-";
+        counts.insert(path, (ins.parse().unwrap_or(0), del.parse().unwrap_or(0), binary));
+    }
+    let name_status = repo.git(&["diff", "--name-status", "-M", "-z", base, head]);
+    let mut fields = name_status.split('\0').filter(|f| !f.is_empty());
+    let mut entries = Vec::new();
+    while let Some(status) = fields.next() {
+        let letter = status[..1].to_owned();
+        let (old_path, path) = if letter == "R" {
+            (
+                Some(fields.next().unwrap().to_owned()),
+                fields.next().unwrap().to_owned(),
+            )
+        } else {
+            (None, fields.next().unwrap().to_owned())
+        };
+        let (insertions, deletions, binary) = counts[&path];
+        entries.push(GitEntry {
+            path,
+            old_path,
+            status: letter,
+            insertions,
+            deletions,
+            binary,
+        });
+    }
+    entries.sort_by(|a, b| a.path.cmp(&b.path));
+    entries
+}
