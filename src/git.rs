@@ -5,12 +5,6 @@ use std::path::{Path, PathBuf};
 
 use gix::ObjectId;
 use gix::bstr::ByteSlice;
-use gix::diff::blob::{Algorithm, Diff, InternedInput, sources::byte_lines};
-use gix::object::tree::diff::ChangeDetached;
-use gix::objs::tree::EntryKind;
-use gix::prelude::ObjectIdExt;
-
-use crate::model::{DiffEntry, DiffStat};
 
 /// What went wrong talking to the repository.
 #[derive(Debug, thiserror::Error)]
@@ -182,192 +176,63 @@ pub fn commits_between(repo: &gix::Repository, base: ObjectId, head: ObjectId) -
     Ok(ids)
 }
 
-/// Changed paths and numbers between two commits, as `git diff --numstat -M base head`.
-pub fn diff_stat(repo: &gix::Repository, base: ObjectId, head: ObjectId) -> Result<DiffStat, Error> {
-    if base == head {
-        return Ok(DiffStat::default());
-    }
-    let old_tree = repo
-        .find_commit(base)
-        .and_then(|c| c.tree())
-        .doing(|| format!("read the tree of {base}"))?;
-    let new_tree = repo
-        .find_commit(head)
-        .and_then(|c| c.tree())
-        .doing(|| format!("read the tree of {head}"))?;
-    // git diff -M: 50% similarity, renames only, no copies, rename limit 1000.
-    let rewrites = gix::diff::Rewrites {
-        copies: None,
-        percentage: Some(0.5),
-        limit: 1000,
-        track_empty: false,
-    };
-    let options = gix::diff::Options::default().with_rewrites(Some(rewrites));
-    let changes = repo
-        .diff_tree_to_tree(&old_tree, &new_tree, options)
-        .doing(|| format!("diff {base} {head}"))?;
-
-    let mut entries = Vec::new();
-    for change in changes {
-        if let Some(entry) = diff_entry(repo, change)? {
-            entries.push(entry);
-        }
-    }
-    entries.sort_by(|a, b| a.path.as_bytes().cmp(b.path.as_bytes()));
-    Ok(DiffStat {
-        files: entries.len() as u64,
-        insertions: entries.iter().map(|e| e.insertions).sum(),
-        deletions: entries.iter().map(|e| e.deletions).sum(),
-        entries,
-    })
-}
-
-/// The sorted changed paths of a diff stat (for a rename, the new path).
-pub fn changed_files(stat: &DiffStat) -> Vec<String> {
-    stat.entries.iter().map(|e| e.path.clone()).collect()
-}
-
-/// What one side of a change holds, for counting.
-enum Side {
-    Absent,
-    Blob(Vec<u8>),
-}
-
-fn diff_entry(repo: &gix::Repository, change: ChangeDetached) -> Result<Option<DiffEntry>, Error> {
-    let (path, old_path, status, old, new) = match change {
-        ChangeDetached::Addition {
-            location,
-            entry_mode,
-            id,
-            ..
-        } => {
-            if entry_mode.is_tree() {
-                return Ok(None);
-            }
-            (location, None, "A", Side::Absent, side(repo, entry_mode.kind(), id)?)
-        }
-        ChangeDetached::Deletion {
-            location,
-            entry_mode,
-            id,
-            ..
-        } => {
-            if entry_mode.is_tree() {
-                return Ok(None);
-            }
-            (location, None, "D", side(repo, entry_mode.kind(), id)?, Side::Absent)
-        }
-        ChangeDetached::Modification {
-            location,
-            previous_entry_mode,
-            previous_id,
-            entry_mode,
-            id,
-        } => {
-            if entry_mode.is_tree() && previous_entry_mode.is_tree() {
-                return Ok(None);
-            }
-            let status = if type_class(previous_entry_mode.kind()) == type_class(entry_mode.kind()) {
-                "M"
-            } else {
-                "T"
-            };
-            let old = side(repo, previous_entry_mode.kind(), previous_id)?;
-            let new = side(repo, entry_mode.kind(), id)?;
-            (location, None, status, old, new)
-        }
-        ChangeDetached::Rewrite {
-            source_location,
-            source_entry_mode,
-            source_id,
-            entry_mode,
-            id,
-            location,
-            copy,
-            ..
-        } => {
-            let old = side(repo, source_entry_mode.kind(), source_id)?;
-            let new = side(repo, entry_mode.kind(), id)?;
-            let status = if copy { "C" } else { "R" };
-            (location, Some(source_location), status, old, new)
-        }
-    };
-    let binary = [&old, &new].iter().any(|s| matches!(s, Side::Blob(b) if is_binary(b)));
-    let (insertions, deletions) = if binary { (0, 0) } else { count_lines(&old, &new) };
-    Ok(Some(DiffEntry {
-        path: path.to_str_lossy().into_owned(),
-        old_path: old_path.map(|p| p.to_str_lossy().into_owned()),
-        status: status.into(),
-        insertions,
-        deletions,
-        binary,
-    }))
-}
-
-/// Inserted and deleted lines by Myers over interned lines, which is what git counts (a last
-/// line without its newline differs from the same line with one).
-fn count_lines(old: &Side, new: &Side) -> (u64, u64) {
-    fn bytes(side: &Side) -> &[u8] {
-        match side {
-            Side::Absent => &[],
-            Side::Blob(b) => b,
-        }
-    }
-    let input = InternedInput::new(byte_lines(bytes(old)), byte_lines(bytes(new)));
-    let diff = Diff::compute(Algorithm::Myers, &input);
-    (u64::from(diff.count_additions()), u64::from(diff.count_removals()))
-}
-
-/// Regular files (any mode) compare as one class; links and submodules as others: a change
-/// between classes is git's `T` (typechange).
-fn type_class(kind: EntryKind) -> u8 {
-    match kind {
-        EntryKind::Blob | EntryKind::BlobExecutable => 0,
-        EntryKind::Link => 1,
-        EntryKind::Commit => 2,
-        EntryKind::Tree => 3,
-    }
-}
-
-fn side(repo: &gix::Repository, kind: EntryKind, id: ObjectId) -> Result<Side, Error> {
-    Ok(match kind {
-        // git diffs a submodule as the one line "Subproject commit <sha>".
-        EntryKind::Commit => Side::Blob(format!("Subproject commit {id}\n").into_bytes()),
-        EntryKind::Tree => Side::Absent,
-        EntryKind::Blob | EntryKind::BlobExecutable | EntryKind::Link => {
-            let blob = id.attach(repo).object().doing(|| format!("read blob {id}"))?;
-            Side::Blob(blob.detach().data)
-        }
-    })
-}
-
-/// git's `buffer_is_binary`: a NUL byte in the first 8000 bytes.
-fn is_binary(data: &[u8]) -> bool {
-    data[..data.len().min(8000)].contains(&0)
-}
-
 /// [`dirty_files`] on another thread, so the worktree scan overlaps the diff.
 pub fn dirty_files_in_background(repo: &gix::Repository) -> std::thread::JoinHandle<Result<Vec<String>, Error>> {
     let repo = repo.clone().into_sync();
     std::thread::spawn(move || dirty_files(&repo.to_thread_local()))
 }
 
-/// Paths with uncommitted changes (staged, unstaged or untracked), sorted, as `git status`
-/// would list them with untracked files shown one by one.
+/// Paths with uncommitted changes (staged, unstaged or untracked), sorted, as
+/// `git status --porcelain --untracked-files=all` lists them.
 pub fn dirty_files(repo: &gix::Repository) -> Result<Vec<String>, Error> {
+    let mut repo = repo.clone();
+    // git verifies the index checksum only in fsck; gix verifies it on every read unless
+    // index.skipHash is set (it only ever reads the index here, never writes it).
+    {
+        let mut config = repo.config_snapshot_mut();
+        config
+            .append_config(["index.skipHash=true"], gix::config::Source::Api)
+            .doing(|| "configure index reading".into())?;
+        config.commit().doing(|| "configure index reading".into())?;
+    }
+    let staged_unchanged = index_matches_head(&repo)?;
     let status = repo
         .status(gix::progress::Discard)
         .doing(|| "read the worktree status".into())?
         .untracked_files(gix::status::UntrackedFiles::Files);
-    let iter = status
-        .into_iter(Vec::<gix::bstr::BString>::new())
-        .doing(|| "read the worktree status".into())?;
     let mut paths = Vec::new();
-    for item in iter {
-        let item = item.doing(|| "read the worktree status".into())?;
-        paths.push(item.location().to_str_lossy().into_owned());
+    if staged_unchanged {
+        // The index's cached root tree is HEAD's tree: nothing is staged, so only the worktree
+        // needs comparing with the index (git's cache-tree shortcut).
+        let iter = status
+            .into_index_worktree_iter(Vec::<gix::bstr::BString>::new())
+            .doing(|| "read the worktree status".into())?;
+        for item in iter {
+            let item = item.doing(|| "read the worktree status".into())?;
+            paths.push(item.rela_path().to_str_lossy().into_owned());
+        }
+    } else {
+        let iter = status
+            .into_iter(Vec::<gix::bstr::BString>::new())
+            .doing(|| "read the worktree status".into())?;
+        for item in iter {
+            let item = item.doing(|| "read the worktree status".into())?;
+            paths.push(item.location().to_str_lossy().into_owned());
+        }
     }
     paths.sort();
     paths.dedup();
     Ok(paths)
+}
+
+/// Whether the index's cache-tree extension says its content is exactly HEAD's tree.
+fn index_matches_head(repo: &gix::Repository) -> Result<bool, Error> {
+    let Ok(head) = head_commit(repo) else {
+        return Ok(false);
+    };
+    let head_tree = tree_of(repo, head)?;
+    let index = repo.index_or_empty().doing(|| "read the index".into())?;
+    Ok(index
+        .tree()
+        .is_some_and(|root| root.num_entries.is_some() && root.id == head_tree))
 }

@@ -16,7 +16,7 @@ use crate::notes::{self, Appended, Record};
 use crate::policy::{self, ScopeMatcher};
 use crate::signing::{self, SigningKey};
 use crate::store::{self, BundleRef, Index, NewEvent, RunRecord};
-use crate::{dod, verify};
+use crate::{diffstat, dod, verify};
 
 /// Why a lifecycle step failed.
 #[derive(Debug, thiserror::Error)]
@@ -268,9 +268,9 @@ pub fn finish(
     if let Some(reference) = index.bundle_ref(run_id)? {
         return existing_proof(&ws.repo, &reference);
     }
-    let run = index.run(run_id)?;
     // The worktree as the agent left it, before DoD checks add build output to it.
     let dirty = git::dirty_files_in_background(&ws.repo);
+    let run = index.run(run_id)?;
     let now_text = format_time(now);
     let run = if run.active {
         let head = git::head_commit(&ws.repo)?;
@@ -308,7 +308,7 @@ pub fn finish(
     };
 
     trace.step("DoD checks");
-    let diff_stat = git::diff_stat(&ws.repo, base, head)?;
+    let diff_stat = diffstat::diff_stat(&ws.repo, base, head)?;
     trace.step("diff");
     let dirty_files = dirty.join().map_err(|_| Error::StatusThread)??;
     trace.step("status (joined)");
@@ -343,7 +343,7 @@ pub fn finish(
         base_sha: base.to_string(),
         head_sha: head.to_string(),
         head_tree: git::tree_of(&ws.repo, head)?.to_string(),
-        changed_files: git::changed_files(&diff_stat),
+        changed_files: diff_stat.entries.iter().map(|e| e.path.clone()).collect(),
         diff_stat,
         dirty_files,
         exit_code,
@@ -359,11 +359,11 @@ pub fn finish(
     let appended = notes::append_record(&ws.repo, head, &record, |r| {
         verify::bundle_of(r).is_some_and(|b| b.run_id == run_id)
     })?;
-    let (bundle, created) = match appended {
-        Appended::Written(_) => (bundle, true),
+    let (bundle, created) = match &appended {
+        Appended::Written(_) => (bundle.clone(), true),
         // An earlier finish wrote the note but did not live to record it in the index.
         Appended::AlreadyPresent(existing) => (
-            verify::bundle_of(&existing).ok_or_else(|| Error::ProofMissing {
+            verify::bundle_of(existing).ok_or_else(|| Error::ProofMissing {
                 run_id: run_id.to_owned(),
                 commit: head.to_string(),
             })?,
@@ -371,7 +371,10 @@ pub fn finish(
         ),
     };
     trace.step("note");
-    let bundle_digest = bundle_digest(&bundle)?;
+    let bundle_digest = match &appended {
+        Appended::Written(_) => record_digest(&record),
+        Appended::AlreadyPresent(existing) => record_digest(existing),
+    };
     trace.step("digest");
     let reference = index.save_bundle_ref(&BundleRef {
         run_id: run_id.to_owned(),
@@ -412,9 +415,10 @@ pub fn sign_bundle(bundle: &Bundle, key: &SigningKey) -> Result<Record, Error> {
     Ok(Record { payload, signature })
 }
 
-/// `sha256(JCS(bundle))`: the name later records (approvals) use for a bundle.
-pub fn bundle_digest(bundle: &Bundle) -> Result<String, Error> {
-    Ok(canon::jcs_digest(bundle)?)
+/// `sha256:<hex>` of a record's payload, the exact signed bytes: the name later records
+/// (approvals) use for a bundle, computable by anyone from the note alone.
+pub fn record_digest(record: &Record) -> String {
+    canon::prefixed_sha256(record.payload.as_bytes())
 }
 
 fn existing_proof(repo: &gix::Repository, reference: &BundleRef) -> Result<Proof, Error> {
