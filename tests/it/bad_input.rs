@@ -228,3 +228,26 @@ fn verify_needs_a_trust_source_and_refuses_strangers() {
     assert!(out.stdout.contains("missing"), "{}", out.stdout);
     repo.proof(&["verify", "HEAD"]).ok();
 }
+
+#[test]
+fn a_shallow_clone_proves_runs_and_says_what_it_cannot_know() {
+    let origin = TestRepo::new();
+    for i in 0..3 {
+        origin.write(&format!("h{i}.txt"), format!("{i}\n"));
+        origin.commit_all(&format!("history {i}"));
+    }
+    let shallow = origin.tmp.path().join("shallow");
+    let url = format!("file://{}", origin.root.display());
+    origin.git_in(origin.tmp.path(), &["clone", "-q", "--depth", "1", &url, shallow.to_str().unwrap()]);
+    let run_id = origin.proof_in(&shallow, &["start"]).ok().stdout.trim().to_owned();
+    std::fs::write(shallow.join("agent.txt"), "work\n").unwrap();
+    origin.git_in(&shallow, &["add", "-A"]);
+    origin.git_in(&shallow, &["commit", "-qm", "agent work"]);
+    origin.proof_in(&shallow, &["finish"]).ok();
+    let bundle = origin.proof_in(&shallow, &["show", &run_id, "--json"]).ok().json();
+    // The root commit is not in a depth-1 clone: the workspace id is unknown, not invented.
+    assert_eq!(bundle["evidence"]["workspace_id"], serde_json::Value::Null);
+    assert_eq!(bundle["changed_files"], serde_json::json!(["agent.txt"]));
+    let signers = origin.allowed_signers.to_str().unwrap().to_owned();
+    origin.proof_in(&shallow, &["verify", "HEAD", "--allowed-signers", &signers]).ok();
+}
