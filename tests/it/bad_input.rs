@@ -76,12 +76,7 @@ fn bad_events_change_nothing() {
     let out = repo.proof(&["event", "step.completed", "--id", "e-1"]).expect_code(2);
     assert!(out.one_error_line().contains("already exists"), "{}", out.stderr);
     repo.proof(&["finish"]).ok();
-    let types: Vec<String> = repo.bundle(&run_id)["evidence"]["events"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["event_type"].as_str().unwrap().to_owned())
-        .collect();
+    let types = crate::common::event_types(&repo.bundle(&run_id));
     assert_eq!(types, ["run.started", "step.started", "run.completed"]);
 }
 
@@ -89,12 +84,7 @@ fn bad_events_change_nothing() {
 fn missing_or_exposed_key_leaves_the_run_open() {
     let repo = TestRepo::new();
     let run_id = repo.start(&[]);
-    let out: crate::common::Run = repo
-        .proof_cmd(&["finish"])
-        .env_remove("GIT_PROOF_KEY")
-        .output()
-        .unwrap()
-        .into();
+    let out = repo.proof_without_key_env(&["finish"]);
     let out = out.expect_code(2);
     assert!(out.one_error_line().contains("no signing key"), "{}", out.stderr);
 
@@ -130,12 +120,7 @@ fn key_from_git_config_and_from_key_data() {
     let repo = TestRepo::new();
     repo.git(&["config", "proof.signingKey", repo.key.to_str().unwrap()]);
     repo.start(&[]);
-    let out: crate::common::Run = repo
-        .proof_cmd(&["finish"])
-        .env_remove("GIT_PROOF_KEY")
-        .output()
-        .unwrap()
-        .into();
+    let out = repo.proof_without_key_env(&["finish"]);
     out.ok();
     repo.git(&["config", "--unset", "proof.signingKey"]);
     repo.write("k.txt", "k\n");
@@ -180,17 +165,7 @@ fn corrupt_notes_are_reported_not_trusted() {
     repo.start(&[]);
     repo.proof(&["finish"]).ok();
     let note = repo.note("HEAD").replacen("\"exit_code\": 0", "\"exit_code\": 9", 1);
-    let file = repo.tmp.path().join("forged");
-    std::fs::write(&file, note).unwrap();
-    repo.git(&[
-        "notes",
-        "--ref=proof",
-        "add",
-        "-f",
-        "-F",
-        file.to_str().unwrap(),
-        "HEAD",
-    ]);
+    repo.replace_note("HEAD", &note);
     let out = repo.verify(&["HEAD"]).expect_code(1);
     assert!(out.stdout.contains("does not match the payload"), "{}", out.stdout);
 }
@@ -238,7 +213,10 @@ fn a_shallow_clone_proves_runs_and_says_what_it_cannot_know() {
     }
     let shallow = origin.tmp.path().join("shallow");
     let url = format!("file://{}", origin.root.display());
-    origin.git_in(origin.tmp.path(), &["clone", "-q", "--depth", "1", &url, shallow.to_str().unwrap()]);
+    origin.git_in(
+        origin.tmp.path(),
+        &["clone", "-q", "--depth", "1", &url, shallow.to_str().unwrap()],
+    );
     let run_id = origin.proof_in(&shallow, &["start"]).ok().stdout.trim().to_owned();
     std::fs::write(shallow.join("agent.txt"), "work\n").unwrap();
     origin.git_in(&shallow, &["add", "-A"]);
@@ -249,5 +227,7 @@ fn a_shallow_clone_proves_runs_and_says_what_it_cannot_know() {
     assert_eq!(bundle["evidence"]["workspace_id"], serde_json::Value::Null);
     assert_eq!(bundle["changed_files"], serde_json::json!(["agent.txt"]));
     let signers = origin.allowed_signers.to_str().unwrap().to_owned();
-    origin.proof_in(&shallow, &["verify", "HEAD", "--allowed-signers", &signers]).ok();
+    origin
+        .proof_in(&shallow, &["verify", "HEAD", "--allowed-signers", &signers])
+        .ok();
 }

@@ -92,12 +92,7 @@ fn eight_finishes_of_the_same_run_leave_one_record() {
     assert_eq!(digests.len(), 1, "all eight report the same proof");
     assert_eq!(split_records(&repo.note(&head)).len(), 1);
     let bundle = repo.bundle(&run_id);
-    let types: Vec<&str> = bundle["evidence"]["events"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["event_type"].as_str().unwrap())
-        .collect();
+    let types = crate::common::event_types(&bundle);
     assert_eq!(types, ["run.started", "commit.recorded", "run.completed"]);
     assert_eq!(bundle["dod_results"].as_array().unwrap().len(), 1);
 }

@@ -350,12 +350,7 @@ fn a_run_without_commits_is_proven_on_its_base() {
     );
     assert_eq!(b["dod_results"], json!([]));
     assert_eq!(b["scope_snapshot"], json!({"allow": [], "deny": [], "source": null}));
-    let types: Vec<&str> = b["evidence"]["events"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["event_type"].as_str().unwrap())
-        .collect();
+    let types = crate::common::event_types(&b);
     assert_eq!(types, ["run.started", "run.completed"]);
     repo.verify(&["HEAD"]).ok();
 }

@@ -52,17 +52,7 @@ fn we_accept_a_payload_signed_by_ssh_keygen_and_stored_by_git_notes_add() {
         String::from_utf8_lossy(&out.stderr)
     );
     let signature = std::fs::read_to_string(dir.join("payload.sig")).unwrap();
-    let note_file = dir.join("note");
-    std::fs::write(&note_file, format!("{payload}{signature}")).unwrap();
-    repo.git(&[
-        "notes",
-        "--ref=proof",
-        "add",
-        "-f",
-        "-F",
-        note_file.to_str().unwrap(),
-        &head,
-    ]);
+    repo.replace_note(&head, &format!("{payload}{signature}"));
     let out = repo.verify(&[&head]).ok();
     assert!(out.stdout.contains("valid"), "{}", out.stdout);
     assert!(out.stdout.contains("signed by agent@example.com"), "{}", out.stdout);

@@ -251,6 +251,31 @@ impl TestRepo {
         run.stdout
     }
 
+    /// `git-proof ARGS` with no key in the environment (config or flags must provide it).
+    pub fn proof_without_key_env(&self, args: &[&str]) -> Run {
+        self.proof_cmd(args)
+            .env_remove("GIT_PROOF_KEY")
+            .output()
+            .expect("git-proof runs")
+            .into()
+    }
+
+    /// Replaces the note on `commit` with `text`, through stock `git notes add -f`.
+    #[track_caller]
+    pub fn replace_note(&self, commit: &str, text: &str) {
+        let file = self.tmp.path().join("replacement-note");
+        std::fs::write(&file, text).unwrap();
+        self.git(&[
+            "notes",
+            "--ref=proof",
+            "add",
+            "-f",
+            "-F",
+            file.to_str().unwrap(),
+            commit,
+        ]);
+    }
+
     /// `git proof verify ARGS --allowed-signers <ours>`.
     pub fn verify(&self, args: &[&str]) -> Run {
         let signers = self.allowed_signers.to_str().unwrap().to_owned();
@@ -259,6 +284,16 @@ impl TestRepo {
         all.extend_from_slice(&["--allowed-signers", &signers]);
         self.proof(&all)
     }
+}
+
+/// The event types of a bundle's manifest, in stream order.
+pub fn event_types(bundle: &Value) -> Vec<String> {
+    bundle["evidence"]["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .map(|e| e["event_type"].as_str().expect("event_type").to_owned())
+        .collect()
 }
 
 /// Splits a note into (payload, armored signature) pairs, independently of git-proof's parser.
