@@ -200,29 +200,32 @@ pub fn dirty_files(repo: &gix::Repository) -> Result<Vec<String>, Error> {
         .status(gix::progress::Discard)
         .doing(|| "read the worktree status".into())?
         .untracked_files(gix::status::UntrackedFiles::Files);
-    let mut paths = Vec::new();
-    if staged_unchanged {
+    const ACTION: &str = "read the worktree status";
+    let no_patterns = Vec::<gix::bstr::BString>::new();
+    let mut paths = if staged_unchanged {
         // The index's cached root tree is HEAD's tree: nothing is staged, so only the worktree
         // needs comparing with the index (git's cache-tree shortcut).
-        let iter = status
-            .into_index_worktree_iter(Vec::<gix::bstr::BString>::new())
-            .doing(|| "read the worktree status".into())?;
-        for item in iter {
-            let item = item.doing(|| "read the worktree status".into())?;
-            paths.push(item.rela_path().to_str_lossy().into_owned());
-        }
+        let items = status.into_index_worktree_iter(no_patterns).doing(|| ACTION.into())?;
+        collect_paths(items, |item| item.rela_path())?
     } else {
-        let iter = status
-            .into_iter(Vec::<gix::bstr::BString>::new())
-            .doing(|| "read the worktree status".into())?;
-        for item in iter {
-            let item = item.doing(|| "read the worktree status".into())?;
-            paths.push(item.location().to_str_lossy().into_owned());
-        }
-    }
+        let items = status.into_iter(no_patterns).doing(|| ACTION.into())?;
+        collect_paths(items, |item| item.location())?
+    };
     paths.sort();
     paths.dedup();
     Ok(paths)
+}
+
+fn collect_paths<T, E: Into<gix::Error>>(
+    items: impl Iterator<Item = Result<T, E>>,
+    path: impl Fn(&T) -> &gix::bstr::BStr,
+) -> Result<Vec<String>, Error> {
+    items
+        .map(|item| {
+            let item = item.doing(|| "read the worktree status".into())?;
+            Ok(path(&item).to_str_lossy().into_owned())
+        })
+        .collect()
 }
 
 /// Whether the index's cache-tree extension says its content is exactly HEAD's tree.

@@ -5,7 +5,9 @@
 
 use git_proof::diffstat;
 
-use crate::common::{GitEntry, TestRepo, git_diff_entries};
+use git_proof::model::DiffEntry;
+
+use crate::common::{TestRepo, git_diff_entries};
 
 /// xorshift64*: deterministic, so a failure reproduces.
 struct Rng(u64);
@@ -86,23 +88,11 @@ fn tracked_files(repo: &TestRepo) -> Vec<String> {
     repo.git(&["ls-files"]).lines().map(str::to_owned).collect()
 }
 
-fn ours(repo: &TestRepo, base: &str, head: &str) -> Vec<GitEntry> {
+fn ours(repo: &TestRepo, base: &str, head: &str) -> Vec<DiffEntry> {
     let git = git_proof::git::discover(&repo.root).unwrap();
     let base = git_proof::git::resolve_commit(&git, base).unwrap();
     let head = git_proof::git::resolve_commit(&git, head).unwrap();
-    diffstat::diff_stat(&git, base, head)
-        .unwrap()
-        .entries
-        .into_iter()
-        .map(|e| GitEntry {
-            path: e.path,
-            old_path: e.old_path,
-            status: e.status,
-            insertions: e.insertions,
-            deletions: e.deletions,
-            binary: e.binary,
-        })
-        .collect()
+    diffstat::diff_stat(&git, base, head).unwrap().entries
 }
 
 fn mutate(repo: &TestRepo, rng: &mut Rng, round: usize) {

@@ -2,22 +2,12 @@
 
 use serde_json::{Value, json};
 
-use crate::common::{DATE, GitEntry, TestRepo, git_diff_entries, sha256_prefixed};
+use git_proof::model::DiffEntry;
 
-fn bundle_entries(bundle: &Value) -> Vec<GitEntry> {
-    bundle["diff_stat"]["entries"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| GitEntry {
-            path: e["path"].as_str().unwrap().to_owned(),
-            old_path: e["old_path"].as_str().map(str::to_owned),
-            status: e["status"].as_str().unwrap().to_owned(),
-            insertions: e["insertions"].as_u64().unwrap(),
-            deletions: e["deletions"].as_u64().unwrap(),
-            binary: e["binary"].as_bool().unwrap(),
-        })
-        .collect()
+use crate::common::{DATE, TestRepo, git_diff_entries, sha256_prefixed};
+
+fn bundle_entries(bundle: &Value) -> Vec<DiffEntry> {
+    serde_json::from_value(bundle["diff_stat"]["entries"].clone()).expect("diff_stat entries have the model's shape")
 }
 
 /// RFC 6962 root over `sha256:` leaf values, written here independently of the library.

@@ -6,6 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
+use git_proof::model::DiffEntry;
 use serde_json::Value;
 
 /// The date every test pins for git-proof's clock.
@@ -349,19 +350,8 @@ pub fn sha256_prefixed(bytes: &[u8]) -> String {
     )
 }
 
-/// One line of `git diff --numstat -M -z` joined with `--name-status -M -z`.
-#[derive(Debug, PartialEq)]
-pub struct GitEntry {
-    pub path: String,
-    pub old_path: Option<String>,
-    pub status: String,
-    pub insertions: u64,
-    pub deletions: u64,
-    pub binary: bool,
-}
-
 /// Parses git's own machine-readable diff output for `base..head`.
-pub fn git_diff_entries(repo: &TestRepo, base: &str, head: &str) -> Vec<GitEntry> {
+pub fn git_diff_entries(repo: &TestRepo, base: &str, head: &str) -> Vec<DiffEntry> {
     let numstat = repo.git(&["diff", "--numstat", "-M", "-z", base, head]);
     let mut counts = std::collections::BTreeMap::new();
     let mut fields = numstat.split('\0').filter(|f| !f.is_empty()).peekable();
@@ -392,7 +382,7 @@ pub fn git_diff_entries(repo: &TestRepo, base: &str, head: &str) -> Vec<GitEntry
             (None, fields.next().unwrap().to_owned())
         };
         let (insertions, deletions, binary) = counts[&path];
-        entries.push(GitEntry {
+        entries.push(DiffEntry {
             path,
             old_path,
             status: letter,
