@@ -16,6 +16,7 @@ pub mod diffstat;
 pub mod dod;
 pub mod evidence;
 pub mod git;
+pub mod inclusion;
 pub mod merkle;
 pub mod model;
 pub mod notes;

@@ -422,18 +422,11 @@ pub fn record_digest(record: &Record) -> String {
 }
 
 fn existing_proof(repo: &gix::Repository, reference: &BundleRef) -> Result<Proof, Error> {
-    let missing = || Error::ProofMissing {
+    let commit = parse_id(&reference.commit_sha)?;
+    let (_, bundle) = record_of_run(repo, commit, &reference.run_id)?.ok_or_else(|| Error::ProofMissing {
         run_id: reference.run_id.clone(),
         commit: reference.commit_sha.clone(),
-    };
-    let commit = parse_id(&reference.commit_sha)?;
-    let note = notes::read_note(repo, commit)?.ok_or_else(missing)?;
-    let records = notes::parse_records(&note).map_err(|_| missing())?;
-    let bundle = records
-        .iter()
-        .filter_map(verify::bundle_of)
-        .find(|b| b.run_id == reference.run_id)
-        .ok_or_else(missing)?;
+    })?;
     Ok(Proof {
         bundle,
         commit: reference.commit_sha.clone(),
@@ -442,12 +435,66 @@ fn existing_proof(repo: &gix::Repository, reference: &BundleRef) -> Result<Proof
     })
 }
 
+/// The record on `commit`'s note that holds the bundle of `run_id`, if any.
+pub fn record_of_run(
+    repo: &gix::Repository,
+    commit: ObjectId,
+    run_id: &str,
+) -> Result<Option<(Record, Bundle)>, Error> {
+    let Some(note) = notes::read_note(repo, commit)? else {
+        return Ok(None);
+    };
+    Ok(notes::parse_records(&note)
+        .unwrap_or_default()
+        .into_iter()
+        .find_map(|record| {
+            let bundle = verify::bundle_of(&record).filter(|b| b.run_id == run_id)?;
+            Some((record, bundle))
+        }))
+}
+
 /// The proof of a run, read from its note.
 pub fn proof_of_run(repo: &gix::Repository, index: &Index, run_id: &str) -> Result<Proof, Error> {
     let reference = index
         .bundle_ref(run_id)?
         .ok_or_else(|| Error::NoProof(run_id.to_owned()))?;
     existing_proof(repo, &reference)
+}
+
+/// The commit whose note proves `run_id`: from the index, else by reading every note (a clone
+/// whose index has not been rebuilt).
+pub fn locate_run(repo: &gix::Repository, index: &Index, run_id: &str) -> Result<ObjectId, Error> {
+    if let Some(reference) = index.bundle_ref(run_id)? {
+        return parse_id(&reference.commit_sha);
+    }
+    if index.run(run_id).is_ok() {
+        return Err(Error::NoProof(run_id.to_owned()));
+    }
+    find_run_in_notes(repo, run_id)?.ok_or_else(|| Error::Store(store::Error::UnknownRun(run_id.to_owned())))
+}
+
+/// Looks for a run's bundle in every note: the path for a clone whose index is not built yet.
+pub fn find_run_in_notes(repo: &gix::Repository, run_id: &str) -> Result<Option<ObjectId>, Error> {
+    if check_run_id(run_id).is_err() {
+        return Ok(None);
+    }
+    let mut reader = notes::NotesReader::new(repo)?;
+    let needle = format!("\"run_id\": \"{run_id}\"");
+    for (commit, _) in notes::list_notes(repo)? {
+        let Some(note) = reader.note(commit)? else { continue };
+        if !note.windows(needle.len()).any(|w| w == needle.as_bytes()) {
+            continue;
+        }
+        let found = notes::parse_records(&note)
+            .unwrap_or_default()
+            .iter()
+            .filter_map(verify::bundle_of)
+            .any(|b| b.run_id == run_id);
+        if found {
+            return Ok(Some(commit));
+        }
+    }
+    Ok(None)
 }
 
 fn parse_id(hex: &str) -> Result<ObjectId, Error> {

@@ -14,10 +14,12 @@ mod event;
 mod finish;
 mod keygen;
 mod log;
+mod prove_event;
 mod run_cmd;
 mod show;
 mod start;
 mod verify_cmd;
+mod verify_event;
 
 /// Exit code: success.
 pub const EXIT_OK: u8 = 0;
@@ -49,6 +51,8 @@ enum Command {
     Show(show::Args),
     Log(log::Args),
     Verify(verify_cmd::Args),
+    ProveEvent(prove_event::Args),
+    VerifyEvent(verify_event::Args),
 }
 
 /// What every command gets: where it runs and what time it is.
@@ -108,6 +112,8 @@ fn dispatch(cli: Cli) -> anyhow::Result<u8> {
         Command::Show(args) => show::run(args, &ctx),
         Command::Log(args) => log::run(args, &ctx),
         Command::Verify(args) => verify_cmd::run(args, &ctx),
+        Command::ProveEvent(args) => prove_event::run(args, &ctx),
+        Command::VerifyEvent(args) => verify_event::run(args, &ctx),
     }
 }
 

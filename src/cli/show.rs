@@ -1,7 +1,7 @@
 //! `git proof show RUN_ID|COMMIT`: the proof, for a person or (with --json) as the bundle.
 
 use git_proof::model::Bundle;
-use git_proof::notes::{self, NotesReader};
+use git_proof::notes;
 use git_proof::run::{self, Workspace};
 use git_proof::signing::{self, AllowedSigners};
 use git_proof::{git, summary, verify};
@@ -52,27 +52,17 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<u8> {
 fn find(ws: &Workspace, target: &str, trust: &super::TrustArgs, now: i64) -> anyhow::Result<Vec<Shown>> {
     let signers = verify::load_trust(&ws.repo, &trust.options()).ok();
     let index = ws.open_index()?;
-    let (commit, run_id) = if run::check_run_id(target).is_ok() && index.run(target).is_ok() {
-        let reference = index
-            .bundle_ref(target)?
-            .ok_or_else(|| run::Error::NoProof(target.to_owned()))?;
-        (
-            gix::ObjectId::from_hex(reference.commit_sha.as_bytes())?,
-            Some(target.to_owned()),
-        )
-    } else {
-        match git::resolve_commit(&ws.repo, target) {
-            Ok(commit) => (commit, None),
-            Err(_) => match find_run_in_notes(&ws.repo, target)? {
-                Some(commit) => (commit, Some(target.to_owned())),
-                None => {
-                    return Err(NotFound(format!(
-                        "'{target}' is neither a run in the index nor a commit with a proof"
-                    ))
-                    .into());
-                }
-            },
-        }
+    // A run id in the index wins over a revision of the same spelling.
+    let is_run = run::check_run_id(target).is_ok() && index.run(target).is_ok();
+    let (commit, run_id) = match git::resolve_commit(&ws.repo, target) {
+        Ok(commit) if !is_run => (commit, None),
+        _ => match run::locate_run(&ws.repo, &index, target) {
+            Ok(commit) => (commit, Some(target.to_owned())),
+            Err(run::Error::Store(git_proof::store::Error::UnknownRun(_)) | run::Error::BadRunId(_)) => {
+                return Err(NotFound(format!("'{target}' is neither a run nor a commit with a proof")).into());
+            }
+            Err(e) => return Err(e.into()),
+        },
     };
     let note = notes::read_note(&ws.repo, commit)?.ok_or_else(|| {
         NotFound(format!(
@@ -100,30 +90,6 @@ fn find(ws: &Workspace, target: &str, trust: &super::TrustArgs, now: i64) -> any
         .into());
     }
     Ok(shown)
-}
-
-/// Looks for a run's bundle in every note: the path for a clone whose index is not built yet.
-fn find_run_in_notes(repo: &gix::Repository, run_id: &str) -> anyhow::Result<Option<gix::ObjectId>> {
-    if run::check_run_id(run_id).is_err() {
-        return Ok(None);
-    }
-    let mut reader = NotesReader::new(repo)?;
-    let needle = format!("\"run_id\": \"{run_id}\"");
-    for (commit, _) in notes::list_notes(repo)? {
-        let Some(note) = reader.note(commit)? else { continue };
-        if !note.windows(needle.len()).any(|w| w == needle.as_bytes()) {
-            continue;
-        }
-        let found = notes::parse_records(&note)
-            .unwrap_or_default()
-            .iter()
-            .filter_map(verify::bundle_of)
-            .any(|b| b.run_id == run_id);
-        if found {
-            return Ok(Some(commit));
-        }
-    }
-    Ok(None)
 }
 
 fn signature_line(record: &notes::Record, signers: Option<&AllowedSigners>, now: i64) -> String {

@@ -6,6 +6,7 @@ mod common;
 mod bad_input;
 mod concurrency;
 mod diff_oracle;
+mod evidence;
 mod full_run;
 mod interop;
 mod vectors;

@@ -58,3 +58,53 @@ fn rfc6962_roots() {
         );
     }
 }
+
+/// transparency-dev/merkle inclusion proofs: we produce exactly the published audit paths and
+/// accept them, and reject a path with one hash changed.
+#[test]
+fn rfc6962_inclusion_proofs() {
+    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(data("rfc6962.json")).unwrap()).unwrap();
+    let leaves: Vec<Vec<u8>> = v["leaf_inputs_hex"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| unhex(h.as_str().unwrap()))
+        .collect();
+    let cases = v["inclusion_proofs"]["cases"].as_array().unwrap();
+    assert!(cases.len() >= 5);
+    for case in cases {
+        let index = case["leaf_index"].as_u64().unwrap() as usize;
+        let size = case["tree_size"].as_u64().unwrap() as usize;
+        let expected: Vec<String> = case["path_hex"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|h| h.as_str().unwrap().to_owned())
+            .collect();
+        let path = merkle::inclusion_proof(&leaves[..size], index).unwrap();
+        assert_eq!(
+            path.iter().map(|h| canon::hex(h)).collect::<Vec<_>>(),
+            expected,
+            "leaf {index} of {size}"
+        );
+        let root = merkle::root(&leaves[..size]);
+        assert!(merkle::verify_inclusion(
+            &leaves[index],
+            index as u64,
+            size as u64,
+            &path,
+            &root
+        ));
+        if let Some(first) = path.first() {
+            let mut bad = path.clone();
+            bad[0] = merkle::leaf_hash(first);
+            assert!(!merkle::verify_inclusion(
+                &leaves[index],
+                index as u64,
+                size as u64,
+                &bad,
+                &root
+            ));
+        }
+    }
+}

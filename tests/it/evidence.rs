@@ -1,0 +1,130 @@
+//! Evidence: one event proven part of a run on its own, and manifests that must recompute.
+
+use std::process::{Command, Stdio};
+
+use serde_json::Value;
+
+use crate::common::{TestRepo, split_records};
+
+fn run_with_events(repo: &TestRepo) -> (String, Value) {
+    let run_id = repo.start(&[]);
+    for i in 0..5 {
+        let data = format!(r#"{{"toolcall_id":"t{i}","input_digest":"sha256:00","input_size":{i}}}"#);
+        repo.proof(&[
+            "event",
+            "toolcall.requested",
+            "--id",
+            &format!("call-{i}"),
+            "--data",
+            &data,
+        ])
+        .ok();
+        let data = format!(r#"{{"toolcall_id":"t{i}","exit_code":0}}"#);
+        repo.proof(&["event", "toolcall.completed", "--data", &data]).ok();
+    }
+    repo.proof(&["finish"]).ok();
+    let bundle = repo.bundle(&run_id);
+    (run_id, bundle)
+}
+
+fn write_proof(repo: &TestRepo, name: &str, proof: &Value) -> String {
+    let path = repo.tmp.path().join(name);
+    std::fs::write(&path, serde_json::to_vec_pretty(proof).unwrap()).unwrap();
+    path.to_str().unwrap().to_owned()
+}
+
+fn verify_event(repo: &TestRepo, file: &str) -> crate::common::Run {
+    let signers = repo.allowed_signers.to_str().unwrap().to_owned();
+    repo.proof(&["verify-event", file, "--allowed-signers", &signers])
+}
+
+#[test]
+fn one_event_is_proven_without_the_rest_of_the_log() {
+    let repo = TestRepo::new();
+    let (run_id, bundle) = run_with_events(&repo);
+    assert_eq!(bundle["evidence"]["event_count"], 12);
+    let proof = repo.proof(&["prove-event", &run_id, "call-3"]).ok().json();
+    assert_eq!(proof["leaf_index"], 7);
+    assert_eq!(proof["tree_size"], 12);
+    assert_eq!(proof["event_hash_root"], bundle["evidence"]["event_hash_root"]);
+    assert_eq!(proof["event"]["data"]["toolcall_id"], "t3");
+    assert_eq!(proof["audit_path"].as_array().unwrap().len(), 4);
+    let file = write_proof(&repo, "proof.json", &proof);
+    let out = verify_event(&repo, &file).ok();
+    assert!(out.stdout.starts_with("valid: event call-3"), "{}", out.stdout);
+
+    // Every event of the run proves, including the first and the last.
+    for pointer in bundle["evidence"]["events"].as_array().unwrap() {
+        let id = pointer["event_id"].as_str().unwrap();
+        let proof = repo.proof(&["prove-event", &run_id, id]).ok().json();
+        verify_event(&repo, &write_proof(&repo, "each.json", &proof)).ok();
+    }
+
+    // Tampering with the disclosed event, the path, or the position is caught.
+    let mut altered = proof.clone();
+    altered["event"]["data"]["input_size"] = 99.into();
+    let out = verify_event(&repo, &write_proof(&repo, "altered.json", &altered)).expect_code(1);
+    assert!(out.stdout.contains("altered"), "{}", out.stdout);
+    let mut bad_path = proof.clone();
+    bad_path["audit_path"][1] = bad_path["audit_path"][0].clone();
+    let out = verify_event(&repo, &write_proof(&repo, "path.json", &bad_path)).expect_code(1);
+    assert!(out.stdout.contains("audit path"), "{}", out.stdout);
+    let mut moved = proof.clone();
+    moved["leaf_index"] = 6.into();
+    verify_event(&repo, &write_proof(&repo, "moved.json", &moved)).expect_code(1);
+
+    let out = repo.proof(&["prove-event", &run_id, "no-such-event"]).expect_code(3);
+    out.one_error_line();
+    let out = verify_event(&repo, &write_proof(&repo, "junk.json", &serde_json::json!({"x": 1}))).expect_code(2);
+    assert!(out.one_error_line().contains("not an event proof"), "{}", out.stderr);
+}
+
+#[test]
+fn verify_rejects_an_edited_pointer_list_even_when_re_signed() {
+    let repo = TestRepo::new();
+    let (_, _) = run_with_events(&repo);
+    let head = repo.git(&["rev-parse", "HEAD"]);
+    let (payload, _) = split_records(&repo.note(&head)).remove(0);
+    let mut statement: Value = serde_json::from_str(&payload).unwrap();
+    // Drop one event pointer: the manifest no longer adds up.
+    statement["predicate"]["evidence"]["events"]
+        .as_array_mut()
+        .unwrap()
+        .remove(3);
+    let edited = serde_json::to_string_pretty(&statement).unwrap() + "\n";
+    // Signed properly by the trusted key, so only the manifest check can catch it.
+    let payload_file = repo.tmp.path().join("edited");
+    std::fs::write(&payload_file, &edited).unwrap();
+    let status = Command::new("ssh-keygen")
+        .args(["-q", "-Y", "sign", "-n", "git-proof", "-f"])
+        .arg(&repo.key)
+        .arg(&payload_file)
+        .stderr(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let signature = std::fs::read_to_string(repo.tmp.path().join("edited.sig")).unwrap();
+    repo.replace_note(&head, &format!("{edited}{signature}"));
+    let out = repo.verify(&[&head]).expect_code(1);
+    assert!(
+        out.stdout.contains("signed by agent@example.com"),
+        "the signature itself is good: {}",
+        out.stdout
+    );
+    assert!(
+        out.stdout
+            .contains("event_count 12 does not match the 11 listed events"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains("event_hash_root does not recompute"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains("manifest_hash does not recompute"),
+        "{}",
+        out.stdout
+    );
+}
