@@ -25,11 +25,13 @@ pub enum EventType {
     RunFailed,
     EvidenceManifestCreated,
     ScopeViolationDecided,
+    /// A hook payload that could not be mapped (its digest, never its text).
+    IngestRejected,
 }
 
 impl EventType {
-    /// Every type, in the order SPEC section 4 lists them.
-    pub const ALL: [EventType; 12] = [
+    /// Every type: SPEC section 4's, in its order, then `ingest.rejected`.
+    pub const ALL: [EventType; 13] = [
         Self::RunStarted,
         Self::StepStarted,
         Self::StepCompleted,
@@ -42,6 +44,7 @@ impl EventType {
         Self::RunFailed,
         Self::EvidenceManifestCreated,
         Self::ScopeViolationDecided,
+        Self::IngestRejected,
     ];
 
     /// The dotted name, e.g. `run.started`.
@@ -59,6 +62,7 @@ impl EventType {
             Self::RunFailed => "run.failed",
             Self::EvidenceManifestCreated => "evidence.manifest.created",
             Self::ScopeViolationDecided => "scope.violation.decided",
+            Self::IngestRejected => "ingest.rejected",
         }
     }
 

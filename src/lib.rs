@@ -17,6 +17,7 @@ pub mod dod;
 pub mod evidence;
 pub mod git;
 pub mod inclusion;
+pub mod ingest;
 pub mod merkle;
 pub mod model;
 pub mod notes;

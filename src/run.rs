@@ -85,7 +85,8 @@ impl Workspace {
         Ok(Index::open(&self.common_dir)?)
     }
 
-    fn worktree_key(&self) -> String {
+    /// The key runs of this worktree are filed under in the index.
+    pub fn worktree_key(&self) -> String {
         self.workdir.display().to_string()
     }
 }

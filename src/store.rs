@@ -305,7 +305,7 @@ impl Index {
     pub fn runs(&self) -> Result<Vec<RunRecord>> {
         let mut stmt = self
             .conn
-            .prepare(&format!("{RUN_SELECT} ORDER BY started_at DESC, run_id DESC"))
+            .prepare(&format!("{RUN_SELECT} ORDER BY started_at DESC, rowid DESC"))
             .map_err(self.err("list runs"))?;
         let rows = stmt
             .query_map([], run_from_row)

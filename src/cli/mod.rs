@@ -12,6 +12,7 @@ use git_proof::{git, policy, run, signing, store, verify};
 
 mod event;
 mod finish;
+mod ingest;
 mod keygen;
 mod log;
 mod prove_event;
@@ -46,6 +47,7 @@ enum Command {
     Keygen(keygen::Args),
     Start(start::Args),
     Event(event::Args),
+    Ingest(ingest::Args),
     Finish(finish::Args),
     Run(run_cmd::Args),
     Show(show::Args),
@@ -58,6 +60,8 @@ enum Command {
 /// What every command gets: where it runs and what time it is.
 pub struct Ctx {
     pub dir: PathBuf,
+    /// Whether `-C` named the directory (it then wins over a directory a payload names).
+    pub dir_given: bool,
     /// Now, or `GIT_PROOF_DATE` (RFC 3339) for reproducible runs, like `GIT_COMMITTER_DATE`.
     pub now: jiff::Timestamp,
 }
@@ -92,6 +96,7 @@ pub fn main() -> ExitCode {
 }
 
 fn dispatch(cli: Cli) -> anyhow::Result<u8> {
+    let dir_given = cli.dir.is_some();
     let dir = match cli.dir {
         Some(dir) => dir,
         None => std::env::current_dir().context("cannot read the current directory")?,
@@ -102,11 +107,16 @@ fn dispatch(cli: Cli) -> anyhow::Result<u8> {
             dir.display()
         )));
     }
-    let ctx = Ctx { dir, now: now()? };
+    let ctx = Ctx {
+        dir,
+        dir_given,
+        now: now()?,
+    };
     match cli.command {
         Command::Keygen(args) => keygen::run(args, &ctx),
         Command::Start(args) => start::run(args, &ctx),
         Command::Event(args) => event::run(args, &ctx),
+        Command::Ingest(args) => ingest::run(args, &ctx),
         Command::Finish(args) => finish::run(args, &ctx),
         Command::Run(args) => run_cmd::run(args, &ctx),
         Command::Show(args) => show::run(args, &ctx),

@@ -55,6 +55,7 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<u8> {
     // The clock moved while the command ran.
     let ctx = Ctx {
         dir: ctx.dir.clone(),
+        dir_given: ctx.dir_given,
         now: if std::env::var_os("GIT_PROOF_DATE").is_some() {
             ctx.now
         } else {

@@ -8,5 +8,6 @@ mod concurrency;
 mod diff_oracle;
 mod evidence;
 mod full_run;
+mod ingest;
 mod interop;
 mod vectors;

@@ -1,0 +1,887 @@
+//! Agent hook payloads mapped to run events (`git proof ingest`).
+//!
+//! Each agent's payload (see `shared/agent-hooks.md`) is normalized into a few [`Action`]s:
+//! a turn starts (its prompt digested, never stored), tool calls are requested and end,
+//! files are written, a turn ends. Text from the agent (prompts, tool input and output) only
+//! ever appears as a `sha256:` digest and a byte count. Parsing is lenient: unknown fields are
+//! ignored, and only what an action needs is required.
+
+use std::path::PathBuf;
+
+use serde_json::{Map, Value, json};
+
+use crate::canon;
+use crate::evidence::EventType;
+use crate::run::{self, FinishOptions, Proof, StartOptions, Workspace};
+use crate::signing::SigningKey;
+use crate::store::{Index, NewEvent};
+
+/// The agents `ingest` understands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Agent {
+    ClaudeCode,
+    Codex,
+    Cursor,
+    Gemini,
+    Copilot,
+    Cline,
+    /// One JSON object `{run_id?, type, id?, data?}` per line.
+    Generic,
+}
+
+impl Agent {
+    /// Every agent, by its `--agent` name.
+    pub const ALL: [(&'static str, Agent); 7] = [
+        ("claude-code", Agent::ClaudeCode),
+        ("codex", Agent::Codex),
+        ("cursor", Agent::Cursor),
+        ("gemini", Agent::Gemini),
+        ("copilot", Agent::Copilot),
+        ("cline", Agent::Cline),
+        ("generic", Agent::Generic),
+    ];
+
+    /// Parses an `--agent` name.
+    pub fn parse(name: &str) -> Option<Agent> {
+        Self::ALL.iter().find(|(n, _)| *n == name).map(|(_, a)| *a)
+    }
+
+    /// The `--agent` name.
+    pub fn name(self) -> &'static str {
+        Self::ALL.iter().find(|(_, a)| *a == self).map_or("generic", |(n, _)| n)
+    }
+
+    /// What the agent expects on stdout from a hook, whatever happened.
+    pub fn hook_reply(self) -> &'static str {
+        match self {
+            Agent::Cursor => "{}",
+            Agent::Cline => r#"{"cancel":false}"#,
+            _ => "",
+        }
+    }
+
+    /// Recognises the agent from a payload's shape (agent-hooks.md, "Agent detection").
+    pub fn detect(payload: &Value) -> Agent {
+        let has = |key: &str| payload.get(key).is_some();
+        if has("clineVersion") || has("hookName") && has("taskId") {
+            Agent::Cline
+        } else if payload.get("type").and_then(Value::as_str) == Some("agent-turn-complete") {
+            Agent::Codex
+        } else if has("conversation_id") {
+            Agent::Cursor
+        } else if has("toolName") || payload.get("timestamp").is_some_and(Value::is_number) {
+            Agent::Copilot
+        } else if payload.get("timestamp").is_some_and(Value::is_string) {
+            Agent::Gemini
+        } else if has("turn_id") && has("model") {
+            Agent::Codex
+        } else if has("hook_event_name") {
+            Agent::ClaudeCode
+        } else {
+            Agent::Generic
+        }
+    }
+}
+
+/// What one payload means for the worktree's run.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Action {
+    /// A turn begins: start a run (finishing a stale one of the same session first).
+    TurnStart { prompt: Option<Vec<u8>> },
+    /// An event for the current run.
+    Event { event_type: EventType, data: Value },
+    /// The turn is over: finish the run with this exit code.
+    TurnEnd { exit_code: i32, reason: Option<String> },
+    /// A named run starts (generic agent).
+    StartRun { run_id: Option<String> },
+    /// An event with the id its sender chose (generic agent).
+    GenericEvent {
+        event_type: EventType,
+        event_id: Option<String>,
+        data: Value,
+    },
+}
+
+/// A payload, normalized.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Normalized {
+    pub agent: Agent,
+    /// The agent's session (conversation, task) id: the run's correlation and thread id.
+    pub session_id: Option<String>,
+    /// The directory the agent works in, when the payload says.
+    pub cwd: Option<PathBuf>,
+    /// For the generic agent: the run the lines name.
+    pub run_id: Option<String>,
+    pub actions: Vec<Action>,
+}
+
+/// Why a payload cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct Rejected(pub String);
+
+/// Parses and normalizes one hook payload.
+pub fn normalize(agent: Option<Agent>, payload: &[u8]) -> Result<Normalized, Rejected> {
+    let text = std::str::from_utf8(payload).map_err(|_| Rejected("the payload is not UTF-8".into()))?;
+    if agent == Some(Agent::Generic) || agent.is_none() && looks_like_lines(text) {
+        return generic(text);
+    }
+    let value: Value = serde_json::from_str(text).map_err(|e| Rejected(format!("the payload is not JSON ({e})")))?;
+    if !value.is_object() {
+        return Err(Rejected("the payload is not a JSON object".into()));
+    }
+    let agent = agent.unwrap_or_else(|| Agent::detect(&value));
+    let mut n = Normalized {
+        agent,
+        session_id: None,
+        cwd: None,
+        run_id: None,
+        actions: Vec::new(),
+    };
+    match agent {
+        Agent::ClaudeCode | Agent::Codex if value.get("type").is_none() => hooks_claude_like(&value, &mut n),
+        Agent::Codex => codex_notify(&value, &mut n),
+        Agent::Cursor => cursor(&value, &mut n),
+        Agent::Gemini => gemini(&value, &mut n),
+        Agent::Copilot => copilot(&value, &mut n),
+        Agent::Cline => cline(&value, &mut n),
+        Agent::ClaudeCode => hooks_claude_like(&value, &mut n),
+        Agent::Generic => unreachable!("handled above"),
+    }
+    Ok(n)
+}
+
+fn looks_like_lines(text: &str) -> bool {
+    let mut lines = text.lines().filter(|l| !l.trim().is_empty());
+    let first = lines.next();
+    lines.next().is_some()
+        || first.is_some_and(|l| {
+            serde_json::from_str::<Value>(l)
+                .is_ok_and(|v| v.get("type").is_some() && v.get("hook_event_name").is_none())
+                && !l.contains("agent-turn-complete")
+        })
+}
+
+fn str_at<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
+    v.get(key).and_then(Value::as_str)
+}
+
+/// `sha256:` digest and size of a value: a string's bytes, or JSON's canonical bytes.
+fn digest_of(v: &Value) -> (String, u64) {
+    let bytes = match v {
+        Value::String(s) => s.as_bytes().to_vec(),
+        other => canon::to_jcs_vec(other).unwrap_or_default(),
+    };
+    (canon::prefixed_sha256(&bytes), bytes.len() as u64)
+}
+
+/// A stable id for a tool call from agents that give none: the same for its request and its
+/// result, since both carry the same tool name and input.
+fn synthetic_call_id(tool: &str, input: &Value) -> String {
+    let (digest, _) = digest_of(&json!([tool, input]));
+    format!("call-{}", &digest["sha256:".len().."sha256:".len() + 16])
+}
+
+/// The data of a toolcall event: ids, names, digests and sizes only.
+fn toolcall_data(call_id: &str, tool: &str, input: Option<&Value>, output: Option<&Value>) -> Value {
+    let mut data = Map::new();
+    data.insert("toolcall_id".into(), call_id.into());
+    data.insert("tool".into(), tool.into());
+    for (name, value) in [("input", input), ("output", output)] {
+        if let Some(value) = value.filter(|v| !v.is_null()) {
+            let (digest, size) = digest_of(value);
+            data.insert(format!("{name}_digest"), digest.into());
+            data.insert(format!("{name}_size"), size.into());
+        }
+    }
+    Value::Object(data)
+}
+
+fn artifact(path: &str, tool_call: &str) -> Action {
+    Action::Event {
+        event_type: EventType::ArtifactCreated,
+        data: json!({"artifact_id": path, "path": path, "toolcall_id": tool_call}),
+    }
+}
+
+/// Paths a file-writing tool call wrote, from its input.
+fn written_paths(tool: &str, input: &Value) -> Vec<String> {
+    let lower = tool.to_ascii_lowercase();
+    let path_keys = ["file_path", "path", "filePath", "target_file"];
+    let writes = [
+        "write",
+        "edit",
+        "multiedit",
+        "notebookedit",
+        "write_file",
+        "replace",
+        "create",
+        "write_to_file",
+        "replace_in_file",
+        "str_replace",
+        "create_file",
+    ];
+    if lower == "apply_patch" {
+        // Codex: "*** Add File: p", "*** Update File: p", "*** Delete File: p".
+        let text = input
+            .get("command")
+            .or(input.get("input"))
+            .and_then(Value::as_str)
+            .or(input.as_str());
+        return text
+            .map(|t| {
+                t.lines()
+                    .filter_map(|l| {
+                        [
+                            "*** Add File: ",
+                            "*** Update File: ",
+                            "*** Delete File: ",
+                            "*** Move to: ",
+                        ]
+                        .iter()
+                        .find_map(|p| l.strip_prefix(p))
+                    })
+                    .map(|p| p.trim().to_owned())
+                    .collect()
+            })
+            .unwrap_or_default();
+    }
+    if !writes.contains(&lower.as_str()) {
+        return Vec::new();
+    }
+    path_keys
+        .iter()
+        .filter_map(|k| input.get(*k).and_then(Value::as_str))
+        .map(str::to_owned)
+        .take(1)
+        .collect()
+}
+
+/// Claude Code, and Codex's hooks (the same shape).
+fn hooks_claude_like(v: &Value, n: &mut Normalized) {
+    n.session_id = str_at(v, "session_id").map(str::to_owned);
+    n.cwd = str_at(v, "cwd").map(PathBuf::from);
+    let event = str_at(v, "hook_event_name").unwrap_or_default();
+    let tool = str_at(v, "tool_name").unwrap_or("tool");
+    let input = v.get("tool_input");
+    let call_id = str_at(v, "tool_use_id")
+        .map(str::to_owned)
+        .unwrap_or_else(|| synthetic_call_id(tool, input.unwrap_or(&Value::Null)));
+    match event {
+        "UserPromptSubmit" => n.actions.push(Action::TurnStart {
+            prompt: str_at(v, "prompt").map(|p| p.as_bytes().to_vec()),
+        }),
+        "PreToolUse" => n.actions.push(Action::Event {
+            event_type: EventType::ToolcallRequested,
+            data: toolcall_data(&call_id, tool, input, None),
+        }),
+        "PostToolUse" => {
+            // Codex has no failure event: a Bash call that exited non-zero failed.
+            let exit_code = v
+                .get("tool_response")
+                .and_then(|r| r.get("exit_code").or(r.get("exitCode")))
+                .and_then(Value::as_i64);
+            let failed = exit_code.is_some_and(|c| c != 0);
+            let mut data = toolcall_data(&call_id, tool, input, v.get("tool_response"));
+            if let Some(code) = exit_code {
+                data["exit_code"] = code.into();
+            }
+            if let Some(ms) = v.get("duration_ms").and_then(Value::as_u64) {
+                data["duration_ms"] = ms.into();
+            }
+            n.actions.push(Action::Event {
+                event_type: if failed {
+                    EventType::ToolcallFailed
+                } else {
+                    EventType::ToolcallCompleted
+                },
+                data,
+            });
+            if !failed {
+                for path in written_paths(tool, input.unwrap_or(&Value::Null)) {
+                    n.actions.push(artifact(&path, &call_id));
+                }
+            }
+        }
+        "PostToolUseFailure" => {
+            let mut data = toolcall_data(&call_id, tool, input, v.get("error"));
+            data["interrupted"] = v.get("is_interrupt").and_then(Value::as_bool).unwrap_or(false).into();
+            n.actions.push(Action::Event {
+                event_type: EventType::ToolcallFailed,
+                data,
+            });
+        }
+        "Stop" => n.actions.push(Action::TurnEnd {
+            exit_code: 0,
+            reason: None,
+        }),
+        "StopFailure" => n.actions.push(Action::TurnEnd {
+            exit_code: 1,
+            reason: str_at(v, "error").map(str::to_owned).or(Some("turn failed".into())),
+        }),
+        "SessionEnd" => n.actions.push(Action::TurnEnd {
+            exit_code: 0,
+            reason: Some(format!("session ended ({})", str_at(v, "reason").unwrap_or("other"))),
+        }),
+        _ => {}
+    }
+}
+
+/// Codex's legacy `notify`: one payload per finished turn, prompt included.
+fn codex_notify(v: &Value, n: &mut Normalized) {
+    n.session_id = str_at(v, "thread-id").map(str::to_owned);
+    n.cwd = str_at(v, "cwd").map(PathBuf::from);
+    if str_at(v, "type") != Some("agent-turn-complete") {
+        return;
+    }
+    let prompt = v.get("input-messages").and_then(Value::as_array).map(|messages| {
+        messages
+            .iter()
+            .filter_map(Value::as_str)
+            .collect::<Vec<_>>()
+            .join("\n")
+            .into_bytes()
+    });
+    n.actions.push(Action::TurnStart { prompt });
+    n.actions.push(Action::TurnEnd {
+        exit_code: 0,
+        reason: None,
+    });
+}
+
+fn cursor(v: &Value, n: &mut Normalized) {
+    n.session_id = str_at(v, "conversation_id")
+        .or(str_at(v, "session_id"))
+        .map(str::to_owned);
+    n.cwd = str_at(v, "cwd")
+        .or_else(|| v.get("workspace_roots").and_then(|r| r.get(0)).and_then(Value::as_str))
+        .map(PathBuf::from);
+    let event = str_at(v, "hook_event_name").unwrap_or_default();
+    let tool = str_at(v, "tool_name").unwrap_or("tool");
+    let input = v.get("tool_input");
+    let call_id = str_at(v, "tool_use_id")
+        .map(str::to_owned)
+        .unwrap_or_else(|| synthetic_call_id(tool, input.unwrap_or(&Value::Null)));
+    match event {
+        "beforeSubmitPrompt" => n.actions.push(Action::TurnStart {
+            prompt: str_at(v, "prompt").map(|p| p.as_bytes().to_vec()),
+        }),
+        "preToolUse" => n.actions.push(Action::Event {
+            event_type: EventType::ToolcallRequested,
+            data: toolcall_data(&call_id, tool, input, None),
+        }),
+        "postToolUse" => n.actions.push(Action::Event {
+            event_type: EventType::ToolcallCompleted,
+            data: toolcall_data(&call_id, tool, input, v.get("tool_output")),
+        }),
+        "postToolUseFailure" => n.actions.push(Action::Event {
+            event_type: EventType::ToolcallFailed,
+            data: toolcall_data(&call_id, tool, input, v.get("error_message")),
+        }),
+        "afterFileEdit" => {
+            if let Some(path) = str_at(v, "file_path") {
+                n.actions.push(artifact(path, "afterFileEdit"));
+            }
+        }
+        "stop" => {
+            let status = str_at(v, "status").unwrap_or("completed");
+            n.actions.push(Action::TurnEnd {
+                exit_code: i32::from(status != "completed"),
+                reason: (status != "completed").then(|| format!("stop status {status}")),
+            });
+        }
+        _ => {}
+    }
+}
+
+fn gemini(v: &Value, n: &mut Normalized) {
+    n.session_id = str_at(v, "session_id").map(str::to_owned);
+    n.cwd = str_at(v, "cwd").map(PathBuf::from);
+    let event = str_at(v, "hook_event_name").unwrap_or_default();
+    let tool = str_at(v, "tool_name").unwrap_or("tool");
+    let input = v.get("tool_input");
+    let call_id = synthetic_call_id(tool, input.unwrap_or(&Value::Null));
+    match event {
+        "BeforeAgent" => n.actions.push(Action::TurnStart {
+            prompt: str_at(v, "prompt").map(|p| p.as_bytes().to_vec()),
+        }),
+        "BeforeTool" => n.actions.push(Action::Event {
+            event_type: EventType::ToolcallRequested,
+            data: toolcall_data(&call_id, tool, input, None),
+        }),
+        "AfterTool" => {
+            let response = v.get("tool_response");
+            let failed = response.and_then(|r| r.get("error")).is_some_and(|e| !e.is_null());
+            n.actions.push(Action::Event {
+                event_type: if failed {
+                    EventType::ToolcallFailed
+                } else {
+                    EventType::ToolcallCompleted
+                },
+                data: toolcall_data(&call_id, tool, input, response),
+            });
+            if !failed {
+                for path in written_paths(tool, input.unwrap_or(&Value::Null)) {
+                    n.actions.push(artifact(&path, &call_id));
+                }
+            }
+        }
+        "AfterAgent" => n.actions.push(Action::TurnEnd {
+            exit_code: 0,
+            reason: None,
+        }),
+        _ => {}
+    }
+}
+
+fn copilot(v: &Value, n: &mut Normalized) {
+    n.session_id = str_at(v, "sessionId").or(str_at(v, "session_id")).map(str::to_owned);
+    n.cwd = str_at(v, "cwd").map(PathBuf::from);
+    let tool = str_at(v, "toolName").unwrap_or("tool");
+    // toolArgs is a JSON string; parse it to find paths, digest it as sent.
+    let args_text = v.get("toolArgs").cloned().unwrap_or(Value::Null);
+    let args: Value = args_text
+        .as_str()
+        .and_then(|t| serde_json::from_str(t).ok())
+        .unwrap_or(Value::Null);
+    let call_id = synthetic_call_id(tool, &args_text);
+    let event = str_at(v, "hookEventName").or(str_at(v, "hook_event_name"));
+    let event = event.unwrap_or(if v.get("toolResult").is_some() {
+        "postToolUse"
+    } else if v.get("toolName").is_some() {
+        "preToolUse"
+    } else if v.get("prompt").is_some() {
+        "userPromptSubmitted"
+    } else if v.get("reason").is_some() {
+        "sessionEnd"
+    } else if v.get("error").is_some() {
+        "errorOccurred"
+    } else {
+        ""
+    });
+    match event {
+        "userPromptSubmitted" | "sessionStart" if v.get("prompt").or(v.get("initialPrompt")).is_some() => {
+            let prompt = str_at(v, "prompt").or(str_at(v, "initialPrompt"));
+            n.actions.push(Action::TurnStart {
+                prompt: prompt.map(|p| p.as_bytes().to_vec()),
+            });
+        }
+        "preToolUse" => n.actions.push(Action::Event {
+            event_type: EventType::ToolcallRequested,
+            data: toolcall_data(&call_id, tool, Some(&args_text), None),
+        }),
+        "postToolUse" => {
+            let result = v.get("toolResult");
+            let kind = result.and_then(|r| str_at(r, "resultType")).unwrap_or("success");
+            let ok = kind == "success";
+            let mut data = toolcall_data(&call_id, tool, Some(&args_text), result);
+            data["result_type"] = kind.into();
+            n.actions.push(Action::Event {
+                event_type: if ok {
+                    EventType::ToolcallCompleted
+                } else {
+                    EventType::ToolcallFailed
+                },
+                data,
+            });
+            if ok {
+                for path in written_paths(tool, &args) {
+                    n.actions.push(artifact(&path, &call_id));
+                }
+            }
+        }
+        "sessionEnd" | "agentStop" => {
+            let reason = str_at(v, "reason").unwrap_or("complete");
+            n.actions.push(Action::TurnEnd {
+                exit_code: i32::from(!matches!(reason, "complete" | "user_exit")),
+                reason: Some(format!("session ended ({reason})")),
+            });
+        }
+        _ => {}
+    }
+}
+
+fn cline(v: &Value, n: &mut Normalized) {
+    n.session_id = str_at(v, "taskId").map(str::to_owned);
+    n.cwd = v
+        .get("workspaceRoots")
+        .and_then(|r| r.get(0))
+        .and_then(Value::as_str)
+        .map(PathBuf::from);
+    let hook = str_at(v, "hookName").unwrap_or_default();
+    let body_key = {
+        let mut chars = hook.chars();
+        chars
+            .next()
+            .map(|c| c.to_ascii_lowercase().to_string() + chars.as_str())
+            .unwrap_or_default()
+    };
+    let body = v.get(&body_key).cloned().unwrap_or(Value::Null);
+    let tool = str_at(&body, "toolName").unwrap_or("tool");
+    let params = body.get("parameters").cloned().unwrap_or(Value::Null);
+    let call_id = synthetic_call_id(tool, &params);
+    match hook {
+        "TaskStart" => {
+            let prompt = body
+                .get("taskMetadata")
+                .and_then(|m| str_at(m, "initialTask"))
+                .map(|p| p.as_bytes().to_vec());
+            n.actions.push(Action::TurnStart { prompt });
+        }
+        "UserPromptSubmit" => n.actions.push(Action::TurnStart {
+            prompt: str_at(&body, "prompt").map(|p| p.as_bytes().to_vec()),
+        }),
+        "PreToolUse" => n.actions.push(Action::Event {
+            event_type: EventType::ToolcallRequested,
+            data: toolcall_data(&call_id, tool, Some(&params), None),
+        }),
+        "PostToolUse" => {
+            let ok = body.get("success").and_then(Value::as_bool).unwrap_or(true);
+            let mut data = toolcall_data(&call_id, tool, Some(&params), body.get("result"));
+            if let Some(ms) = body.get("executionTimeMs").and_then(Value::as_u64) {
+                data["duration_ms"] = ms.into();
+            }
+            n.actions.push(Action::Event {
+                event_type: if ok {
+                    EventType::ToolcallCompleted
+                } else {
+                    EventType::ToolcallFailed
+                },
+                data,
+            });
+            if ok {
+                for path in written_paths(tool, &params) {
+                    n.actions.push(artifact(&path, &call_id));
+                }
+            }
+        }
+        "TaskComplete" => n.actions.push(Action::TurnEnd {
+            exit_code: 0,
+            reason: None,
+        }),
+        "TaskCancel" => n.actions.push(Action::TurnEnd {
+            exit_code: 1,
+            reason: Some("task cancelled".into()),
+        }),
+        _ => {}
+    }
+}
+
+/// `{run_id?, type, id?, data?}` per line: `run.started` starts, `run.completed`/`run.failed`
+/// finish (`data.exit_code`), anything else is an event of that type.
+fn generic(text: &str) -> Result<Normalized, Rejected> {
+    let mut n = Normalized {
+        agent: Agent::Generic,
+        session_id: None,
+        cwd: None,
+        run_id: None,
+        actions: Vec::new(),
+    };
+    for (i, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+        let v: Value =
+            serde_json::from_str(line).map_err(|e| Rejected(format!("line {}: not a JSON object ({e})", i + 1)))?;
+        let kind = str_at(&v, "type").ok_or_else(|| Rejected(format!("line {}: no \"type\"", i + 1)))?;
+        if let Some(run) = str_at(&v, "run_id") {
+            match &n.run_id {
+                Some(existing) if existing != run => {
+                    return Err(Rejected(format!("line {}: a second run id in one payload", i + 1)));
+                }
+                _ => n.run_id = Some(run.to_owned()),
+            }
+        }
+        let data = v.get("data").cloned().unwrap_or(Value::Object(Map::new()));
+        if !data.is_object() {
+            return Err(Rejected(format!("line {}: \"data\" must be an object", i + 1)));
+        }
+        let event_id = str_at(&v, "id").map(str::to_owned);
+        let event_type =
+            EventType::parse(kind).ok_or_else(|| Rejected(format!("line {}: unknown event type '{kind}'", i + 1)))?;
+        n.actions.push(match event_type {
+            EventType::RunStarted => Action::StartRun {
+                run_id: n.run_id.clone(),
+            },
+            EventType::RunCompleted | EventType::RunFailed => {
+                let default = i64::from(event_type == EventType::RunFailed);
+                let code = data.get("exit_code").and_then(Value::as_i64).unwrap_or(default);
+                Action::TurnEnd {
+                    exit_code: i32::try_from(code).unwrap_or(1),
+                    reason: None,
+                }
+            }
+            EventType::EvidenceManifestCreated => {
+                return Err(Rejected(format!(
+                    "line {}: '{kind}' is recorded by git proof itself",
+                    i + 1
+                )));
+            }
+            _ => Action::GenericEvent {
+                event_type,
+                event_id,
+                data,
+            },
+        });
+    }
+    Ok(n)
+}
+
+/// Records a payload that could not be used: an `ingest.rejected` event (digest and size,
+/// never the text) in the worktree's active run, else a line in
+/// `<common dir>/proof/logs/ingest-rejected.log`, so nothing is dropped silently.
+pub fn record_rejection(
+    ws: &Workspace,
+    index: &mut Index,
+    agent: Option<Agent>,
+    payload: &[u8],
+    reason: &str,
+    now: jiff::Timestamp,
+) -> Result<(), run::Error> {
+    let data = json!({
+        "agent": agent.map(Agent::name),
+        "payload_digest": canon::prefixed_sha256(payload),
+        "payload_size": payload.len(),
+        "reason": reason,
+    });
+    if let Some(run_id) = index.active_run(&ws.worktree_key())? {
+        index.append_event(
+            &run_id,
+            NewEvent {
+                event_type: EventType::IngestRejected,
+                event_id: None,
+                occurred_at: run::format_time(now),
+                data,
+                idempotency_key: None,
+            },
+        )?;
+        return Ok(());
+    }
+    let dir = crate::dod::logs_dir(&ws.common_dir);
+    let line = json!({"at": run::format_time(now), "rejected": data}).to_string() + "\n";
+    let write = || -> std::io::Result<()> {
+        use std::io::Write;
+        std::fs::create_dir_all(&dir)?;
+        let mut file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(dir.join("ingest-rejected.log"))?;
+        file.write_all(line.as_bytes())
+    };
+    write().map_err(|source| run::Error::Lock {
+        path: dir.join("ingest-rejected.log"),
+        source,
+    })
+}
+
+/// What applying a payload did.
+#[derive(Debug, Default)]
+pub struct Applied {
+    /// Runs started.
+    pub started: Vec<String>,
+    /// Proofs written (or found) by turn ends.
+    pub finished: Vec<Proof>,
+}
+
+/// Applies a normalized payload to the worktree's runs: starts a run per turn, records events
+/// into the active run (starting one if the agent is working without a turn start we saw),
+/// and finishes the run at the turn's end (DoD checks recorded as pending: a hook must return
+/// quickly). A stale run of the same session is finished as failed when the next turn starts.
+pub fn apply(
+    ws: &Workspace,
+    index: &mut Index,
+    n: &Normalized,
+    key: Option<&SigningKey>,
+    now: jiff::Timestamp,
+) -> Result<Applied, run::Error> {
+    let mut applied = Applied::default();
+    let mut current = match &n.run_id {
+        Some(id) => index.run(id).ok().map(|r| r.run_id),
+        None => index.active_run(&ws.worktree_key())?,
+    };
+    let finish = |index: &mut Index, run_id: &str, exit_code: i32| -> Result<Proof, run::Error> {
+        let key = key.ok_or(run::Error::Signing(crate::signing::Error::NoKey))?;
+        run::finish(
+            ws,
+            index,
+            run_id,
+            FinishOptions {
+                exit_code: Some(exit_code),
+                run_dod: false,
+                key,
+            },
+            now,
+        )
+    };
+    for action in &n.actions {
+        match action {
+            Action::TurnStart { prompt } => {
+                if let Some(active) = current.take() {
+                    let run = index.run(&active)?;
+                    if run.active && run.correlation_id.is_some() && run.correlation_id == n.session_id {
+                        // The previous turn of this session never reported its end.
+                        applied.finished.push(finish(index, &active, 1)?);
+                    } else if run.active {
+                        // Someone else's run (a manual `git proof start`): this turn's events
+                        // belong to it rather than to a run that cannot start beside it.
+                        current = Some(active);
+                        continue;
+                    }
+                }
+                let run = run::start(
+                    ws,
+                    index,
+                    StartOptions {
+                        prompt: prompt.clone(),
+                        correlation_id: n.session_id.clone(),
+                        thread_id: n.session_id.clone(),
+                        ..StartOptions::default()
+                    },
+                    now,
+                )?;
+                applied.started.push(run.run_id.clone());
+                current = Some(run.run_id);
+            }
+            Action::StartRun { run_id } => {
+                if run_id.as_ref().is_some_and(|id| index.run(id).is_ok()) {
+                    current = run_id.clone();
+                    continue;
+                }
+                let run = run::start(
+                    ws,
+                    index,
+                    StartOptions {
+                        run_id: run_id.clone(),
+                        correlation_id: n.session_id.clone(),
+                        ..StartOptions::default()
+                    },
+                    now,
+                )?;
+                applied.started.push(run.run_id.clone());
+                current = Some(run.run_id);
+            }
+            Action::Event { event_type, data } | Action::GenericEvent { event_type, data, .. } => {
+                let run_id = match &current {
+                    Some(id) => id.clone(),
+                    None => {
+                        // Hooks installed mid-turn: the agent is working, so there is a run.
+                        let run = run::start(
+                            ws,
+                            index,
+                            StartOptions {
+                                correlation_id: n.session_id.clone(),
+                                thread_id: n.session_id.clone(),
+                                ..StartOptions::default()
+                            },
+                            now,
+                        )?;
+                        applied.started.push(run.run_id.clone());
+                        current = Some(run.run_id.clone());
+                        run.run_id
+                    }
+                };
+                let event_id = match action {
+                    Action::GenericEvent { event_id, .. } => event_id.clone(),
+                    _ => None,
+                };
+                // A hook retried by its agent must not record the same tool call twice.
+                let idempotency_key = data
+                    .get("toolcall_id")
+                    .and_then(Value::as_str)
+                    .filter(|_| event_type.as_str().starts_with("toolcall."))
+                    .map(|call| format!("{run_id}:{}:{call}", event_type.as_str()));
+                let mut data = data.clone();
+                if *event_type == EventType::ArtifactCreated {
+                    relativize_artifact(&mut data, &ws.workdir);
+                }
+                index.append_event(
+                    &run_id,
+                    NewEvent {
+                        event_type: *event_type,
+                        event_id,
+                        occurred_at: run::format_time(now),
+                        data,
+                        idempotency_key,
+                    },
+                )?;
+            }
+            Action::TurnEnd { exit_code, .. } => {
+                if let Some(run_id) = current.take() {
+                    applied.finished.push(finish(index, &run_id, *exit_code)?);
+                }
+            }
+        }
+    }
+    Ok(applied)
+}
+
+/// Agents name files by absolute path; the proof names them as git does, relative to the
+/// worktree (paths outside it stay as they are).
+fn relativize_artifact(data: &mut Value, workdir: &std::path::Path) {
+    for key in ["path", "artifact_id"] {
+        if let Some(path) = data.get(key).and_then(Value::as_str)
+            && let Ok(relative) = std::path::Path::new(path).strip_prefix(workdir)
+        {
+            data[key] = relative.to_string_lossy().into_owned().into();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn detects_agents_by_shape() {
+        let cases = [
+            (r#"{"clineVersion":"3","hookName":"PostToolUse"}"#, Agent::Cline),
+            (r#"{"type":"agent-turn-complete","thread-id":"t"}"#, Agent::Codex),
+            (r#"{"conversation_id":"c","hook_event_name":"stop"}"#, Agent::Cursor),
+            (r#"{"timestamp":1704614700000,"toolName":"bash"}"#, Agent::Copilot),
+            (
+                r#"{"timestamp":"2025-12-01T10:30:00Z","hook_event_name":"BeforeTool"}"#,
+                Agent::Gemini,
+            ),
+            (
+                r#"{"turn_id":"1","model":"gpt","hook_event_name":"Stop"}"#,
+                Agent::Codex,
+            ),
+            (r#"{"session_id":"s","hook_event_name":"Stop"}"#, Agent::ClaudeCode),
+        ];
+        for (payload, agent) in cases {
+            assert_eq!(
+                Agent::detect(&serde_json::from_str(payload).unwrap()),
+                agent,
+                "{payload}"
+            );
+        }
+    }
+
+    #[test]
+    fn text_is_digested_never_kept() {
+        let payload = br#"{"session_id":"s","hook_event_name":"PostToolUse","tool_name":"Bash","tool_use_id":"t1","tool_input":{"command":"cat secret.txt"},"tool_response":{"stdout":"hunter2","exit_code":0}}"#;
+        let n = normalize(Some(Agent::ClaudeCode), payload).unwrap();
+        let text = format!("{:?}", n.actions);
+        assert!(!text.contains("hunter2") && !text.contains("secret.txt"), "{text}");
+        let Action::Event { event_type, data } = &n.actions[0] else {
+            panic!()
+        };
+        assert_eq!(*event_type, EventType::ToolcallCompleted);
+        assert_eq!(data["toolcall_id"], "t1");
+        assert!(data["output_digest"].as_str().unwrap().starts_with("sha256:"));
+    }
+
+    #[test]
+    fn codex_patch_paths_become_artifacts() {
+        let input =
+            json!({"command": "*** Begin Patch\n*** Update File: src/a.rs\n@@\n*** Add File: b.txt\n*** End Patch"});
+        assert_eq!(written_paths("apply_patch", &input), ["src/a.rs", "b.txt"]);
+        assert_eq!(written_paths("Write", &json!({"file_path": "x"})), ["x"]);
+        assert!(written_paths("Read", &json!({"file_path": "x"})).is_empty());
+    }
+
+    #[test]
+    fn bad_payloads_are_rejected_with_a_reason() {
+        assert!(normalize(None, b"{\"truncated\": ").is_err());
+        assert!(normalize(None, &[0xff, 0xfe]).is_err());
+        assert!(normalize(Some(Agent::ClaudeCode), b"[1,2]").is_err());
+        assert!(normalize(Some(Agent::Generic), b"{\"type\":\"nope\"}").is_err());
+    }
+}
