@@ -11,6 +11,7 @@
 //! - [`run`]: the run lifecycle (start, events, finish) that ties the rest together;
 //! - [`verify`]: checking the proofs attached to commits.
 
+pub mod agent_config;
 pub mod canon;
 pub mod diffstat;
 pub mod dod;

@@ -13,6 +13,7 @@ use git_proof::{git, policy, run, signing, store, verify};
 mod event;
 mod finish;
 mod ingest;
+mod install;
 mod keygen;
 mod log;
 mod prove_event;
@@ -48,6 +49,7 @@ enum Command {
     Start(start::Args),
     Event(event::Args),
     Ingest(ingest::Args),
+    Install(install::Args),
     Finish(finish::Args),
     Run(run_cmd::Args),
     Show(show::Args),
@@ -117,6 +119,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<u8> {
         Command::Start(args) => start::run(args, &ctx),
         Command::Event(args) => event::run(args, &ctx),
         Command::Ingest(args) => ingest::run(args, &ctx),
+        Command::Install(args) => install::run(args, &ctx),
         Command::Finish(args) => finish::run(args, &ctx),
         Command::Run(args) => run_cmd::run(args, &ctx),
         Command::Show(args) => show::run(args, &ctx),

@@ -9,5 +9,6 @@ mod diff_oracle;
 mod evidence;
 mod full_run;
 mod ingest;
+mod install_agent;
 mod interop;
 mod vectors;
