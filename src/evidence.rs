@@ -108,6 +108,29 @@ impl Event {
     }
 }
 
+/// What the manifest needs of one stored event: its pointer and the id it is about.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EventSummary {
+    pub pointer: EventPointer,
+    /// [`Event::subject_id`].
+    pub subject_id: Option<String>,
+}
+
+impl EventSummary {
+    /// Summarizes an event, hashing it.
+    pub fn of(event: &Event) -> Result<Self, canon::Error> {
+        Ok(Self {
+            pointer: EventPointer {
+                event_id: event.event_id.clone(),
+                stream_seq: event.stream_seq,
+                event_hash: event.hash()?,
+                event_type: event.event_type.clone(),
+            },
+            subject_id: event.subject_id().map(str::to_owned),
+        })
+    }
+}
+
 /// Facts about the run that the stream itself does not hold.
 #[derive(Debug, Clone)]
 pub struct ManifestIdentity {
@@ -120,17 +143,20 @@ pub struct ManifestIdentity {
 
 /// Builds the manifest of `events` (already in stream order), excluding any
 /// `evidence.manifest.created` event: the manifest cannot contain its own creation.
-pub fn build_manifest(identity: ManifestIdentity, events: &[Event]) -> Result<Manifest, canon::Error> {
-    let mut pointers = Vec::with_capacity(events.len());
+pub fn build_manifest(
+    identity: ManifestIdentity,
+    events: impl IntoIterator<Item = EventSummary>,
+) -> Result<Manifest, canon::Error> {
+    let mut pointers = Vec::new();
     let (mut steps, mut toolcalls, mut artifacts) = (Vec::new(), Vec::new(), Vec::new());
     let mut open_toolcalls = std::collections::BTreeSet::new();
     let mut terminal = false;
     for event in events {
-        let kind = EventType::parse(&event.event_type);
+        let kind = EventType::parse(&event.pointer.event_type);
         if kind == Some(EventType::EvidenceManifestCreated) {
             continue;
         }
-        let id = event.subject_id().map(str::to_owned);
+        let id = event.subject_id;
         match kind {
             Some(EventType::StepStarted | EventType::StepCompleted) => steps.extend(id),
             Some(EventType::ToolcallRequested) => {
@@ -149,12 +175,7 @@ pub fn build_manifest(identity: ManifestIdentity, events: &[Event]) -> Result<Ma
             Some(t) if t.is_terminal() => terminal = true,
             _ => {}
         }
-        pointers.push(EventPointer {
-            event_id: event.event_id.clone(),
-            stream_seq: event.stream_seq,
-            event_hash: event.hash()?,
-            event_type: event.event_type.clone(),
-        });
+        pointers.push(event.pointer);
     }
     for ids in [&mut steps, &mut toolcalls, &mut artifacts] {
         ids.sort();
@@ -243,7 +264,7 @@ mod tests {
             ),
             event(3, EventType::RunCompleted, serde_json::json!({"exit_code": 0})),
         ];
-        let m = build_manifest(identity(), &events).unwrap();
+        let m = build_manifest(identity(), events.iter().map(|e| EventSummary::of(e).unwrap())).unwrap();
         assert!(!m.completeness.all_toolcalls_terminal);
         assert!(m.completeness.terminal_event_present);
         assert_eq!(m.toolcall_ids, ["t1"]);
@@ -258,7 +279,7 @@ mod tests {
             event(2, EventType::RunFailed, serde_json::json!({"exit_code": 3})),
             event(3, EventType::EvidenceManifestCreated, Value::Null),
         ];
-        let m = build_manifest(identity(), &events).unwrap();
+        let m = build_manifest(identity(), events.iter().map(|e| EventSummary::of(e).unwrap())).unwrap();
         assert_eq!(m.event_count, 2);
         assert_eq!(m.to_seq, 2);
     }

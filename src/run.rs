@@ -320,7 +320,7 @@ pub fn finish(
     let manifest = match index.manifest(run_id)? {
         Some(m) => m,
         None => {
-            let events = index.events(run_id)?;
+            let events = index.event_summaries(run_id)?;
             let identity = ManifestIdentity {
                 run_id: run_id.to_owned(),
                 run_status: RunStatus::from_exit_code(exit_code),
@@ -328,7 +328,7 @@ pub fn finish(
                 workspace_id: git::workspace_id(&ws.repo, base)?,
                 thread_id: run.thread_id.clone(),
             };
-            let built = evidence::build_manifest(identity, &events)?;
+            let built = evidence::build_manifest(identity, events)?;
             index.save_manifest(run_id, &built)?.0
         }
     };

@@ -8,8 +8,8 @@ use std::time::Duration;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use serde_json::Value;
 
-use crate::evidence::{Event, EventType};
-use crate::model::{DodCheck, DodResult, DodStatus, Manifest, ScopeSnapshot, ScopeViolation};
+use crate::evidence::{Event, EventSummary, EventType};
+use crate::model::{DodCheck, DodResult, DodStatus, EventPointer, Manifest, ScopeSnapshot, ScopeViolation};
 
 /// Why the index could not do what was asked.
 #[derive(Debug, thiserror::Error)]
@@ -95,6 +95,9 @@ pub struct Index {
     conn: Connection,
     path: PathBuf,
 }
+
+/// Bumped when [`SCHEMA`] changes; stored as SQLite's `user_version`.
+const SCHEMA_VERSION: i64 = 1;
 
 const SCHEMA: &str = r#"
 CREATE TABLE IF NOT EXISTS runs (
@@ -193,15 +196,25 @@ impl Index {
             .busy_timeout(Duration::from_secs(30))
             .map_err(wrap("set the busy timeout"))?;
         self.conn
-            .pragma_update(None, "journal_mode", "WAL")
-            .map_err(wrap("switch to WAL"))?;
-        self.conn
             .pragma_update(None, "synchronous", "NORMAL")
             .map_err(wrap("set synchronous"))?;
         self.conn
             .pragma_update(None, "foreign_keys", "ON")
             .map_err(wrap("enable foreign keys"))?;
-        self.conn.execute_batch(SCHEMA).map_err(wrap("create the schema"))?;
+        let version: i64 = self
+            .conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .map_err(wrap("read the schema version"))?;
+        if version < SCHEMA_VERSION {
+            // WAL mode is persistent in the file; set it once, with the schema.
+            self.conn
+                .pragma_update(None, "journal_mode", "WAL")
+                .map_err(wrap("switch to WAL"))?;
+            self.conn.execute_batch(SCHEMA).map_err(wrap("create the schema"))?;
+            self.conn
+                .pragma_update(None, "user_version", SCHEMA_VERSION)
+                .map_err(wrap("record the schema version"))?;
+        }
         Ok(())
     }
 
@@ -476,6 +489,44 @@ impl Index {
         Ok(events)
     }
 
+    /// The pointers of the run's events in stream order, with the hash stored when each was
+    /// appended (computed then from exactly the stored event) and the step, tool call or
+    /// artifact id each is about; the events themselves are not loaded.
+    pub fn event_summaries(&self, run_id: &str) -> Result<Vec<EventSummary>> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT event_id, stream_seq, event_type, event_hash,
+                        CASE
+                          WHEN event_type IN ('step.started', 'step.completed') THEN json_extract(data_json, '$.step_id')
+                          WHEN event_type LIKE 'toolcall.%' THEN json_extract(data_json, '$.toolcall_id')
+                          WHEN event_type = 'artifact.created' THEN json_extract(data_json, '$.artifact_id')
+                        END
+                 FROM events WHERE run_id = ?1 ORDER BY stream_seq",
+            )
+            .map_err(self.err("read events"))?;
+        let rows = stmt
+            .query_map(params![run_id], |r| {
+                // A non-text id (a number) is not an id the manifest lists, as in Event::subject_id.
+                let subject = match r.get_ref(4)? {
+                    rusqlite::types::ValueRef::Text(t) => Some(String::from_utf8_lossy(t).into_owned()),
+                    _ => None,
+                };
+                Ok(EventSummary {
+                    pointer: EventPointer {
+                        event_id: r.get(0)?,
+                        stream_seq: r.get::<_, i64>(1)? as u64,
+                        event_type: r.get(2)?,
+                        event_hash: r.get(3)?,
+                    },
+                    subject_id: subject,
+                })
+            })
+            .map_err(self.err("read events"))?;
+        rows.collect::<std::result::Result<Vec<_>, _>>()
+            .map_err(self.err("read events"))
+    }
+
     /// Stores the run's DoD results (replacing none: results are written once).
     pub fn save_checks(&mut self, run_id: &str, results: &[DodResult]) -> Result<Vec<DodResult>> {
         let path = self.path.clone();
@@ -612,11 +663,14 @@ impl Index {
                 params![run_id, json, manifest.manifest_hash],
             )
             .map_err(self.err("save the manifest"))?;
+        if inserted == 1 {
+            return Ok((manifest.clone(), true));
+        }
         let stored = self.manifest(run_id)?.ok_or_else(|| Error::Malformed {
             what: "manifest",
             run_id: run_id.to_owned(),
         })?;
-        Ok((stored, inserted == 1))
+        Ok((stored, false))
     }
 
     /// The run's manifest, if built.

@@ -20,6 +20,23 @@ fn finishing_twice_gives_one_record() {
     assert_eq!(split_records(&note_before).len(), 1);
     let events = repo.bundle(&run_id)["evidence"]["event_count"].clone();
     assert_eq!(events, 3);
+
+    // In the index: exactly one evidence.manifest.created, and a second manifest row for the
+    // run is refused by the schema itself.
+    let db = rusqlite::Connection::open(repo.path(".git/proof/index.sqlite")).unwrap();
+    let created: i64 = db
+        .query_row(
+            "SELECT COUNT(*) FROM events WHERE run_id = ?1 AND event_type = 'evidence.manifest.created'",
+            [&run_id],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(created, 1);
+    let second = db.execute(
+        "INSERT INTO evidence_manifests (run_id, manifest_json, manifest_hash) VALUES (?1, '{}', 'x')",
+        [&run_id],
+    );
+    assert!(second.is_err(), "one manifest per run is a constraint");
 }
 
 #[test]
