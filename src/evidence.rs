@@ -108,6 +108,32 @@ impl Event {
     }
 }
 
+/// Longest string event data may hold: an id, a digest or a path fits, a tool's output does not.
+pub const MAX_POINTER_LEN: usize = 1024;
+
+/// Checks that event data holds pointers only (SPEC 1, "pointers, not payloads"): a JSON
+/// object whose strings are short enough to be ids, digests or paths, never text.
+pub fn check_pointers(data: &Value) -> Result<(), String> {
+    fn walk(value: &Value, at: &str) -> Result<(), String> {
+        match value {
+            Value::String(s) if s.len() > MAX_POINTER_LEN => Err(format!(
+                "{at} holds {} bytes of text; event data holds pointers only (ids, digests, sizes, paths, exit codes): record its sha256 digest and size instead",
+                s.len()
+            )),
+            Value::Array(items) => items
+                .iter()
+                .enumerate()
+                .try_for_each(|(i, v)| walk(v, &format!("{at}[{i}]"))),
+            Value::Object(map) => map.iter().try_for_each(|(k, v)| walk(v, &format!("{at}.{k}"))),
+            _ => Ok(()),
+        }
+    }
+    if !data.is_object() {
+        return Err("event data must be a JSON object".into());
+    }
+    walk(data, "data")
+}
+
 /// What the manifest needs of one stored event: its pointer and the id it is about.
 #[derive(Debug, Clone, PartialEq)]
 pub struct EventSummary {

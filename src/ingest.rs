@@ -590,9 +590,7 @@ fn generic(text: &str) -> Result<Normalized, Rejected> {
             }
         }
         let data = v.get("data").cloned().unwrap_or(Value::Object(Map::new()));
-        if !data.is_object() {
-            return Err(Rejected(format!("line {}: \"data\" must be an object", i + 1)));
-        }
+        crate::evidence::check_pointers(&data).map_err(|why| Rejected(format!("line {}: {why}", i + 1)))?;
         let event_id = str_at(&v, "id").map(str::to_owned);
         let event_type =
             EventType::parse(kind).ok_or_else(|| Rejected(format!("line {}: unknown event type '{kind}'", i + 1)))?;

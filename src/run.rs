@@ -211,6 +211,9 @@ pub fn append_event(
     if !data.is_object() && !data.is_null() {
         return Err(Error::BadEvent("--data must be a JSON object".into()));
     }
+    if !data.is_null() {
+        evidence::check_pointers(&data).map_err(Error::BadEvent)?;
+    }
     if let Some(id) = &event_id {
         check_run_id(id).map_err(|_| Error::BadEvent(format!("'{id}' is not a valid event id")))?;
     }

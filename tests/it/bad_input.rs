@@ -63,11 +63,13 @@ fn unknown_run_and_no_active_run() {
 fn bad_events_change_nothing() {
     let repo = TestRepo::new();
     let run_id = repo.start(&[]);
+    let long_text = format!(r#"{{"toolcall_id":"t","output":"{}"}}"#, "log line; ".repeat(200));
     for (args, needle) in [
         (&["event", "no.such.type"][..], "unknown event type"),
         (&["event", "step.started", "--data", "{not json"], "not valid JSON"),
         (&["event", "step.started", "--data", "[1,2]"], "JSON object"),
         (&["event", "run.completed"], "recorded by git proof itself"),
+        (&["event", "toolcall.completed", "--data", &long_text], "pointers only"),
     ] {
         let out = repo.proof(args).expect_code(2);
         assert!(out.one_error_line().contains(needle), "{args:?}: {}", out.stderr);
