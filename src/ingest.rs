@@ -802,7 +802,11 @@ pub fn apply(
             }
             Action::TurnEnd { exit_code, .. } => {
                 if let Some(run_id) = current.take() {
-                    applied.finished.push(finish(index, &run_id, *exit_code)?);
+                    // A run someone started by hand is theirs to finish, not this agent's turn's.
+                    let ours = n.agent == Agent::Generic || index.run(&run_id)?.correlation_id == n.session_id;
+                    if ours {
+                        applied.finished.push(finish(index, &run_id, *exit_code)?);
+                    }
                 }
             }
         }

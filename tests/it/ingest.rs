@@ -280,3 +280,32 @@ fn bad_payloads_never_break_the_agent_and_are_recorded() {
     let log = std::fs::read_to_string(repo.path(".git/proof/logs/ingest-rejected.log")).unwrap();
     assert!(log.contains("payload_digest") && !log.contains("not json"), "{log}");
 }
+
+#[test]
+fn a_run_started_by_hand_collects_the_agents_events_and_stays_open() {
+    let repo = TestRepo::new();
+    let run_id = repo.start(&["--run-id", "manual-1"]);
+    let cwd = repo.root.to_str().unwrap();
+    let base = format!(r#""session_id":"s-9","cwd":"{cwd}","permission_mode":"default""#);
+    for payload in [
+        format!(r#"{{{base},"hook_event_name":"UserPromptSubmit","prompt":"hi"}}"#),
+        format!(
+            r#"{{{base},"hook_event_name":"PreToolUse","tool_name":"Bash","tool_use_id":"tu","tool_input":{{"command":"ls"}}}}"#
+        ),
+        format!(
+            r#"{{{base},"hook_event_name":"PostToolUse","tool_name":"Bash","tool_use_id":"tu","tool_input":{{"command":"ls"}},"tool_response":{{}}}}"#
+        ),
+        format!(r#"{{{base},"hook_event_name":"Stop","stop_hook_active":false}}"#),
+    ] {
+        let out = ingest(&repo, Some("claude-code"), &payload);
+        assert!(out.code == 0 && out.stderr.is_empty(), "{}", out.stderr);
+    }
+    let runs = runs_of(&repo);
+    assert_eq!(runs.len(), 1, "no second run beside the manual one");
+    assert_eq!(
+        runs[0]["state"], "active",
+        "the agent's turn end does not finish a run it did not start"
+    );
+    repo.proof(&["finish"]).ok();
+    assert_eq!(manifest(&repo, &run_id)["toolcall_ids"], serde_json::json!(["tu"]));
+}
