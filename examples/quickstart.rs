@@ -94,6 +94,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         commit,
         &signers,
         jiff::Timestamp::now().as_second(),
+        verify::Policy::default(),
     )?;
     println!("6. verify: {:?} {:?}\n", report.verdict(), report.reasons());
     let signer = report

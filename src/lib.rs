@@ -12,6 +12,7 @@
 //! - [`verify`]: checking the proofs attached to commits.
 
 pub mod agent_config;
+pub mod approval;
 pub mod canon;
 pub mod diffstat;
 pub mod dod;

@@ -11,6 +11,8 @@ pub const BUNDLE_VERSION: &str = "1.0";
 pub const STATEMENT_TYPE: &str = "https://in-toto.io/Statement/v1";
 /// `predicateType` of a proof bundle statement.
 pub const BUNDLE_PREDICATE_TYPE: &str = "https://git-proof.dev/bundle/v1";
+/// `predicateType` of a scope-violation decision made after the bundle was written.
+pub const APPROVAL_PREDICATE_TYPE: &str = "https://git-proof.dev/approval/v1";
 
 /// The facts of one run (the predicate of the signed statement).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -281,6 +283,42 @@ impl Statement<Bundle> {
             }],
             predicate_type: BUNDLE_PREDICATE_TYPE.into(),
             predicate: bundle,
+        }
+    }
+}
+
+/// A decision on one scope violation, recorded after the bundle: a signed record appended to the
+/// same note, naming the bundle by the digest of its record's payload.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApprovalRecord {
+    pub version: String,
+    /// Always `approval`.
+    pub kind: String,
+    pub run_id: String,
+    /// `sha256:<hex>` of the bundle record's payload.
+    pub bundle_digest: String,
+    pub path: String,
+    /// `approved` or `rejected`.
+    pub decision: String,
+    pub decided_at: String,
+    pub decided_by: String,
+    pub reason: Option<String>,
+    pub generator: Generator,
+}
+
+impl Statement<ApprovalRecord> {
+    /// The statement that signs `approval` about `commit`.
+    pub fn for_approval(commit: &str, approval: ApprovalRecord) -> Self {
+        Self {
+            statement_type: STATEMENT_TYPE.into(),
+            subject: vec![Subject {
+                digest: SubjectDigest {
+                    git_commit: commit.to_owned(),
+                },
+            }],
+            predicate_type: APPROVAL_PREDICATE_TYPE.into(),
+            predicate: approval,
         }
     }
 }

@@ -316,7 +316,13 @@ pub fn finish(
     trace.step("diff");
     let dirty_files = dirty.join().map_err(|_| Error::StatusThread)??;
     trace.step("status (joined)");
-    let scope_violations = policy::violations(&ScopeMatcher::new(&run.scope)?, &diff_stat, &dirty_files);
+    let mut scope_violations = policy::violations(&ScopeMatcher::new(&run.scope)?, &diff_stat, &dirty_files);
+    // Decisions made while the run was open go into the bundle itself.
+    for (path, approval) in index.decisions(run_id)? {
+        if let Some(v) = scope_violations.iter_mut().find(|v| v.path == path) {
+            v.approval = approval;
+        }
+    }
     index.save_violations(run_id, &scope_violations)?;
 
     trace.step("scope");

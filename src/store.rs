@@ -9,7 +9,7 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use serde_json::Value;
 
 use crate::evidence::{Event, EventSummary, EventType};
-use crate::model::{DodCheck, DodResult, DodStatus, EventPointer, Manifest, ScopeSnapshot, ScopeViolation};
+use crate::model::{Approval, DodCheck, DodResult, DodStatus, EventPointer, Manifest, ScopeSnapshot, ScopeViolation};
 
 /// Why the index could not do what was asked.
 #[derive(Debug, thiserror::Error)]
@@ -97,7 +97,7 @@ pub struct Index {
 }
 
 /// Bumped when [`SCHEMA`] changes; stored as SQLite's `user_version`.
-const SCHEMA_VERSION: i64 = 1;
+const SCHEMA_VERSION: i64 = 2;
 
 const SCHEMA: &str = r#"
 CREATE TABLE IF NOT EXISTS runs (
@@ -145,6 +145,15 @@ CREATE TABLE IF NOT EXISTS scope_violations (
     state      TEXT NOT NULL,
     decided_at TEXT,
     decided_by TEXT,
+    reason     TEXT,
+    PRIMARY KEY (run_id, path)
+);
+CREATE TABLE IF NOT EXISTS scope_decisions (
+    run_id     TEXT NOT NULL REFERENCES runs (run_id),
+    path       TEXT NOT NULL,
+    state      TEXT NOT NULL CHECK (state IN ('approved', 'rejected')),
+    decided_at TEXT NOT NULL,
+    decided_by TEXT NOT NULL,
     reason     TEXT,
     PRIMARY KEY (run_id, path)
 );
@@ -620,6 +629,64 @@ impl Index {
         // A run with no DoD checks has none to store: "not run yet" and "nothing to run" are the
         // same empty list.
         Ok(Some(results).filter(|r| !r.is_empty()))
+    }
+
+    /// Records a decision on a scope violation (the latest decision on a path wins).
+    pub fn save_decision(&mut self, run_id: &str, path: &str, approval: &Approval) -> Result<()> {
+        self.conn
+            .execute(
+                "INSERT INTO scope_decisions (run_id, path, state, decided_at, decided_by, reason)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                 ON CONFLICT (run_id, path) DO UPDATE SET state = excluded.state,
+                   decided_at = excluded.decided_at, decided_by = excluded.decided_by, reason = excluded.reason",
+                params![
+                    run_id,
+                    path,
+                    approval.state,
+                    approval.decided_at,
+                    approval.decided_by,
+                    approval.reason
+                ],
+            )
+            .map_err(self.err("save a decision"))?;
+        self.conn
+            .execute(
+                "UPDATE scope_violations SET state = ?3, decided_at = ?4, decided_by = ?5, reason = ?6
+                 WHERE run_id = ?1 AND path = ?2",
+                params![
+                    run_id,
+                    path,
+                    approval.state,
+                    approval.decided_at,
+                    approval.decided_by,
+                    approval.reason
+                ],
+            )
+            .map_err(self.err("save a decision"))?;
+        Ok(())
+    }
+
+    /// The decisions made on the run's scope violations, by path.
+    pub fn decisions(&self, run_id: &str) -> Result<Vec<(String, Approval)>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT path, state, decided_at, decided_by, reason FROM scope_decisions WHERE run_id = ?1 ORDER BY path")
+            .map_err(self.err("read decisions"))?;
+        let rows = stmt
+            .query_map(params![run_id], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    Approval {
+                        state: r.get(1)?,
+                        decided_at: r.get(2)?,
+                        decided_by: r.get(3)?,
+                        reason: r.get(4)?,
+                    },
+                ))
+            })
+            .map_err(self.err("read decisions"))?;
+        rows.collect::<std::result::Result<Vec<_>, _>>()
+            .map_err(self.err("read decisions"))
     }
 
     /// Stores the run's scope violations once.

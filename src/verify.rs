@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use crate::evidence;
 use crate::git::{self, GitContext};
-use crate::model::{BUNDLE_PREDICATE_TYPE, Bundle, STATEMENT_TYPE, Statement};
+use crate::model::{APPROVAL_PREDICATE_TYPE, ApprovalRecord, BUNDLE_PREDICATE_TYPE, Bundle, STATEMENT_TYPE, Statement};
 use crate::notes::{self, NotesReader, Record};
 use crate::signing::{self, AllowedSigners, Signer};
 
@@ -106,10 +106,28 @@ pub fn bundle_of(record: &Record) -> Option<Bundle> {
     (statement.predicate_type == BUNDLE_PREDICATE_TYPE).then_some(statement.predicate)
 }
 
+/// What a record is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RecordKind {
+    Bundle,
+    Approval,
+    Unknown,
+}
+
+/// Team judgements `verify` applies on top of validity (the bundle itself never judges).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Policy {
+    /// Fail unless every scope violation is approved.
+    pub deny_pending: bool,
+    /// Fail unless every DoD check passed.
+    pub require_dod: bool,
+}
+
 /// The outcome of one record.
 #[derive(Debug, Clone)]
 pub struct RecordReport {
-    /// The run the record proves, when it is a bundle.
+    pub kind: RecordKind,
+    /// The run the record is about.
     pub run_id: Option<String>,
     /// Who signed it, when the signature checked out.
     pub signer: Option<Signer>,
@@ -125,6 +143,8 @@ pub struct CommitReport {
     pub records: Option<Vec<RecordReport>>,
     /// A note that is not a sequence of records.
     pub note_problem: Option<String>,
+    /// What the policy flags found, on bundles folded with their trusted approvals.
+    pub policy_problems: Vec<String>,
 }
 
 /// Valid, invalid or missing.
@@ -140,9 +160,9 @@ impl CommitReport {
     pub fn verdict(&self) -> Verdict {
         match &self.records {
             None => Verdict::Missing,
-            Some(_) if self.note_problem.is_some() => Verdict::Invalid,
+            Some(_) if self.note_problem.is_some() || !self.policy_problems.is_empty() => Verdict::Invalid,
             Some(records) if records.iter().any(|r| !r.problems.is_empty()) => Verdict::Invalid,
-            Some(records) if !records.iter().any(|r| r.run_id.is_some()) => Verdict::Invalid,
+            Some(records) if !records.iter().any(|r| r.kind == RecordKind::Bundle) => Verdict::Invalid,
             Some(_) => Verdict::Valid,
         }
     }
@@ -158,6 +178,7 @@ impl CommitReport {
                 });
             }
         }
+        out.extend(self.policy_problems.iter().cloned());
         if out.is_empty() && self.verdict() == Verdict::Invalid {
             out.push("the note holds no proof bundle".into());
         }
@@ -172,34 +193,83 @@ pub fn verify_commit(
     commit: ObjectId,
     signers: &AllowedSigners,
     now: i64,
+    policy: Policy,
 ) -> Result<CommitReport, git::Error> {
+    let report = |records, note_problem| CommitReport {
+        commit,
+        records,
+        note_problem,
+        policy_problems: Vec::new(),
+    };
     let Some(note) = reader.note(commit)? else {
-        return Ok(CommitReport {
-            commit,
-            records: None,
-            note_problem: None,
-        });
+        return Ok(report(None, None));
     };
     let records = match notes::parse_records(&note) {
         Ok(records) => records,
-        Err(e) => {
-            return Ok(CommitReport {
-                commit,
-                records: Some(Vec::new()),
-                note_problem: Some(format!("the note cannot be read: {e}")),
-            });
-        }
+        Err(e) => return Ok(report(Some(Vec::new()), Some(format!("the note cannot be read: {e}")))),
     };
     let head_tree = git::tree_of(repo, commit)?.to_string();
-    let reports = records
+    // Bundles by the digest approvals name them with.
+    let bundles: Vec<(String, &Record, Bundle)> = records
         .iter()
-        .map(|record| verify_record(record, commit, &head_tree, signers, now))
+        .filter_map(|r| Some((crate::run::record_digest(r), r, bundle_of(r)?)))
         .collect();
+    let reports: Vec<RecordReport> = records
+        .iter()
+        .map(|record| verify_record(record, commit, &head_tree, signers, now, &bundles))
+        .collect();
+    let mut policy_problems = Vec::new();
+    if policy.deny_pending || policy.require_dod {
+        let trusted: Vec<Record> = records
+            .iter()
+            .zip(&reports)
+            .filter(|(_, r)| r.kind == RecordKind::Approval && r.problems.is_empty())
+            .map(|(record, _)| record.clone())
+            .collect();
+        for (_, record, bundle) in &bundles {
+            let mut bundle = bundle.clone();
+            crate::approval::fold(&mut bundle, record, &trusted);
+            policy_problems.extend(policy_findings(&bundle, policy));
+        }
+    }
     Ok(CommitReport {
         commit,
         records: Some(reports),
         note_problem: None,
+        policy_problems,
     })
+}
+
+/// What `policy` finds in a (folded) bundle.
+pub fn policy_findings(bundle: &Bundle, policy: Policy) -> Vec<String> {
+    let mut found = Vec::new();
+    if policy.deny_pending {
+        for v in bundle
+            .scope_violations
+            .iter()
+            .filter(|v| v.approval.state != "approved")
+        {
+            found.push(format!(
+                "run {}: scope violation {} ({}) is {} (--deny-pending)",
+                bundle.run_id, v.path, v.rule, v.approval.state
+            ));
+        }
+    }
+    if policy.require_dod {
+        for r in bundle
+            .dod_results
+            .iter()
+            .filter(|r| r.status != crate::model::DodStatus::Passed)
+        {
+            found.push(format!(
+                "run {}: DoD check {} {} (--require-dod)",
+                bundle.run_id,
+                r.name,
+                r.status.as_str()
+            ));
+        }
+    }
+    found
 }
 
 fn verify_record(
@@ -208,8 +278,10 @@ fn verify_record(
     head_tree: &str,
     signers: &AllowedSigners,
     now: i64,
+    bundles: &[(String, &Record, Bundle)],
 ) -> RecordReport {
     let mut report = RecordReport {
+        kind: RecordKind::Unknown,
         run_id: None,
         signer: None,
         problems: Vec::new(),
@@ -232,6 +304,11 @@ fn verify_record(
         return report;
     }
     let predicate_type = value.get("predicateType").and_then(Value::as_str).unwrap_or_default();
+    if predicate_type == APPROVAL_PREDICATE_TYPE {
+        report.kind = RecordKind::Approval;
+        check_approval(value, commit, bundles, &mut report);
+        return report;
+    }
     if predicate_type != BUNDLE_PREDICATE_TYPE {
         report.problems.push(format!("unknown record kind '{predicate_type}'"));
         return report;
@@ -246,6 +323,7 @@ fn verify_record(
         }
     };
     let bundle = &statement.predicate;
+    report.kind = RecordKind::Bundle;
     report.run_id = Some(bundle.run_id.clone());
     let commit_hex = commit.to_string();
     let subjects: Vec<&str> = statement.subject.iter().map(|s| s.digest.git_commit.as_str()).collect();
@@ -267,6 +345,52 @@ fn verify_record(
     }
     report.problems.extend(manifest_problems(bundle));
     report
+}
+
+/// An approval must be about this commit and name a bundle of this note with that violation.
+fn check_approval(value: Value, commit: ObjectId, bundles: &[(String, &Record, Bundle)], report: &mut RecordReport) {
+    let statement: Statement<ApprovalRecord> = match serde_json::from_value(value) {
+        Ok(s) => s,
+        Err(e) => {
+            report
+                .problems
+                .push(format!("the approval does not have the approval's shape ({e})"));
+            return;
+        }
+    };
+    let approval = &statement.predicate;
+    report.run_id = Some(approval.run_id.clone());
+    let commit_hex = commit.to_string();
+    if statement.subject.len() != 1 || statement.subject[0].digest.git_commit != commit_hex {
+        report
+            .problems
+            .push(format!("the approval is not about this commit {commit_hex}"));
+    }
+    if !matches!(approval.decision.as_str(), "approved" | "rejected") {
+        report
+            .problems
+            .push(format!("unknown decision '{}'", approval.decision));
+    }
+    match bundles.iter().find(|(digest, _, _)| *digest == approval.bundle_digest) {
+        None => report.problems.push(format!(
+            "the approval of {} names bundle {}, which is not in this note",
+            approval.path, approval.bundle_digest
+        )),
+        Some((_, _, bundle)) => {
+            if bundle.run_id != approval.run_id {
+                report.problems.push(format!(
+                    "the approval names run '{}', its bundle is run '{}'",
+                    approval.run_id, bundle.run_id
+                ));
+            }
+            if !bundle.scope_violations.iter().any(|v| v.path == approval.path) {
+                report.problems.push(format!(
+                    "the approval is for {}, which is not a scope violation of its bundle",
+                    approval.path
+                ));
+            }
+        }
+    }
 }
 
 /// What does not recompute in a bundle's evidence manifest.

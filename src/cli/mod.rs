@@ -10,6 +10,7 @@ use clap::{Parser, Subcommand};
 use git_proof::run::Workspace;
 use git_proof::{git, policy, run, signing, store, verify};
 
+mod approve;
 mod event;
 mod finish;
 mod ingest;
@@ -17,6 +18,7 @@ mod install;
 mod keygen;
 mod log;
 mod prove_event;
+mod reject;
 mod run_cmd;
 mod show;
 mod start;
@@ -55,6 +57,10 @@ enum Command {
     Show(show::Args),
     Log(log::Args),
     Verify(verify_cmd::Args),
+    /// Approve scope violations of a run (a signed record once its proof is written).
+    Approve(approve::Args),
+    /// Reject scope violations of a run (a signed record once its proof is written).
+    Reject(approve::Args),
     ProveEvent(prove_event::Args),
     VerifyEvent(verify_event::Args),
 }
@@ -125,6 +131,8 @@ fn dispatch(cli: Cli) -> anyhow::Result<u8> {
         Command::Show(args) => show::run(args, &ctx),
         Command::Log(args) => log::run(args, &ctx),
         Command::Verify(args) => verify_cmd::run(args, &ctx),
+        Command::Approve(args) => approve::run(args, &ctx),
+        Command::Reject(args) => reject::run(args, &ctx),
         Command::ProveEvent(args) => prove_event::run(args, &ctx),
         Command::VerifyEvent(args) => verify_event::run(args, &ctx),
     }
@@ -169,6 +177,14 @@ fn exit_code_for(err: &anyhow::Error) -> u8 {
         }
         if let Some(e) = cause.downcast_ref::<git::Error>()
             && matches!(e, git::Error::UnknownRevision { .. })
+        {
+            return EXIT_NOT_FOUND;
+        }
+        if let Some(git_proof::approval::Error::Run(e)) = cause.downcast_ref::<git_proof::approval::Error>()
+            && matches!(
+                e,
+                run::Error::Store(store::Error::UnknownRun(_)) | run::Error::NoProof(_)
+            )
         {
             return EXIT_NOT_FOUND;
         }

@@ -4,7 +4,7 @@ use git_proof::model::Bundle;
 use git_proof::notes;
 use git_proof::run::{self, Workspace};
 use git_proof::signing::{self, AllowedSigners};
-use git_proof::{git, summary, verify};
+use git_proof::{approval, git, summary, verify};
 
 use super::{Ctx, NotFound};
 
@@ -73,13 +73,28 @@ fn find(ws: &Workspace, target: &str, trust: &super::TrustArgs, now: i64) -> any
     let records = notes::parse_records(&note).map_err(|e| {
         anyhow::anyhow!("the proof note on {commit} is corrupt: {e}; run `git proof verify {commit}` for details")
     })?;
+    // Decisions made after the proof fold into its violations; with a trust source, only the
+    // approvals whose signature checks out.
+    let approvals: Vec<notes::Record> = records
+        .iter()
+        .filter(|r| approval::approval_of(r).is_some())
+        .filter(|r| {
+            signers
+                .as_ref()
+                .is_none_or(|s| signing::verify(r.payload.as_bytes(), &r.signature, s, now).is_ok())
+        })
+        .cloned()
+        .collect();
     let shown: Vec<Shown> = records
         .iter()
         .filter_map(|r| Some((r, verify::bundle_of(r)?)))
         .filter(|(_, b)| run_id.as_ref().is_none_or(|id| &b.run_id == id))
-        .map(|(record, bundle)| Shown {
-            signature: signature_line(record, signers.as_ref(), now),
-            bundle,
+        .map(|(record, mut bundle)| {
+            approval::fold(&mut bundle, record, &approvals);
+            Shown {
+                signature: signature_line(record, signers.as_ref(), now),
+                bundle,
+            }
         })
         .collect();
     if shown.is_empty() {

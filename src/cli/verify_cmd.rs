@@ -18,6 +18,12 @@ pub struct Args {
     /// Fail commits that carry no proof.
     #[arg(long)]
     require: bool,
+    /// Policy: fail unless every scope violation is approved (by a trusted approval record).
+    #[arg(long)]
+    deny_pending: bool,
+    /// Policy: fail unless every DoD check passed.
+    #[arg(long)]
+    require_dod: bool,
     /// Print a JSON array, one object per commit.
     #[arg(long)]
     json: bool,
@@ -28,8 +34,14 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<u8> {
         revs,
         trust,
         require,
+        deny_pending,
+        require_dod,
         json,
     } = args;
+    let policy = verify::Policy {
+        deny_pending,
+        require_dod,
+    };
     let repo = git_proof::git::discover(&ctx.dir)?;
     let revs = if revs.is_empty() { vec!["HEAD".to_owned()] } else { revs };
     let mut commits = Vec::new();
@@ -45,7 +57,14 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<u8> {
     let now = ctx.now.as_second();
     let mut reports = Vec::with_capacity(commits.len());
     for commit in commits {
-        reports.push(verify::verify_commit(&repo, &mut reader, commit, &signers, now)?);
+        reports.push(verify::verify_commit(
+            &repo,
+            &mut reader,
+            commit,
+            &signers,
+            now,
+            policy,
+        )?);
     }
     let failed = reports.iter().any(|r| match r.verdict() {
         Verdict::Valid => false,
@@ -75,7 +94,12 @@ fn verdict_word(r: &CommitReport, require: bool) -> &'static str {
 fn report_line(r: &CommitReport, require: bool) -> String {
     let sha = r.commit.to_string();
     let mut line = format!("{}  {}", &sha[..10], verdict_word(r, require));
-    for record in r.records.iter().flatten() {
+    for record in r
+        .records
+        .iter()
+        .flatten()
+        .filter(|r| r.kind == verify::RecordKind::Bundle)
+    {
         if let Some(run) = &record.run_id {
             line.push_str(&format!("  run {run}"));
         }
@@ -97,6 +121,11 @@ fn report_json(r: &CommitReport, require: bool) -> serde_json::Value {
         "commit": r.commit.to_string(),
         "verdict": verdict_word(r, require),
         "records": r.records.iter().flatten().map(|rec| serde_json::json!({
+            "kind": match rec.kind {
+                verify::RecordKind::Bundle => "bundle",
+                verify::RecordKind::Approval => "approval",
+                verify::RecordKind::Unknown => "unknown",
+            },
             "run_id": rec.run_id,
             "signer": rec.signer.as_ref().map(|s| serde_json::json!({"principals": s.principals, "fingerprint": s.fingerprint})),
             "problems": rec.problems,

@@ -3,6 +3,7 @@
 
 mod common;
 
+mod approval;
 mod bad_input;
 mod concurrency;
 mod diff_oracle;

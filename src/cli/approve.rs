@@ -1,0 +1,79 @@
+//! `git proof approve RUN_ID PATH...`: decide scope violations in favour.
+
+use std::path::PathBuf;
+
+use git_proof::approval::{self, Decision, DecisionRequest};
+
+use super::Ctx;
+
+/// Approve scope violations of a run. Before its proof is written the decision goes into the
+/// bundle; after, it is a new signed record appended to the same note (the bundle is never
+/// rewritten).
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// The run.
+    #[arg(value_name = "RUN_ID")]
+    pub run_id: String,
+    /// The violating paths to decide.
+    #[arg(value_name = "PATH")]
+    pub paths: Vec<String>,
+    /// Decide every violation of the run.
+    #[arg(long, conflicts_with = "paths")]
+    pub all: bool,
+    /// Why (kept in the decision record).
+    #[arg(long, value_name = "TEXT")]
+    pub reason: Option<String>,
+    /// Signing key, needed once the proof is written [default: as for finish].
+    #[arg(long, value_name = "PATH")]
+    pub key: Option<PathBuf>,
+}
+
+pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<u8> {
+    decide(args, ctx, Decision::Approved)
+}
+
+/// Shared by `approve` and `reject`.
+pub fn decide(args: Args, ctx: &Ctx, decision: Decision) -> anyhow::Result<u8> {
+    let Args {
+        run_id,
+        paths,
+        all,
+        reason,
+        key,
+    } = args;
+    let ws = ctx.workspace()?;
+    let mut index = ws.open_index()?;
+    let config = ws.repo.config_snapshot();
+    let decided_by = match (config.string("user.name"), config.string("user.email")) {
+        (Some(name), Some(email)) => format!("{name} <{email}>"),
+        (None, Some(email)) => email.to_string(),
+        (Some(name), None) => name.to_string(),
+        (None, None) => "unknown".to_owned(),
+    };
+    let key = super::signing_key(key.as_deref(), Some(&ws.repo)).ok();
+    let decided = approval::decide(
+        &ws,
+        &mut index,
+        DecisionRequest {
+            run_id: &run_id,
+            paths: &paths,
+            all,
+            decision,
+            reason,
+            decided_by,
+            key: key.as_ref(),
+        },
+        ctx.now,
+    )?;
+    let how = match &decided.signed_on {
+        Some(commit) => format!(
+            "signed record appended to the note on {}",
+            &commit[..commit.len().min(10)]
+        ),
+        None => "goes into the proof when the run finishes".to_owned(),
+    };
+    for path in &decided.paths {
+        println!("{} {path} ({how})", decision.as_str());
+    }
+    Ok(super::EXIT_OK)
+}
