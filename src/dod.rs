@@ -33,10 +33,27 @@ pub fn pending(checks: &[DodCheck]) -> Vec<DodResult> {
 
 /// Runs the checks in order in `workdir`.
 pub fn run_checks(checks: &[DodCheck], workdir: &Path, logs: &Path) -> Vec<DodResult> {
-    checks.iter().map(|c| run_check(c, workdir, logs)).collect()
+    use std::io::IsTerminal;
+    let progress = std::io::stderr().is_terminal();
+    checks.iter().map(|c| run_check(c, workdir, logs, progress)).collect()
 }
 
-fn run_check(check: &DodCheck, workdir: &Path, logs: &Path) -> DodResult {
+/// Why a check cannot start, before trying: a missing directory or environment variable.
+fn precondition(check: &DodCheck, workdir: &Path) -> Result<std::path::PathBuf, String> {
+    let dir = match &check.cwd {
+        Some(cwd) => workdir.join(cwd),
+        None => workdir.to_owned(),
+    };
+    if !dir.is_dir() {
+        return Err(format!("working directory {} does not exist", dir.display()));
+    }
+    if let Some(missing) = check.env.iter().find(|var| std::env::var_os(var).is_none()) {
+        return Err(format!("required environment variable {missing} is not set"));
+    }
+    Ok(dir)
+}
+
+fn run_check(check: &DodCheck, workdir: &Path, logs: &Path, progress: bool) -> DodResult {
     let started = Instant::now();
     let mut result = DodResult {
         name: check.name.clone(),
@@ -51,12 +68,19 @@ fn run_check(check: &DodCheck, workdir: &Path, logs: &Path) -> DodResult {
         Err(_) => return result,
     };
     let (log_path, log_file) = log;
+    let dir = match precondition(check, workdir) {
+        Ok(dir) => dir,
+        Err(why) => {
+            let _ = std::fs::write(&log_path, format!("could not start: {why}\n"));
+            return finish_result(result, started, &log_path, logs);
+        }
+    };
     let spawned = log_file.try_clone().and_then(|stderr| {
         let mut command = Command::new("sh");
         command
             .arg("-c")
             .arg(&check.command)
-            .current_dir(workdir)
+            .current_dir(&dir)
             .stdin(Stdio::null())
             .stdout(log_file)
             .stderr(stderr);
@@ -74,7 +98,14 @@ fn run_check(check: &DodCheck, workdir: &Path, logs: &Path) -> DodResult {
         }
         Ok(mut child) => {
             let deadline = started + Duration::from_secs(check.timeout_s);
+            let mut shown = 0;
             loop {
+                // On a terminal, say which check runs and for how long; nothing otherwise.
+                let elapsed = started.elapsed().as_secs();
+                if progress && elapsed >= 2 && elapsed > shown {
+                    shown = elapsed;
+                    eprint!("\rgit-proof: DoD check {} running for {elapsed}s ", check.name);
+                }
                 match child.try_wait() {
                     Ok(Some(status)) => {
                         result.exit_code = status.code();
@@ -96,10 +127,22 @@ fn run_check(check: &DodCheck, workdir: &Path, logs: &Path) -> DodResult {
                     Err(_) => break,
                 }
             }
+            if shown > 0 {
+                eprintln!(
+                    "\rgit-proof: DoD check {} {} after {}s   ",
+                    check.name,
+                    result.status.as_str(),
+                    started.elapsed().as_secs()
+                );
+            }
         }
     }
+    finish_result(result, started, &log_path, logs)
+}
+
+fn finish_result(mut result: DodResult, started: Instant, log_path: &Path, logs: &Path) -> DodResult {
     result.duration_ms = started.elapsed().as_millis() as u64;
-    if let Some((digest, size)) = seal_log(&log_path, logs) {
+    if let Some((digest, size)) = seal_log(log_path, logs) {
         result.log_digest = Some(digest);
         result.log_size = size;
     }

@@ -78,6 +78,12 @@ pub struct DodCheck {
     pub name: String,
     pub command: String,
     pub timeout_s: u64,
+    /// Directory to run in, relative to the worktree root; `null` is the root.
+    pub cwd: Option<String>,
+    /// Environment variables the check needs; a missing one makes the check an `error`.
+    pub env: Vec<String>,
+    /// Where the check was defined: `policy` or `cli`.
+    pub source: String,
 }
 
 /// The outcome of one check at finish.

@@ -62,6 +62,11 @@ struct DodTable {
     name: String,
     command: String,
     timeout_s: Option<u64>,
+    /// Working directory, relative to the worktree root.
+    cwd: Option<String>,
+    /// Environment variables that must be set.
+    #[serde(default)]
+    env: Vec<String>,
 }
 
 /// Rules given on the command line of `start`.
@@ -79,6 +84,9 @@ pub fn parse_dod_spec(spec: &str) -> Result<DodCheck, Error> {
             name: name.trim().to_owned(),
             command: command.to_owned(),
             timeout_s: DEFAULT_TIMEOUT_S,
+            cwd: None,
+            env: Vec::new(),
+            source: "cli".into(),
         }),
         _ => Err(Error::BadDodSpec(spec.to_owned())),
     }
@@ -118,6 +126,9 @@ pub fn effective(workdir: &Path, cli: &CliRules) -> Result<(ScopeSnapshot, Vec<D
             name: d.name,
             command: d.command,
             timeout_s: d.timeout_s.unwrap_or(DEFAULT_TIMEOUT_S),
+            cwd: d.cwd,
+            env: d.env,
+            source: "policy".into(),
         });
     }
     // A check named on the command line replaces the policy's check of that name.

@@ -135,8 +135,8 @@ fn full_run_records_every_fact_as_git_reports_it() {
     assert_eq!(
         b["dod_snapshot"],
         json!([
-            {"name": "pass", "command": "echo checking; true", "timeout_s": 600},
-            {"name": "fail", "command": "printf 'bro%s\\n' ken >&2; exit 3", "timeout_s": 600}
+            {"name": "pass", "command": "echo checking; true", "timeout_s": 600, "cwd": null, "env": [], "source": "cli"},
+            {"name": "fail", "command": "printf 'bro%s\\n' ken >&2; exit 3", "timeout_s": 600, "cwd": null, "env": [], "source": "cli"}
         ])
     );
     assert_eq!(b["base_sha"], base.as_str());

@@ -12,4 +12,5 @@ mod full_run;
 mod ingest;
 mod install_agent;
 mod interop;
+mod scope_dod;
 mod vectors;
