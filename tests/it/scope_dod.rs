@@ -142,7 +142,7 @@ fn globs_behave_like_gitignore_on_real_paths() {
 #[test]
 fn a_rename_across_the_scope_boundary_checks_both_paths() {
     let repo = TestRepo::new();
-    repo.write("lib/moving.rs", &"fn f() {}\n".repeat(20));
+    repo.write("lib/moving.rs", "fn f() {}\n".repeat(20));
     repo.commit_all("outside");
     let run_id = repo.start(&["--scope", "src/**"]);
     std::fs::create_dir_all(repo.path("src")).unwrap();
