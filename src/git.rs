@@ -57,21 +57,10 @@ impl<T, E: Into<gix::Error>> GitContext<T> for Result<T, E> {
 
 /// Opens the repository containing `dir`, honouring `GIT_DIR` and friends as git does.
 pub fn discover(dir: &Path) -> Result<gix::Repository, Error> {
-    let mut repo = gix::discover_with_environment_overrides(dir).map_err(|source| Error::NotARepository {
+    gix::discover_with_environment_overrides(dir).map_err(|source| Error::NotARepository {
         path: dir.to_owned(),
         source,
-    })?;
-    // git compares file times to the nanosecond (its USE_NSEC build default); gix only does so
-    // when asked, and otherwise re-hashes every file touched in the second the index was
-    // written, which after a commit is most of what the agent just changed.
-    if repo.config_snapshot().boolean("gitoxide.core.useNsec").is_none() {
-        let mut config = repo.config_snapshot_mut();
-        config
-            .append_config(["gitoxide.core.useNsec=true"], gix::config::Source::Api)
-            .doing(|| "configure nanosecond file times".into())?;
-        config.commit().doing(|| "configure nanosecond file times".into())?;
-    }
-    Ok(repo)
+    })
 }
 
 /// The worktree root, or [`Error::Bare`].
@@ -187,11 +176,18 @@ pub fn dirty_files_in_background(repo: &gix::Repository) -> std::thread::JoinHan
 pub fn dirty_files(repo: &gix::Repository) -> Result<Vec<String>, Error> {
     let mut repo = repo.clone();
     // git verifies the index checksum only in fsck; gix verifies it on every read unless
-    // index.skipHash is set (it only ever reads the index here, never writes it).
+    // index.skipHash is set (it only ever reads the index here, never writes it). And git
+    // compares file times to the nanosecond (its USE_NSEC build default), where gix otherwise
+    // re-hashes every file touched in the second the index was written, which after a commit
+    // is most of what the agent just changed.
     {
+        let mut overrides = vec!["index.skipHash=true"];
+        if repo.config_snapshot().boolean("gitoxide.core.useNsec").is_none() {
+            overrides.push("gitoxide.core.useNsec=true");
+        }
         let mut config = repo.config_snapshot_mut();
         config
-            .append_config(["index.skipHash=true"], gix::config::Source::Api)
+            .append_config(overrides, gix::config::Source::Api)
             .doing(|| "configure index reading".into())?;
         config.commit().doing(|| "configure index reading".into())?;
     }
