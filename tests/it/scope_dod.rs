@@ -232,3 +232,37 @@ fn finish_without_dod_records_every_check_as_pending() {
     assert_eq!(results[1]["status"], "pending");
     assert_eq!(results[0]["log_digest"], Value::Null);
 }
+
+#[test]
+fn long_checks_show_progress_on_a_terminal_and_nothing_otherwise() {
+    let repo = TestRepo::new();
+    repo.start(&["--dod", "slow=sleep 3"]);
+    // util-linux `script` gives the command a terminal, as a person's shell would.
+    let finish = format!("{} finish", crate::common::bin());
+    let mut cmd = std::process::Command::new("script");
+    crate::common::pin_env(&mut cmd, &repo.home());
+    let out: crate::common::Run = cmd
+        .args(["-qec", &finish, "/dev/null"])
+        .current_dir(&repo.root)
+        .env("SHELL", "/bin/sh")
+        .env("GIT_PROOF_KEY", &repo.key)
+        .output()
+        .unwrap()
+        .into();
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert!(out.stdout.contains("DoD check slow running for 2s"), "{:?}", out.stdout);
+    assert!(
+        out.stdout.contains("DoD check slow passed after 3s"),
+        "{:?}",
+        out.stdout
+    );
+
+    let repo = TestRepo::new();
+    repo.start(&["--dod", "slow=sleep 3"]);
+    let out = repo.proof(&["finish"]).ok();
+    assert!(
+        !out.stderr.contains("running for"),
+        "no progress without a terminal: {}",
+        out.stderr
+    );
+}
