@@ -133,6 +133,8 @@ pub struct RecordReport {
     pub signer: Option<Signer>,
     /// What is wrong with it; empty means valid.
     pub problems: Vec<String>,
+    /// What could not be checked here (a shallow clone without the base commit).
+    pub unchecked: Vec<String>,
 }
 
 /// The outcome for one commit.
@@ -216,7 +218,7 @@ pub fn verify_commit(
         .collect();
     let reports: Vec<RecordReport> = records
         .iter()
-        .map(|record| verify_record(record, commit, &head_tree, signers, now, &bundles))
+        .map(|record| verify_record(repo, record, commit, &head_tree, signers, now, &bundles))
         .collect();
     let mut policy_problems = Vec::new();
     if policy.deny_pending || policy.require_dod {
@@ -273,6 +275,7 @@ pub fn policy_findings(bundle: &Bundle, policy: Policy) -> Vec<String> {
 }
 
 fn verify_record(
+    repo: &gix::Repository,
     record: &Record,
     commit: ObjectId,
     head_tree: &str,
@@ -285,6 +288,7 @@ fn verify_record(
         run_id: None,
         signer: None,
         problems: Vec::new(),
+        unchecked: Vec::new(),
     };
     match signing::verify(record.payload.as_bytes(), &record.signature, signers, now) {
         Ok(signer) => report.signer = Some(signer),
@@ -344,6 +348,9 @@ fn verify_record(
         ));
     }
     report.problems.extend(manifest_problems(bundle));
+    if bundle.head_sha == commit_hex {
+        recompute_facts(repo, bundle, commit, &mut report);
+    }
     report
 }
 
@@ -390,6 +397,53 @@ fn check_approval(value: Value, commit: ObjectId, bundles: &[(String, &Record, B
                 ));
             }
         }
+    }
+}
+
+/// The facts git can recompute: `base_sha` is an ancestor of the commit, and `changed_files`
+/// and `diff_stat` are what `git diff --numstat -M base head` says.
+fn recompute_facts(repo: &gix::Repository, bundle: &Bundle, commit: ObjectId, report: &mut RecordReport) {
+    let Ok(base) = ObjectId::from_hex(bundle.base_sha.as_bytes()) else {
+        report
+            .problems
+            .push(format!("base_sha '{}' is not a commit id", bundle.base_sha));
+        return;
+    };
+    if !git::is_commit(repo, base) {
+        report.unchecked.push(format!(
+            "base {} is not in this clone (shallow?): changed_files and diff_stat not recomputed",
+            &bundle.base_sha[..bundle.base_sha.len().min(10)]
+        ));
+        return;
+    }
+    if base != commit {
+        match repo.merge_base(base, commit) {
+            Ok(Some(merge_base)) if merge_base.detach() == base => {}
+            Ok(_) => report.problems.push(format!(
+                "base_sha {} is not an ancestor of this commit",
+                bundle.base_sha
+            )),
+            Err(_) => report
+                .unchecked
+                .push("the ancestry of base_sha could not be read".into()),
+        }
+    }
+    match crate::diffstat::diff_stat(repo, base, commit) {
+        Ok(stat) => {
+            let files: Vec<&str> = stat.entries.iter().map(|e| e.path.as_str()).collect();
+            if files != bundle.changed_files.iter().map(String::as_str).collect::<Vec<_>>() {
+                report
+                    .problems
+                    .push("changed_files is not what git diff says for base_sha..head_sha".into());
+            } else if stat != bundle.diff_stat {
+                report
+                    .problems
+                    .push("diff_stat is not what git diff --numstat -M says for base_sha..head_sha".into());
+            }
+        }
+        Err(_) => report
+            .unchecked
+            .push("the diff base_sha..head_sha could not be read".into()),
     }
 }
 

@@ -107,6 +107,13 @@ fn report_line(r: &CommitReport, require: bool) -> String {
             line.push_str(&format!(" signed by {}", signer.principals));
         }
     }
+    let unchecked: Vec<&String> = r.records.iter().flatten().flat_map(|rec| &rec.unchecked).collect();
+    if !unchecked.is_empty() {
+        line.push_str(&format!(
+            "  [not checked: {}]",
+            unchecked.iter().map(|s| s.as_str()).collect::<Vec<_>>().join("; ")
+        ));
+    }
     let reasons = r.reasons();
     if !reasons.is_empty() {
         line.push_str(&format!("  ({})", reasons.join("; ")));
@@ -129,6 +136,7 @@ fn report_json(r: &CommitReport, require: bool) -> serde_json::Value {
             "run_id": rec.run_id,
             "signer": rec.signer.as_ref().map(|s| serde_json::json!({"principals": s.principals, "fingerprint": s.fingerprint})),
             "problems": rec.problems,
+            "unchecked": rec.unchecked,
         })).collect::<Vec<_>>(),
         "reasons": r.reasons(),
     })

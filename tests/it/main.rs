@@ -13,4 +13,5 @@ mod ingest;
 mod install_agent;
 mod interop;
 mod scope_dod;
+mod tamper;
 mod vectors;
