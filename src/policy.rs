@@ -45,6 +45,16 @@ struct PolicyFile {
     scope: ScopeTable,
     #[serde(default)]
     dod: Vec<DodTable>,
+    #[serde(default)]
+    verify: VerifyTable,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct VerifyTable {
+    /// Author or committer patterns (`Name <email>` substrings) that mark a commit agent-made.
+    #[serde(default)]
+    agents: Vec<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -143,6 +153,16 @@ pub fn effective(workdir: &Path, cli: &CliRules) -> Result<(ScopeSnapshot, Vec<D
         }
     }
     Ok((scope, checks))
+}
+
+/// The `[verify] agents` patterns of the worktree's policy file (none without one).
+pub fn agent_patterns(workdir: &Path) -> Result<Vec<String>, Error> {
+    let path = workdir.join(POLICY_PATH);
+    match std::fs::read_to_string(&path) {
+        Ok(text) => Ok(parse_policy(&path, &text)?.verify.agents),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+        Err(source) => Err(Error::Read { path, source }),
+    }
 }
 
 fn parse_policy(path: &Path, text: &str) -> Result<PolicyFile, Error> {

@@ -474,3 +474,53 @@ pub fn manifest_problems(bundle: &Bundle) -> Vec<String> {
     }
     problems
 }
+
+/// Why a commit looks agent-made, if it does: a `Co-authored-by` trailer naming a coding agent,
+/// aider's "(aider)" name suffix, or an author/committer matching one of `patterns` (from
+/// `[verify] agents` in the policy file). Human commits in the same range need no proof.
+pub fn agent_signal(repo: &gix::Repository, commit: ObjectId, patterns: &[String]) -> Option<String> {
+    const AGENT_TRAILERS: [&str; 9] = [
+        "noreply@anthropic.com",
+        "claude",
+        "aider",
+        "cursoragent@cursor.com",
+        "cursor agent",
+        "copilot",
+        "codex",
+        "openai",
+        "gemini",
+    ];
+    let object = repo.find_commit(commit).ok()?;
+    let decoded = object.decode().ok()?;
+    let author = format!("{} <{}>", decoded.author().ok()?.name, decoded.author().ok()?.email);
+    let committer = format!(
+        "{} <{}>",
+        decoded.committer().ok()?.name,
+        decoded.committer().ok()?.email
+    );
+    for who in [&author, &committer] {
+        if who
+            .split(" <")
+            .next()
+            .is_some_and(|name| name.trim_end().ends_with("(aider)"))
+        {
+            return Some(format!("{who} is aider's"));
+        }
+        if let Some(p) = patterns
+            .iter()
+            .find(|p| !p.is_empty() && who.to_lowercase().contains(&p.to_lowercase()))
+        {
+            return Some(format!("{who} matches the policy's agent pattern '{p}'"));
+        }
+    }
+    let message = decoded.message.to_str_lossy();
+    for line in message.lines() {
+        let lower = line.trim().to_lowercase();
+        if let Some(value) = lower.strip_prefix("co-authored-by:")
+            && AGENT_TRAILERS.iter().any(|agent| value.contains(agent))
+        {
+            return Some(format!("trailer '{}'", line.trim()));
+        }
+    }
+    None
+}

@@ -1,13 +1,16 @@
 //! `git proof verify [REV|RANGE]...`: check the proofs on commits, for people and CI.
 
+use std::collections::HashSet;
+use std::fmt::Write as _;
+
 use git_proof::notes::NotesReader;
-use git_proof::verify::{self, CommitReport, Verdict};
+use git_proof::verify::{self, CommitReport, RecordKind, Verdict};
 
 use super::Ctx;
 
 /// Check the proofs of commits: signatures against the allowed signers, subjects against the
-/// commits, manifests against their hashes. Exit 0 all valid, 1 any invalid (or missing with
-/// --require), 2 bad input.
+/// commits, the facts git can recompute, manifests against their hashes. Exit 0 all valid, 1
+/// any invalid (or missing where required), 2 bad input.
 #[derive(clap::Args, Debug)]
 pub struct Args {
     /// Commits or ranges (A..B) to check [default: HEAD].
@@ -18,15 +21,77 @@ pub struct Args {
     /// Fail commits that carry no proof.
     #[arg(long)]
     require: bool,
+    /// Fail only commits that look agent-made (a Co-authored-by trailer naming an agent,
+    /// aider's "(aider)" names, or `[verify] agents` patterns in .proof/policy.toml) and carry no
+    /// proof; human commits pass.
+    #[arg(long, value_enum, value_name = "WHO", conflicts_with = "require")]
+    require_for: Option<RequireFor>,
     /// Policy: fail unless every scope violation is approved (by a trusted approval record).
     #[arg(long)]
     deny_pending: bool,
     /// Policy: fail unless every DoD check passed.
     #[arg(long)]
     require_dod: bool,
-    /// Print a JSON array, one object per commit.
+    /// Output: a table, JSON (one object per commit), GitHub workflow annotations, or JUnit XML.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    format: Format,
+    /// The same as --format json.
     #[arg(long)]
     json: bool,
+}
+
+/// Whose commits must carry a proof.
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RequireFor {
+    Agents,
+}
+
+/// How the report is printed.
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Table,
+    Json,
+    Github,
+    Junit,
+}
+
+/// One commit's report, with whether it needed a proof.
+struct Checked {
+    report: CommitReport,
+    required: bool,
+    /// Why the commit counts as agent-made (with --require-for agents).
+    agent: Option<String>,
+}
+
+impl Checked {
+    fn failed(&self) -> bool {
+        match self.report.verdict() {
+            Verdict::Valid => false,
+            Verdict::Invalid => true,
+            Verdict::Missing => self.required,
+        }
+    }
+
+    fn verdict_word(&self) -> &'static str {
+        match self.report.verdict() {
+            Verdict::Valid => "valid",
+            Verdict::Invalid => "invalid",
+            Verdict::Missing if self.required => "missing",
+            Verdict::Missing => "none",
+        }
+    }
+
+    fn reasons(&self) -> Vec<String> {
+        let mut reasons = self.report.reasons();
+        if self.report.verdict() == Verdict::Missing {
+            reasons.push(match (&self.agent, self.required) {
+                (Some(why), _) => format!("no proof note, and the commit looks agent-made ({why})"),
+                (None, true) => "no proof note".into(),
+                (None, false) => "no proof note (not required)".into(),
+            });
+        }
+        reasons
+    }
 }
 
 pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<u8> {
@@ -34,10 +99,13 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<u8> {
         revs,
         trust,
         require,
+        require_for,
         deny_pending,
         require_dod,
+        format,
         json,
     } = args;
+    let format = if json { Format::Json } else { format };
     let policy = verify::Policy {
         deny_pending,
         require_dod,
@@ -45,61 +113,66 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<u8> {
     let repo = git_proof::git::discover(&ctx.dir)?;
     let revs = if revs.is_empty() { vec!["HEAD".to_owned()] } else { revs };
     let mut commits = Vec::new();
+    let mut seen = HashSet::new();
     for rev in &revs {
         for commit in git_proof::git::resolve_commits(&repo, rev)? {
-            if !commits.contains(&commit) {
+            if seen.insert(commit) {
                 commits.push(commit);
             }
         }
     }
     let signers = verify::load_trust(&repo, &trust.options())?;
+    let patterns = match (require_for, repo.workdir()) {
+        (Some(RequireFor::Agents), Some(workdir)) => git_proof::policy::agent_patterns(workdir)?,
+        _ => Vec::new(),
+    };
     let mut reader = NotesReader::new(&repo)?;
     let now = ctx.now.as_second();
-    let mut reports = Vec::with_capacity(commits.len());
+    let mut checked = Vec::with_capacity(commits.len());
     for commit in commits {
-        reports.push(verify::verify_commit(
-            &repo,
-            &mut reader,
-            commit,
-            &signers,
-            now,
-            policy,
-        )?);
+        let report = verify::verify_commit(&repo, &mut reader, commit, &signers, now, policy)?;
+        let agent = match require_for {
+            Some(RequireFor::Agents) if report.verdict() == Verdict::Missing => {
+                verify::agent_signal(&repo, commit, &patterns)
+            }
+            _ => None,
+        };
+        let required = require || agent.is_some();
+        checked.push(Checked {
+            report,
+            required,
+            agent,
+        });
     }
-    let failed = reports.iter().any(|r| match r.verdict() {
-        Verdict::Valid => false,
-        Verdict::Invalid => true,
-        Verdict::Missing => require,
-    });
-    if json {
-        let items: Vec<_> = reports.iter().map(|r| report_json(r, require)).collect();
-        super::print_json(&items)?;
-    } else {
-        for r in &reports {
-            println!("{}", report_line(r, require));
+    let failed = checked.iter().any(Checked::failed);
+    match format {
+        Format::Table => {
+            for c in &checked {
+                println!("{}", table_line(c));
+            }
         }
+        Format::Json => super::print_json(&checked.iter().map(json_object).collect::<Vec<_>>())?,
+        Format::Github => print!("{}", github(&checked)),
+        Format::Junit => print!("{}", junit(&checked)),
     }
     Ok(if failed { super::EXIT_INVALID } else { super::EXIT_OK })
 }
 
-fn verdict_word(r: &CommitReport, require: bool) -> &'static str {
-    match r.verdict() {
-        Verdict::Valid => "valid",
-        Verdict::Invalid => "invalid",
-        Verdict::Missing if require => "missing",
-        Verdict::Missing => "none",
-    }
+fn short(c: &Checked) -> String {
+    c.report.commit.to_string()[..10].to_owned()
 }
 
-fn report_line(r: &CommitReport, require: bool) -> String {
-    let sha = r.commit.to_string();
-    let mut line = format!("{}  {}", &sha[..10], verdict_word(r, require));
-    for record in r
+fn bundles(c: &Checked) -> impl Iterator<Item = &verify::RecordReport> {
+    c.report
         .records
         .iter()
         .flatten()
-        .filter(|r| r.kind == verify::RecordKind::Bundle)
-    {
+        .filter(|r| r.kind == RecordKind::Bundle)
+}
+
+fn table_line(c: &Checked) -> String {
+    let mut line = format!("{}  {}", short(c), c.verdict_word());
+    for record in bundles(c) {
         if let Some(run) = &record.run_id {
             line.push_str(&format!("  run {run}"));
         }
@@ -107,37 +180,106 @@ fn report_line(r: &CommitReport, require: bool) -> String {
             line.push_str(&format!(" signed by {}", signer.principals));
         }
     }
-    let unchecked: Vec<&String> = r.records.iter().flatten().flat_map(|rec| &rec.unchecked).collect();
+    let unchecked: Vec<&str> = c
+        .report
+        .records
+        .iter()
+        .flatten()
+        .flat_map(|rec| &rec.unchecked)
+        .map(String::as_str)
+        .collect();
     if !unchecked.is_empty() {
-        line.push_str(&format!(
-            "  [not checked: {}]",
-            unchecked.iter().map(|s| s.as_str()).collect::<Vec<_>>().join("; ")
-        ));
+        line.push_str(&format!("  [not checked: {}]", unchecked.join("; ")));
     }
-    let reasons = r.reasons();
+    let reasons = c.reasons();
     if !reasons.is_empty() {
         line.push_str(&format!("  ({})", reasons.join("; ")));
-    } else if r.verdict() == Verdict::Missing {
-        line.push_str("  (no proof note)");
     }
     line
 }
 
-fn report_json(r: &CommitReport, require: bool) -> serde_json::Value {
+/// The stable JSON schema README documents.
+fn json_object(c: &Checked) -> serde_json::Value {
     serde_json::json!({
-        "commit": r.commit.to_string(),
-        "verdict": verdict_word(r, require),
-        "records": r.records.iter().flatten().map(|rec| serde_json::json!({
+        "commit": c.report.commit.to_string(),
+        "verdict": c.verdict_word(),
+        "required": c.required,
+        "agent_signal": c.agent,
+        "records": c.report.records.iter().flatten().map(|rec| serde_json::json!({
             "kind": match rec.kind {
-                verify::RecordKind::Bundle => "bundle",
-                verify::RecordKind::Approval => "approval",
-                verify::RecordKind::Unknown => "unknown",
+                RecordKind::Bundle => "bundle",
+                RecordKind::Approval => "approval",
+                RecordKind::Unknown => "unknown",
             },
             "run_id": rec.run_id,
             "signer": rec.signer.as_ref().map(|s| serde_json::json!({"principals": s.principals, "fingerprint": s.fingerprint})),
             "problems": rec.problems,
             "unchecked": rec.unchecked,
         })).collect::<Vec<_>>(),
-        "reasons": r.reasons(),
+        "reasons": c.reasons(),
     })
+}
+
+/// GitHub Actions workflow commands: an error annotation per failing commit, then a summary.
+fn github(checked: &[Checked]) -> String {
+    let escape = |s: &str| s.replace('%', "%25").replace('\r', "%0D").replace('\n', "%0A");
+    let mut out = String::new();
+    for c in checked.iter().filter(|c| c.failed()) {
+        let _ = writeln!(
+            out,
+            "::error title=git proof verify: {} {}::{}",
+            short(c),
+            c.verdict_word(),
+            escape(&c.reasons().join("; "))
+        );
+    }
+    let failed = checked.iter().filter(|c| c.failed()).count();
+    let valid = checked.iter().filter(|c| c.report.verdict() == Verdict::Valid).count();
+    let _ = writeln!(
+        out,
+        "git proof verify: {} commits, {valid} with a valid proof, {failed} failing",
+        checked.len()
+    );
+    out
+}
+
+/// JUnit XML: a test case per commit, a failure per failing commit.
+fn junit(checked: &[Checked]) -> String {
+    let escape = |s: &str| {
+        s.replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+            .replace('"', "&quot;")
+    };
+    let failures = checked.iter().filter(|c| c.failed()).count();
+    let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    let _ = writeln!(
+        out,
+        "<testsuites name=\"git proof verify\" tests=\"{}\" failures=\"{failures}\">",
+        checked.len()
+    );
+    let _ = writeln!(
+        out,
+        "  <testsuite name=\"proofs\" tests=\"{}\" failures=\"{failures}\">",
+        checked.len()
+    );
+    for c in checked {
+        let name = format!("{} {}", c.report.commit, c.verdict_word());
+        if c.failed() {
+            let reasons = escape(&c.reasons().join("; "));
+            let _ = writeln!(
+                out,
+                "    <testcase classname=\"git-proof\" name=\"{}\"><failure message=\"{reasons}\">{reasons}</failure></testcase>",
+                escape(&name)
+            );
+        } else {
+            let _ = writeln!(
+                out,
+                "    <testcase classname=\"git-proof\" name=\"{}\"/>",
+                escape(&name)
+            );
+        }
+    }
+    out.push_str("  </testsuite>\n</testsuites>\n");
+    out
 }

@@ -15,3 +15,4 @@ mod interop;
 mod scope_dod;
 mod tamper;
 mod vectors;
+mod verify_range;
