@@ -197,16 +197,34 @@ pub fn verify_commit(
     now: i64,
     policy: Policy,
 ) -> Result<CommitReport, git::Error> {
+    let Some(note) = reader.note(commit)? else {
+        return Ok(CommitReport {
+            commit,
+            records: None,
+            note_problem: None,
+            policy_problems: Vec::new(),
+        });
+    };
+    check_note(repo, commit, &note, signers, now, policy)
+}
+
+/// Checks the bytes of a note as if attached to `commit` (the part of [`verify_commit`] that
+/// never touches the notes ref; the fuzz tests drive it directly).
+pub fn check_note(
+    repo: &gix::Repository,
+    commit: ObjectId,
+    note: &[u8],
+    signers: &AllowedSigners,
+    now: i64,
+    policy: Policy,
+) -> Result<CommitReport, git::Error> {
     let report = |records, note_problem| CommitReport {
         commit,
         records,
         note_problem,
         policy_problems: Vec::new(),
     };
-    let Some(note) = reader.note(commit)? else {
-        return Ok(report(None, None));
-    };
-    let records = match notes::parse_records(&note) {
+    let records = match notes::parse_records(note) {
         Ok(records) => records,
         Err(e) => return Ok(report(Some(Vec::new()), Some(format!("the note cannot be read: {e}")))),
     };

@@ -9,6 +9,7 @@ mod concurrency;
 mod diff_oracle;
 mod evidence;
 mod full_run;
+mod fuzz;
 mod ingest;
 mod install_agent;
 mod interop;
