@@ -136,6 +136,18 @@ impl<'repo> NotesReader<'repo> {
         Ok(Self { repo, state })
     }
 
+    /// A reader over the notes commit `notes_commit` instead of the ref: what a push is about
+    /// to make the ref (a pre-receive hook sees the new value before the ref moves).
+    pub fn at(repo: &'repo gix::Repository, notes_commit: ObjectId) -> Result<Self, Error> {
+        let tree = crate::git::tree_of(repo, notes_commit)?;
+        let state =
+            gix::note::plumbing::State::new(tree, repo).doing(|| format!("read the notes tree of {notes_commit}"))?;
+        Ok(Self {
+            repo,
+            state: Some(state),
+        })
+    }
+
     /// The note attached to `commit`, if any.
     pub fn note(&mut self, commit: ObjectId) -> Result<Option<Vec<u8>>, Error> {
         let Some(state) = &mut self.state else {

@@ -38,6 +38,10 @@ pub struct Args {
     /// The same as --format json.
     #[arg(long)]
     json: bool,
+    /// Read the proofs from this notes commit instead of refs/notes/proof (a pre-receive hook
+    /// passes the pushed value of the notes ref).
+    #[arg(long, value_name = "REV")]
+    notes: Option<String>,
 }
 
 /// Whose commits must carry a proof.
@@ -104,6 +108,7 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<u8> {
         require_dod,
         format,
         json,
+        notes,
     } = args;
     let format = if json { Format::Json } else { format };
     let policy = verify::Policy {
@@ -126,7 +131,10 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<u8> {
         (Some(RequireFor::Agents), Some(workdir)) => git_proof::policy::agent_patterns(workdir)?,
         _ => Vec::new(),
     };
-    let mut reader = NotesReader::new(&repo)?;
+    let mut reader = match &notes {
+        Some(rev) => NotesReader::at(&repo, git_proof::git::resolve_commit(&repo, rev)?)?,
+        None => NotesReader::new(&repo)?,
+    };
     let now = ctx.now.as_second();
     let mut checked = Vec::with_capacity(commits.len());
     for commit in commits {

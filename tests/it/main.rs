@@ -5,6 +5,7 @@ mod common;
 
 mod approval;
 mod bad_input;
+mod ci_examples;
 mod concurrency;
 mod diff_oracle;
 mod evidence;

@@ -1,0 +1,62 @@
+//! examples/ci/pre-receive run for real: a bare remote refuses agent commits without a proof.
+
+use crate::common::{Run, TestRepo};
+
+const TRAILER: &str = "\n\nCo-Authored-By: Claude <noreply@anthropic.com>";
+
+fn push(repo: &TestRepo, path_env: &str, refs: &[&str]) -> Run {
+    let mut cmd = repo.git_command(&repo.root);
+    cmd.env("PATH", path_env).args(["push", "-q", "origin"]).args(refs);
+    cmd.output().unwrap().into()
+}
+
+#[test]
+fn the_pre_receive_example_refuses_unproven_agent_commits() {
+    let repo = TestRepo::new();
+    let remote = repo.tmp.path().join("remote.git");
+    repo.git_in(
+        repo.tmp.path(),
+        &["init", "-q", "--bare", "-b", "main", remote.to_str().unwrap()],
+    );
+    let hook = remote.join("hooks/pre-receive");
+    std::fs::copy(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/ci/pre-receive"),
+        &hook,
+    )
+    .unwrap();
+    repo.git(&["remote", "add", "origin", remote.to_str().unwrap()]);
+    let bin_dir = std::path::Path::new(crate::common::bin()).parent().unwrap().to_owned();
+    let path_env = format!("{}:{}", bin_dir.display(), std::env::var("PATH").unwrap_or_default());
+
+    // main trusts the team's key.
+    std::fs::create_dir_all(repo.path(".proof")).unwrap();
+    std::fs::copy(&repo.allowed_signers, repo.path(".proof/allowed_signers")).unwrap();
+    repo.commit_all("trust the team key");
+    push(&repo, &path_env, &["main"]).ok();
+
+    // A proven agent commit goes in, with its notes.
+    repo.start(&[]);
+    repo.write("a.txt", "a\n");
+    repo.commit_all(&format!("agent work{TRAILER}"));
+    repo.proof(&["finish"]).ok();
+    push(&repo, &path_env, &["main", "refs/notes/proof"]).ok();
+
+    // A human commit needs no proof.
+    repo.write("b.txt", "b\n");
+    repo.commit_all("human work");
+    push(&repo, &path_env, &["main"]).ok();
+
+    // An agent commit without a proof is refused, and the remote keeps its old main.
+    repo.write("c.txt", "c\n");
+    repo.commit_all(&format!("unproven agent work{TRAILER}"));
+    let before = repo.git_in(&remote, &["rev-parse", "main"]);
+    let out = push(&repo, &path_env, &["main"]);
+    assert_ne!(out.code, 0, "the push must be refused");
+    assert!(out.stderr.contains("push to refs/heads/main refused"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("looks agent-made"),
+        "refused for the missing proof: {}",
+        out.stderr
+    );
+    assert_eq!(repo.git_in(&remote, &["rev-parse", "main"]), before);
+}
