@@ -247,11 +247,64 @@ pub fn event_hash_root(events: &[EventPointer]) -> Option<String> {
 
 /// `sha256(JCS(manifest without manifest_hash))`.
 pub fn manifest_hash(manifest: &Manifest) -> Result<String, canon::Error> {
-    let mut value = serde_json::to_value(manifest).map_err(canon::Error)?;
-    if let Value::Object(map) = &mut value {
-        map.remove("manifest_hash");
+    /// The manifest's fields but its hash, serialized straight from the manifest (no JSON
+    /// tree in between: verify computes this for every proven commit).
+    #[derive(Serialize)]
+    struct WithoutHash<'a> {
+        run_id: &'a str,
+        run_status: RunStatus,
+        correlation_id: &'a Option<String>,
+        workspace_id: &'a Option<String>,
+        thread_id: &'a Option<String>,
+        step_ids: &'a [String],
+        toolcall_ids: &'a [String],
+        artifact_ids: &'a [String],
+        stream_type: &'a str,
+        stream_id: &'a str,
+        from_seq: u64,
+        to_seq: u64,
+        event_count: u64,
+        events: &'a [EventPointer],
+        event_hash_root: &'a str,
+        completeness: &'a Completeness,
     }
-    canon::jcs_digest(&value)
+    let Manifest {
+        run_id,
+        run_status,
+        correlation_id,
+        workspace_id,
+        thread_id,
+        step_ids,
+        toolcall_ids,
+        artifact_ids,
+        stream_type,
+        stream_id,
+        from_seq,
+        to_seq,
+        event_count,
+        events,
+        event_hash_root,
+        completeness,
+        manifest_hash: _,
+    } = manifest;
+    canon::jcs_digest(&WithoutHash {
+        run_id,
+        run_status: *run_status,
+        correlation_id,
+        workspace_id,
+        thread_id,
+        step_ids,
+        toolcall_ids,
+        artifact_ids,
+        stream_type,
+        stream_id,
+        from_seq: *from_seq,
+        to_seq: *to_seq,
+        event_count: *event_count,
+        events,
+        event_hash_root,
+        completeness,
+    })
 }
 
 #[cfg(test)]
@@ -296,6 +349,15 @@ mod tests {
         assert_eq!(m.toolcall_ids, ["t1"]);
         assert_eq!((m.from_seq, m.to_seq, m.event_count), (1, 3, 3));
         assert_eq!(manifest_hash(&m).unwrap(), m.manifest_hash);
+    }
+
+    #[test]
+    fn manifest_hash_is_over_every_field_but_itself() {
+        let events = [event(1, EventType::RunStarted, Value::Null)];
+        let m = build_manifest(identity(), events.iter().map(|e| EventSummary::of(e).unwrap())).unwrap();
+        let mut value = serde_json::to_value(&m).unwrap();
+        value.as_object_mut().unwrap().remove("manifest_hash");
+        assert_eq!(m.manifest_hash, canon::jcs_digest(&value).unwrap());
     }
 
     #[test]

@@ -102,8 +102,14 @@ fn file_at_commit(repo: &gix::Repository, commit: ObjectId, path: &str) -> Resul
 
 /// The bundle of a record, if its payload is a bundle statement.
 pub fn bundle_of(record: &Record) -> Option<Bundle> {
+    statement_of(record).map(|s| s.predicate)
+}
+
+/// The bundle statement of a record, if its payload is one (of the statement type).
+fn statement_of(record: &Record) -> Option<Statement<Bundle>> {
     let statement: Statement<Bundle> = serde_json::from_str(&record.payload).ok()?;
-    (statement.predicate_type == BUNDLE_PREDICATE_TYPE).then_some(statement.predicate)
+    (statement.statement_type == STATEMENT_TYPE && statement.predicate_type == BUNDLE_PREDICATE_TYPE)
+        .then_some(statement)
 }
 
 /// What a record is.
@@ -188,6 +194,53 @@ impl CommitReport {
     }
 }
 
+/// Checks many commits, on every core: each thread reads notes through its own handles.
+/// Reports come back in the order of `commits`. `notes_commit` reads the proofs from that
+/// notes commit instead of `refs/notes/proof`.
+pub fn verify_commits(
+    repo: &gix::Repository,
+    commits: &[ObjectId],
+    notes_commit: Option<ObjectId>,
+    signers: &AllowedSigners,
+    now: i64,
+    policy: Policy,
+) -> Result<Vec<CommitReport>, git::Error> {
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(commits.len().div_ceil(64).max(1));
+    let shared = repo.clone().into_sync();
+    let chunk = commits.len().div_ceil(threads).max(1);
+    let results: Vec<Result<Vec<CommitReport>, git::Error>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = commits
+            .chunks(chunk)
+            .map(|part| {
+                let shared = &shared;
+                scope.spawn(move || {
+                    let mut repo = shared.to_thread_local();
+                    // Each commit, its tree and its parent are read by several checks.
+                    repo.object_cache_size_if_unset(32 * 1024 * 1024);
+                    let mut reader = match notes_commit {
+                        Some(commit) => NotesReader::at(&repo, commit)?,
+                        None => NotesReader::new(&repo)?,
+                    };
+                    part.iter()
+                        .map(|commit| verify_commit(&repo, &mut reader, *commit, signers, now, policy))
+                        .collect()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
+            .collect()
+    });
+    let mut reports = Vec::with_capacity(commits.len());
+    for part in results {
+        reports.extend(part?);
+    }
+    Ok(reports)
+}
+
 /// Checks the note of `commit`.
 pub fn verify_commit(
     repo: &gix::Repository,
@@ -229,14 +282,28 @@ pub fn check_note(
         Err(e) => return Ok(report(Some(Vec::new()), Some(format!("the note cannot be read: {e}")))),
     };
     let head_tree = git::tree_of(repo, commit)?.to_string();
-    // Bundles by the digest approvals name them with.
-    let bundles: Vec<(String, &Record, Bundle)> = records
+    // Each payload is parsed once; bundle statements are kept for the approvals that name them.
+    let statements: Vec<Option<Statement<Bundle>>> = records.iter().map(statement_of).collect();
+    let bundles: Vec<(&Record, &Bundle)> = records
         .iter()
-        .filter_map(|r| Some((crate::run::record_digest(r), r, bundle_of(r)?)))
+        .zip(&statements)
+        .filter_map(|(r, s)| Some((r, &s.as_ref()?.predicate)))
         .collect();
     let reports: Vec<RecordReport> = records
         .iter()
-        .map(|record| verify_record(repo, record, commit, &head_tree, signers, now, &bundles))
+        .zip(&statements)
+        .map(|(record, statement)| {
+            verify_record(
+                repo,
+                record,
+                statement.as_ref(),
+                commit,
+                &head_tree,
+                signers,
+                now,
+                &bundles,
+            )
+        })
         .collect();
     let mut policy_problems = Vec::new();
     if policy.deny_pending || policy.require_dod {
@@ -246,8 +313,8 @@ pub fn check_note(
             .filter(|(_, r)| r.kind == RecordKind::Approval && r.problems.is_empty())
             .map(|(record, _)| record.clone())
             .collect();
-        for (_, record, bundle) in &bundles {
-            let mut bundle = bundle.clone();
+        for (record, bundle) in &bundles {
+            let mut bundle = (*bundle).clone();
             crate::approval::fold(&mut bundle, record, &trusted);
             policy_problems.extend(policy_findings(&bundle, policy));
         }
@@ -292,14 +359,16 @@ pub fn policy_findings(bundle: &Bundle, policy: Policy) -> Vec<String> {
     found
 }
 
+#[allow(clippy::too_many_arguments)]
 fn verify_record(
     repo: &gix::Repository,
     record: &Record,
+    parsed: Option<&Statement<Bundle>>,
     commit: ObjectId,
     head_tree: &str,
     signers: &AllowedSigners,
     now: i64,
-    bundles: &[(String, &Record, Bundle)],
+    bundles: &[(&Record, &Bundle)],
 ) -> RecordReport {
     let mut report = RecordReport {
         kind: RecordKind::Unknown,
@@ -311,6 +380,10 @@ fn verify_record(
     match signing::verify(record.payload.as_bytes(), &record.signature, signers, now) {
         Ok(signer) => report.signer = Some(signer),
         Err(rejection) => report.problems.push(rejection.to_string()),
+    }
+    if let Some(statement) = parsed {
+        check_bundle(repo, statement, commit, head_tree, &mut report);
+        return report;
     }
     let value: Value = match serde_json::from_str(&record.payload) {
         Ok(v) => v,
@@ -335,15 +408,22 @@ fn verify_record(
         report.problems.push(format!("unknown record kind '{predicate_type}'"));
         return report;
     }
-    let statement: Statement<Bundle> = match serde_json::from_value(value) {
-        Ok(s) => s,
-        Err(e) => {
-            report
-                .problems
-                .push(format!("the bundle does not have the bundle's shape ({e})"));
-            return report;
-        }
-    };
+    match serde_json::from_value::<Statement<Bundle>>(value) {
+        Ok(statement) => check_bundle(repo, &statement, commit, head_tree, &mut report),
+        Err(e) => report
+            .problems
+            .push(format!("the bundle does not have the bundle's shape ({e})")),
+    }
+    report
+}
+
+fn check_bundle(
+    repo: &gix::Repository,
+    statement: &Statement<Bundle>,
+    commit: ObjectId,
+    head_tree: &str,
+    report: &mut RecordReport,
+) {
     let bundle = &statement.predicate;
     report.kind = RecordKind::Bundle;
     report.run_id = Some(bundle.run_id.clone());
@@ -367,13 +447,12 @@ fn verify_record(
     }
     report.problems.extend(manifest_problems(bundle));
     if bundle.head_sha == commit_hex {
-        recompute_facts(repo, bundle, commit, &mut report);
+        recompute_facts(repo, bundle, commit, report);
     }
-    report
 }
 
 /// An approval must be about this commit and name a bundle of this note with that violation.
-fn check_approval(value: Value, commit: ObjectId, bundles: &[(String, &Record, Bundle)], report: &mut RecordReport) {
+fn check_approval(value: Value, commit: ObjectId, bundles: &[(&Record, &Bundle)], report: &mut RecordReport) {
     let statement: Statement<ApprovalRecord> = match serde_json::from_value(value) {
         Ok(s) => s,
         Err(e) => {
@@ -396,12 +475,15 @@ fn check_approval(value: Value, commit: ObjectId, bundles: &[(String, &Record, B
             .problems
             .push(format!("unknown decision '{}'", approval.decision));
     }
-    match bundles.iter().find(|(digest, _, _)| *digest == approval.bundle_digest) {
+    match bundles
+        .iter()
+        .find(|(record, _)| crate::run::record_digest(record) == approval.bundle_digest)
+    {
         None => report.problems.push(format!(
             "the approval of {} names bundle {}, which is not in this note",
             approval.path, approval.bundle_digest
         )),
-        Some((_, _, bundle)) => {
+        Some((_, bundle)) => {
             if bundle.run_id != approval.run_id {
                 report.problems.push(format!(
                     "the approval names run '{}', its bundle is run '{}'",

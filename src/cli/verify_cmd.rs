@@ -3,7 +3,6 @@
 use std::collections::HashSet;
 use std::fmt::Write as _;
 
-use git_proof::notes::NotesReader;
 use git_proof::verify::{self, CommitReport, RecordKind, Verdict};
 
 use super::Ctx;
@@ -131,27 +130,28 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<u8> {
         (Some(RequireFor::Agents), Some(workdir)) => git_proof::policy::agent_patterns(workdir)?,
         _ => Vec::new(),
     };
-    let mut reader = match &notes {
-        Some(rev) => NotesReader::at(&repo, git_proof::git::resolve_commit(&repo, rev)?)?,
-        None => NotesReader::new(&repo)?,
-    };
+    let notes_commit = notes
+        .as_deref()
+        .map(|rev| git_proof::git::resolve_commit(&repo, rev))
+        .transpose()?;
     let now = ctx.now.as_second();
-    let mut checked = Vec::with_capacity(commits.len());
-    for commit in commits {
-        let report = verify::verify_commit(&repo, &mut reader, commit, &signers, now, policy)?;
-        let agent = match require_for {
-            Some(RequireFor::Agents) if report.verdict() == Verdict::Missing => {
-                verify::agent_signal(&repo, commit, &patterns)
+    let reports = verify::verify_commits(&repo, &commits, notes_commit, &signers, now, policy)?;
+    let checked: Vec<Checked> = reports
+        .into_iter()
+        .map(|report| {
+            let agent = match require_for {
+                Some(RequireFor::Agents) if report.verdict() == Verdict::Missing => {
+                    verify::agent_signal(&repo, report.commit, &patterns)
+                }
+                _ => None,
+            };
+            Checked {
+                required: require || agent.is_some(),
+                report,
+                agent,
             }
-            _ => None,
-        };
-        let required = require || agent.is_some();
-        checked.push(Checked {
-            report,
-            required,
-            agent,
-        });
-    }
+        })
+        .collect();
     let failed = checked.iter().any(Checked::failed);
     match format {
         Format::Table => {
