@@ -176,7 +176,7 @@ fn shell_verify(repo: &Path, commit: &str, signers: &Path, scratch: &Path) {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    child.stdin.take().unwrap().write_all(note[..at].as_bytes()).unwrap();
+    child.stdin.take().unwrap().write_all(&note.as_bytes()[..at]).unwrap();
     assert!(child.wait().unwrap().success(), "ssh-keygen rejected {commit}");
 }
 
