@@ -55,6 +55,30 @@ struct VerifyTable {
     /// Author or committer patterns (`Name <email>` substrings) that mark a commit agent-made.
     #[serde(default)]
     agents: Vec<String>,
+    /// `verify --policy`: fail unless every scope violation is approved.
+    #[serde(default)]
+    deny_pending: bool,
+    /// `verify --policy`: fail unless every DoD check passed.
+    #[serde(default)]
+    require_dod: bool,
+}
+
+/// The `[verify]` table of a policy file: what a team judges in CI.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct VerifyPolicy {
+    pub agents: Vec<String>,
+    pub deny_pending: bool,
+    pub require_dod: bool,
+}
+
+/// Parses the `[verify]` table of a policy file's text; `origin` names it in errors.
+pub fn verify_policy(origin: &Path, text: &str) -> Result<VerifyPolicy, Error> {
+    let table = parse_policy(origin, text)?.verify;
+    Ok(VerifyPolicy {
+        agents: table.agents,
+        deny_pending: table.deny_pending,
+        require_dod: table.require_dod,
+    })
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -155,12 +179,12 @@ pub fn effective(workdir: &Path, cli: &CliRules) -> Result<(ScopeSnapshot, Vec<D
     Ok((scope, checks))
 }
 
-/// The `[verify] agents` patterns of the worktree's policy file (none without one).
-pub fn agent_patterns(workdir: &Path) -> Result<Vec<String>, Error> {
+/// The `[verify]` table of the worktree's policy file (empty without one).
+pub fn worktree_verify_policy(workdir: &Path) -> Result<VerifyPolicy, Error> {
     let path = workdir.join(POLICY_PATH);
     match std::fs::read_to_string(&path) {
-        Ok(text) => Ok(parse_policy(&path, &text)?.verify.agents),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+        Ok(text) => verify_policy(&path, &text),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(VerifyPolicy::default()),
         Err(source) => Err(Error::Read { path, source }),
     }
 }

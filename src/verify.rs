@@ -30,6 +30,8 @@ pub enum TrustError {
     Git(#[from] git::Error),
     #[error(transparent)]
     Signing(#[from] signing::Error),
+    #[error(transparent)]
+    Policy(#[from] crate::policy::Error),
 }
 
 /// Where trust comes from, in SPEC section 6 order.
@@ -75,6 +77,26 @@ pub fn load_trust(repo: &gix::Repository, opts: &TrustOptions) -> Result<Allowed
         return Ok(AllowedSigners::parse(&format!("HEAD:{ALLOWED_SIGNERS_PATH}"), &text)?);
     }
     Err(TrustError::NoTrustSource)
+}
+
+/// The team's `[verify]` policy: from `trust_ref`'s tree when given (a change cannot relax the
+/// policy it is judged by), else from the worktree.
+pub fn load_verify_policy(
+    repo: &gix::Repository,
+    trust_ref: Option<&str>,
+) -> Result<crate::policy::VerifyPolicy, TrustError> {
+    let path = Path::new(crate::policy::POLICY_PATH);
+    match (trust_ref, repo.workdir()) {
+        (Some(reference), _) => {
+            let commit = git::resolve_commit(repo, reference)?;
+            match file_at_commit(repo, commit, crate::policy::POLICY_PATH)? {
+                Some(text) => Ok(crate::policy::verify_policy(path, &text)?),
+                None => Ok(Default::default()),
+            }
+        }
+        (None, Some(workdir)) => Ok(crate::policy::worktree_verify_policy(workdir)?),
+        (None, None) => Ok(Default::default()),
+    }
 }
 
 /// A relative path in git config is relative to the worktree (as git resolves it for hooks).

@@ -31,6 +31,10 @@ pub struct Args {
     /// Policy: fail unless every DoD check passed.
     #[arg(long)]
     require_dod: bool,
+    /// Apply the team's `[verify]` policy from .proof/policy.toml (deny_pending, require_dod),
+    /// read from --trust-ref's tree when given, so a change cannot relax its own policy.
+    #[arg(long)]
+    policy: bool,
     /// Output: a table, JSON (one object per commit), GitHub workflow annotations, or JUnit XML.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     format: Format,
@@ -105,16 +109,18 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<u8> {
         require_for,
         deny_pending,
         require_dod,
+        policy: use_policy,
         format,
         json,
         notes,
     } = args;
     let format = if json { Format::Json } else { format };
-    let policy = verify::Policy {
-        deny_pending,
-        require_dod,
-    };
     let repo = git_proof::git::discover(&ctx.dir)?;
+    let team = verify::load_verify_policy(&repo, trust.trust_ref.as_deref())?;
+    let policy = verify::Policy {
+        deny_pending: deny_pending || (use_policy && team.deny_pending),
+        require_dod: require_dod || (use_policy && team.require_dod),
+    };
     let revs = if revs.is_empty() { vec!["HEAD".to_owned()] } else { revs };
     let mut commits = Vec::new();
     let mut seen = HashSet::new();
@@ -126,10 +132,7 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<u8> {
         }
     }
     let signers = verify::load_trust(&repo, &trust.options())?;
-    let patterns = match (require_for, repo.workdir()) {
-        (Some(RequireFor::Agents), Some(workdir)) => git_proof::policy::agent_patterns(workdir)?,
-        _ => Vec::new(),
-    };
+    let patterns = team.agents;
     let notes_commit = notes
         .as_deref()
         .map(|rev| git_proof::git::resolve_commit(&repo, rev))

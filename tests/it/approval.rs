@@ -170,3 +170,31 @@ fn require_dod_fails_unless_every_check_passed() {
     let out = repo.verify(&["HEAD", "--require-dod"]).expect_code(1);
     assert!(out.stdout.contains("pending"), "{}", out.stdout);
 }
+
+#[test]
+fn verify_policy_applies_the_teams_rules_from_the_trusted_ref() {
+    let repo = TestRepo::new();
+    repo.write(
+        ".proof/policy.toml",
+        "[verify]\ndeny_pending = true\nrequire_dod = true\n",
+    );
+    repo.commit_all("team policy");
+    repo.git(&["branch", "trusted"]);
+    // The change relaxes the policy in its own tree.
+    repo.write(".proof/policy.toml", "[verify]\ndeny_pending = false\n");
+    let (_, head) = run_with_violations(&repo, "ok=true");
+    repo.proof(&["finish"]).ok();
+    repo.verify(&[&head]).ok();
+    repo.verify(&[&head, "--policy"]).ok();
+    let signers = repo.allowed_signers.to_str().unwrap().to_owned();
+    std::fs::create_dir_all(repo.path(".proof")).unwrap();
+    // With trust and policy from the trusted branch, the pending violations fail the commit.
+    repo.git(&["checkout", "-q", "trusted"]);
+    std::fs::copy(&signers, repo.path(".proof/allowed_signers")).unwrap();
+    repo.commit_all("trust the team key");
+    repo.git(&["checkout", "-q", "-"]);
+    let out = repo
+        .proof(&["verify", &head, "--policy", "--trust-ref", "trusted"])
+        .expect_code(1);
+    assert!(out.stdout.contains("--deny-pending"), "{}", out.stdout);
+}
