@@ -257,72 +257,108 @@ fn written_paths(tool: &str, input: &Value) -> Vec<String> {
         .collect()
 }
 
+/// One tool call as an agent's hook describes it.
+struct ToolCall<'a> {
+    id: String,
+    tool: &'a str,
+    /// The input as the agent sent it (digested, never kept).
+    input: Option<&'a Value>,
+    /// Files the call writes, read from its input.
+    writes: Vec<String>,
+}
+
+impl<'a> ToolCall<'a> {
+    /// `id`: the agent's call id, or `None` for agents that give none.
+    fn new(id: Option<&str>, tool: Option<&'a str>, input: Option<&'a Value>, parsed_input: &Value) -> Self {
+        let tool = tool.unwrap_or("tool");
+        Self {
+            id: id
+                .map(str::to_owned)
+                .unwrap_or_else(|| synthetic_call_id(tool, input.unwrap_or(&Value::Null))),
+            tool,
+            input,
+            writes: written_paths(tool, parsed_input),
+        }
+    }
+
+    fn requested(&self) -> Action {
+        Action::Event {
+            event_type: EventType::ToolcallRequested,
+            data: toolcall_data(&self.id, self.tool, self.input, None),
+        }
+    }
+
+    /// The call's end: completed (with an artifact per file it wrote) or failed. `extra` adds
+    /// pointer fields (exit codes, durations) to the event.
+    fn ended(&self, ok: bool, output: Option<&Value>, extra: &[(&str, Value)]) -> Vec<Action> {
+        let mut data = toolcall_data(&self.id, self.tool, self.input, output);
+        for (key, value) in extra.iter().filter(|(_, v)| !v.is_null()) {
+            data[*key] = value.clone();
+        }
+        let event_type = if ok {
+            EventType::ToolcallCompleted
+        } else {
+            EventType::ToolcallFailed
+        };
+        let mut actions = vec![Action::Event { event_type, data }];
+        if ok {
+            actions.extend(self.writes.iter().map(|path| artifact(path, &self.id)));
+        }
+        actions
+    }
+}
+
+fn turn_start(prompt: Option<&str>) -> Action {
+    Action::TurnStart {
+        prompt: prompt.map(|p| p.as_bytes().to_vec()),
+    }
+}
+
+fn turn_end(exit_code: i32, reason: Option<String>) -> Action {
+    Action::TurnEnd { exit_code, reason }
+}
+
 /// Claude Code, and Codex's hooks (the same shape).
 fn hooks_claude_like(v: &Value, n: &mut Normalized) {
     n.session_id = str_at(v, "session_id").map(str::to_owned);
     n.cwd = str_at(v, "cwd").map(PathBuf::from);
-    let event = str_at(v, "hook_event_name").unwrap_or_default();
-    let tool = str_at(v, "tool_name").unwrap_or("tool");
     let input = v.get("tool_input");
-    let call_id = str_at(v, "tool_use_id")
-        .map(str::to_owned)
-        .unwrap_or_else(|| synthetic_call_id(tool, input.unwrap_or(&Value::Null)));
-    match event {
-        "UserPromptSubmit" => n.actions.push(Action::TurnStart {
-            prompt: str_at(v, "prompt").map(|p| p.as_bytes().to_vec()),
-        }),
-        "PreToolUse" => n.actions.push(Action::Event {
-            event_type: EventType::ToolcallRequested,
-            data: toolcall_data(&call_id, tool, input, None),
-        }),
+    let call = ToolCall::new(
+        str_at(v, "tool_use_id"),
+        str_at(v, "tool_name"),
+        input,
+        input.unwrap_or(&Value::Null),
+    );
+    match str_at(v, "hook_event_name").unwrap_or_default() {
+        "UserPromptSubmit" => n.actions.push(turn_start(str_at(v, "prompt"))),
+        "PreToolUse" => n.actions.push(call.requested()),
         "PostToolUse" => {
             // Codex has no failure event: a Bash call that exited non-zero failed.
             let exit_code = v
                 .get("tool_response")
                 .and_then(|r| r.get("exit_code").or(r.get("exitCode")))
                 .and_then(Value::as_i64);
-            let failed = exit_code.is_some_and(|c| c != 0);
-            let mut data = toolcall_data(&call_id, tool, input, v.get("tool_response"));
-            if let Some(code) = exit_code {
-                data["exit_code"] = code.into();
-            }
-            if let Some(ms) = v.get("duration_ms").and_then(Value::as_u64) {
-                data["duration_ms"] = ms.into();
-            }
-            n.actions.push(Action::Event {
-                event_type: if failed {
-                    EventType::ToolcallFailed
-                } else {
-                    EventType::ToolcallCompleted
-                },
-                data,
-            });
-            if !failed {
-                for path in written_paths(tool, input.unwrap_or(&Value::Null)) {
-                    n.actions.push(artifact(&path, &call_id));
-                }
-            }
+            let extra = [
+                ("exit_code", exit_code.into()),
+                ("duration_ms", v.get("duration_ms").cloned().unwrap_or(Value::Null)),
+            ];
+            let ok = !exit_code.is_some_and(|c| c != 0);
+            n.actions.extend(call.ended(ok, v.get("tool_response"), &extra));
         }
         "PostToolUseFailure" => {
-            let mut data = toolcall_data(&call_id, tool, input, v.get("error"));
-            data["interrupted"] = v.get("is_interrupt").and_then(Value::as_bool).unwrap_or(false).into();
-            n.actions.push(Action::Event {
-                event_type: EventType::ToolcallFailed,
-                data,
-            });
+            let interrupted = v.get("is_interrupt").and_then(Value::as_bool).unwrap_or(false);
+            n.actions
+                .extend(call.ended(false, v.get("error"), &[("interrupted", interrupted.into())]));
         }
-        "Stop" => n.actions.push(Action::TurnEnd {
-            exit_code: 0,
-            reason: None,
-        }),
-        "StopFailure" => n.actions.push(Action::TurnEnd {
-            exit_code: 1,
-            reason: str_at(v, "error").map(str::to_owned).or(Some("turn failed".into())),
-        }),
-        "SessionEnd" => n.actions.push(Action::TurnEnd {
-            exit_code: 0,
-            reason: Some(format!("session ended ({})", str_at(v, "reason").unwrap_or("other"))),
-        }),
+        "Stop" => n.actions.push(turn_end(0, None)),
+        "StopFailure" => n.actions.push(turn_end(
+            1,
+            Some(str_at(v, "error").unwrap_or("turn failed").to_owned()),
+        )),
+        "SessionEnd" => n.actions.push(turn_end(
+            0,
+            Some(format!("session ended ({})", str_at(v, "reason").unwrap_or("other"))),
+        )),
         _ => {}
     }
 }
@@ -334,19 +370,12 @@ fn codex_notify(v: &Value, n: &mut Normalized) {
     if str_at(v, "type") != Some("agent-turn-complete") {
         return;
     }
-    let prompt = v.get("input-messages").and_then(Value::as_array).map(|messages| {
-        messages
-            .iter()
-            .filter_map(Value::as_str)
-            .collect::<Vec<_>>()
-            .join("\n")
-            .into_bytes()
-    });
-    n.actions.push(Action::TurnStart { prompt });
-    n.actions.push(Action::TurnEnd {
-        exit_code: 0,
-        reason: None,
-    });
+    let prompt = v
+        .get("input-messages")
+        .and_then(Value::as_array)
+        .map(|messages| messages.iter().filter_map(Value::as_str).collect::<Vec<_>>().join("\n"));
+    n.actions.push(turn_start(prompt.as_deref()));
+    n.actions.push(turn_end(0, None));
 }
 
 fn cursor(v: &Value, n: &mut Normalized) {
@@ -356,28 +385,14 @@ fn cursor(v: &Value, n: &mut Normalized) {
     n.cwd = str_at(v, "cwd")
         .or_else(|| v.get("workspace_roots").and_then(|r| r.get(0)).and_then(Value::as_str))
         .map(PathBuf::from);
-    let event = str_at(v, "hook_event_name").unwrap_or_default();
-    let tool = str_at(v, "tool_name").unwrap_or("tool");
     let input = v.get("tool_input");
-    let call_id = str_at(v, "tool_use_id")
-        .map(str::to_owned)
-        .unwrap_or_else(|| synthetic_call_id(tool, input.unwrap_or(&Value::Null)));
-    match event {
-        "beforeSubmitPrompt" => n.actions.push(Action::TurnStart {
-            prompt: str_at(v, "prompt").map(|p| p.as_bytes().to_vec()),
-        }),
-        "preToolUse" => n.actions.push(Action::Event {
-            event_type: EventType::ToolcallRequested,
-            data: toolcall_data(&call_id, tool, input, None),
-        }),
-        "postToolUse" => n.actions.push(Action::Event {
-            event_type: EventType::ToolcallCompleted,
-            data: toolcall_data(&call_id, tool, input, v.get("tool_output")),
-        }),
-        "postToolUseFailure" => n.actions.push(Action::Event {
-            event_type: EventType::ToolcallFailed,
-            data: toolcall_data(&call_id, tool, input, v.get("error_message")),
-        }),
+    // Cursor reports file writes in afterFileEdit, not through its tool hooks.
+    let call = ToolCall::new(str_at(v, "tool_use_id"), str_at(v, "tool_name"), input, &Value::Null);
+    match str_at(v, "hook_event_name").unwrap_or_default() {
+        "beforeSubmitPrompt" => n.actions.push(turn_start(str_at(v, "prompt"))),
+        "preToolUse" => n.actions.push(call.requested()),
+        "postToolUse" => n.actions.extend(call.ended(true, v.get("tool_output"), &[])),
+        "postToolUseFailure" => n.actions.extend(call.ended(false, v.get("error_message"), &[])),
         "afterFileEdit" => {
             if let Some(path) = str_at(v, "file_path") {
                 n.actions.push(artifact(path, "afterFileEdit"));
@@ -385,10 +400,11 @@ fn cursor(v: &Value, n: &mut Normalized) {
         }
         "stop" => {
             let status = str_at(v, "status").unwrap_or("completed");
-            n.actions.push(Action::TurnEnd {
-                exit_code: i32::from(status != "completed"),
-                reason: (status != "completed").then(|| format!("stop status {status}")),
-            });
+            let failed = status != "completed";
+            n.actions.push(turn_end(
+                i32::from(failed),
+                failed.then(|| format!("stop status {status}")),
+            ));
         }
         _ => {}
     }
@@ -397,39 +413,17 @@ fn cursor(v: &Value, n: &mut Normalized) {
 fn gemini(v: &Value, n: &mut Normalized) {
     n.session_id = str_at(v, "session_id").map(str::to_owned);
     n.cwd = str_at(v, "cwd").map(PathBuf::from);
-    let event = str_at(v, "hook_event_name").unwrap_or_default();
-    let tool = str_at(v, "tool_name").unwrap_or("tool");
     let input = v.get("tool_input");
-    let call_id = synthetic_call_id(tool, input.unwrap_or(&Value::Null));
-    match event {
-        "BeforeAgent" => n.actions.push(Action::TurnStart {
-            prompt: str_at(v, "prompt").map(|p| p.as_bytes().to_vec()),
-        }),
-        "BeforeTool" => n.actions.push(Action::Event {
-            event_type: EventType::ToolcallRequested,
-            data: toolcall_data(&call_id, tool, input, None),
-        }),
+    let call = ToolCall::new(None, str_at(v, "tool_name"), input, input.unwrap_or(&Value::Null));
+    match str_at(v, "hook_event_name").unwrap_or_default() {
+        "BeforeAgent" => n.actions.push(turn_start(str_at(v, "prompt"))),
+        "BeforeTool" => n.actions.push(call.requested()),
         "AfterTool" => {
             let response = v.get("tool_response");
             let failed = response.and_then(|r| r.get("error")).is_some_and(|e| !e.is_null());
-            n.actions.push(Action::Event {
-                event_type: if failed {
-                    EventType::ToolcallFailed
-                } else {
-                    EventType::ToolcallCompleted
-                },
-                data: toolcall_data(&call_id, tool, input, response),
-            });
-            if !failed {
-                for path in written_paths(tool, input.unwrap_or(&Value::Null)) {
-                    n.actions.push(artifact(&path, &call_id));
-                }
-            }
+            n.actions.extend(call.ended(!failed, response, &[]));
         }
-        "AfterAgent" => n.actions.push(Action::TurnEnd {
-            exit_code: 0,
-            reason: None,
-        }),
+        "AfterAgent" => n.actions.push(turn_end(0, None)),
         _ => {}
     }
 }
@@ -437,16 +431,15 @@ fn gemini(v: &Value, n: &mut Normalized) {
 fn copilot(v: &Value, n: &mut Normalized) {
     n.session_id = str_at(v, "sessionId").or(str_at(v, "session_id")).map(str::to_owned);
     n.cwd = str_at(v, "cwd").map(PathBuf::from);
-    let tool = str_at(v, "toolName").unwrap_or("tool");
-    // toolArgs is a JSON string; parse it to find paths, digest it as sent.
-    let args_text = v.get("toolArgs").cloned().unwrap_or(Value::Null);
+    // toolArgs is a JSON string: digested as sent, parsed to find the paths a write touches.
+    let args_text = v.get("toolArgs");
     let args: Value = args_text
-        .as_str()
+        .and_then(Value::as_str)
         .and_then(|t| serde_json::from_str(t).ok())
         .unwrap_or(Value::Null);
-    let call_id = synthetic_call_id(tool, &args_text);
-    let event = str_at(v, "hookEventName").or(str_at(v, "hook_event_name"));
-    let event = event.unwrap_or(if v.get("toolResult").is_some() {
+    let call = ToolCall::new(None, str_at(v, "toolName"), args_text, &args);
+    // Older payloads do not name their event; their shape does.
+    let inferred = if v.get("toolResult").is_some() {
         "postToolUse"
     } else if v.get("toolName").is_some() {
         "preToolUse"
@@ -454,48 +447,29 @@ fn copilot(v: &Value, n: &mut Normalized) {
         "userPromptSubmitted"
     } else if v.get("reason").is_some() {
         "sessionEnd"
-    } else if v.get("error").is_some() {
-        "errorOccurred"
     } else {
         ""
-    });
+    };
+    let event = str_at(v, "hookEventName")
+        .or(str_at(v, "hook_event_name"))
+        .unwrap_or(inferred);
     match event {
         "userPromptSubmitted" | "sessionStart" if v.get("prompt").or(v.get("initialPrompt")).is_some() => {
-            let prompt = str_at(v, "prompt").or(str_at(v, "initialPrompt"));
-            n.actions.push(Action::TurnStart {
-                prompt: prompt.map(|p| p.as_bytes().to_vec()),
-            });
+            n.actions
+                .push(turn_start(str_at(v, "prompt").or(str_at(v, "initialPrompt"))));
         }
-        "preToolUse" => n.actions.push(Action::Event {
-            event_type: EventType::ToolcallRequested,
-            data: toolcall_data(&call_id, tool, Some(&args_text), None),
-        }),
+        "preToolUse" => n.actions.push(call.requested()),
         "postToolUse" => {
             let result = v.get("toolResult");
             let kind = result.and_then(|r| str_at(r, "resultType")).unwrap_or("success");
-            let ok = kind == "success";
-            let mut data = toolcall_data(&call_id, tool, Some(&args_text), result);
-            data["result_type"] = kind.into();
-            n.actions.push(Action::Event {
-                event_type: if ok {
-                    EventType::ToolcallCompleted
-                } else {
-                    EventType::ToolcallFailed
-                },
-                data,
-            });
-            if ok {
-                for path in written_paths(tool, &args) {
-                    n.actions.push(artifact(&path, &call_id));
-                }
-            }
+            n.actions
+                .extend(call.ended(kind == "success", result, &[("result_type", kind.into())]));
         }
         "sessionEnd" | "agentStop" => {
             let reason = str_at(v, "reason").unwrap_or("complete");
-            n.actions.push(Action::TurnEnd {
-                exit_code: i32::from(!matches!(reason, "complete" | "user_exit")),
-                reason: Some(format!("session ended ({reason})")),
-            });
+            let failed = !matches!(reason, "complete" | "user_exit");
+            n.actions
+                .push(turn_end(i32::from(failed), Some(format!("session ended ({reason})"))));
         }
         _ => {}
     }
@@ -509,6 +483,7 @@ fn cline(v: &Value, n: &mut Normalized) {
         .and_then(Value::as_str)
         .map(PathBuf::from);
     let hook = str_at(v, "hookName").unwrap_or_default();
+    // The event's own object is named after it, in camelCase: PostToolUse -> postToolUse.
     let body_key = {
         let mut chars = hook.chars();
         chars
@@ -516,53 +491,23 @@ fn cline(v: &Value, n: &mut Normalized) {
             .map(|c| c.to_ascii_lowercase().to_string() + chars.as_str())
             .unwrap_or_default()
     };
-    let body = v.get(&body_key).cloned().unwrap_or(Value::Null);
-    let tool = str_at(&body, "toolName").unwrap_or("tool");
-    let params = body.get("parameters").cloned().unwrap_or(Value::Null);
-    let call_id = synthetic_call_id(tool, &params);
+    let body = v.get(&body_key).unwrap_or(&Value::Null);
+    let params = body.get("parameters");
+    let call = ToolCall::new(None, str_at(body, "toolName"), params, params.unwrap_or(&Value::Null));
     match hook {
-        "TaskStart" => {
-            let prompt = body
-                .get("taskMetadata")
-                .and_then(|m| str_at(m, "initialTask"))
-                .map(|p| p.as_bytes().to_vec());
-            n.actions.push(Action::TurnStart { prompt });
-        }
-        "UserPromptSubmit" => n.actions.push(Action::TurnStart {
-            prompt: str_at(&body, "prompt").map(|p| p.as_bytes().to_vec()),
-        }),
-        "PreToolUse" => n.actions.push(Action::Event {
-            event_type: EventType::ToolcallRequested,
-            data: toolcall_data(&call_id, tool, Some(&params), None),
-        }),
+        "TaskStart" => n.actions.push(turn_start(
+            body.get("taskMetadata").and_then(|m| str_at(m, "initialTask")),
+        )),
+        "UserPromptSubmit" => n.actions.push(turn_start(str_at(body, "prompt"))),
+        "PreToolUse" => n.actions.push(call.requested()),
         "PostToolUse" => {
             let ok = body.get("success").and_then(Value::as_bool).unwrap_or(true);
-            let mut data = toolcall_data(&call_id, tool, Some(&params), body.get("result"));
-            if let Some(ms) = body.get("executionTimeMs").and_then(Value::as_u64) {
-                data["duration_ms"] = ms.into();
-            }
-            n.actions.push(Action::Event {
-                event_type: if ok {
-                    EventType::ToolcallCompleted
-                } else {
-                    EventType::ToolcallFailed
-                },
-                data,
-            });
-            if ok {
-                for path in written_paths(tool, &params) {
-                    n.actions.push(artifact(&path, &call_id));
-                }
-            }
+            let duration = body.get("executionTimeMs").cloned().unwrap_or(Value::Null);
+            n.actions
+                .extend(call.ended(ok, body.get("result"), &[("duration_ms", duration)]));
         }
-        "TaskComplete" => n.actions.push(Action::TurnEnd {
-            exit_code: 0,
-            reason: None,
-        }),
-        "TaskCancel" => n.actions.push(Action::TurnEnd {
-            exit_code: 1,
-            reason: Some("task cancelled".into()),
-        }),
+        "TaskComplete" => n.actions.push(turn_end(0, None)),
+        "TaskCancel" => n.actions.push(turn_end(1, Some("task cancelled".into()))),
         _ => {}
     }
 }
