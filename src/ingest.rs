@@ -342,7 +342,7 @@ fn hooks_claude_like(v: &Value, n: &mut Normalized) {
                 ("exit_code", exit_code.into()),
                 ("duration_ms", v.get("duration_ms").cloned().unwrap_or(Value::Null)),
             ];
-            let ok = !exit_code.is_some_and(|c| c != 0);
+            let ok = exit_code.is_none_or(|c| c == 0);
             n.actions.extend(call.ended(ok, v.get("tool_response"), &extra));
         }
         "PostToolUseFailure" => {
