@@ -7,10 +7,15 @@
 //! cargo build --release && cargo run --release --example bench_finish [-- ITERATIONS]
 //! ```
 
+#[path = "support/bench.rs"]
+mod bench;
+
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Instant;
+
+use bench::{git, git_proof_binary, median, ms, output, run, time};
 
 const FILES: usize = 20_000;
 const CHANGED: usize = 1_000;
@@ -92,67 +97,6 @@ fn main() {
     println!("ratio finish / numstat            {ratio:.2}x  (issue 3 target <= 2.00x: {verdict})");
     let both = finish_median.as_secs_f64() / (git_median + status_median).as_secs_f64();
     println!("ratio finish / (numstat + status) {both:.2}x  (git's own cost for the same facts)");
-}
-
-fn git_proof_binary() -> PathBuf {
-    let exe = std::env::current_exe().expect("current exe");
-    let candidate = exe.parent().and_then(Path::parent).map(|dir| dir.join("git-proof"));
-    match candidate {
-        Some(path) if path.is_file() => path,
-        _ => {
-            eprintln!("build the binary first: cargo build --release");
-            std::process::exit(2);
-        }
-    }
-}
-
-fn git(repo: &Path) -> Command {
-    let mut cmd = Command::new("git");
-    cmd.current_dir(repo)
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .env("GIT_AUTHOR_NAME", "Bench")
-        .env("GIT_AUTHOR_EMAIL", "bench@example.com")
-        .env("GIT_COMMITTER_NAME", "Bench")
-        .env("GIT_COMMITTER_EMAIL", "bench@example.com");
-    cmd
-}
-
-fn run(cmd: &mut Command) {
-    let out = cmd
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .output()
-        .expect("spawn");
-    assert!(
-        out.status.success(),
-        "{cmd:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-fn output(cmd: &mut Command) -> String {
-    let out = cmd.output().expect("spawn");
-    assert!(
-        out.status.success(),
-        "{cmd:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).expect("utf-8")
-}
-
-fn time(cmd: &mut Command) -> Duration {
-    let started = Instant::now();
-    run(cmd);
-    started.elapsed()
-}
-
-fn median(times: &mut [Duration]) -> Duration {
-    times.sort();
-    times[times.len() / 2]
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1000.0
 }
 
 fn file_body(i: usize, version: usize) -> String {

@@ -6,10 +6,15 @@
 //! cargo build --release && cargo run --release --example bench_verify [-- COMMITS]
 //! ```
 
+#[path = "support/bench.rs"]
+mod bench;
+
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
+
+use bench::{git, git_proof_binary, ms, output, run, time};
 
 use git_proof::evidence::{self, Event, EventSummary, ManifestIdentity};
 use git_proof::model::{Bundle, DiffStat, Generator, RunStatus, ScopeSnapshot};
@@ -188,63 +193,4 @@ fn fast_import(repo: &Path, script: &str) {
         .unwrap();
     child.stdin.take().unwrap().write_all(script.as_bytes()).unwrap();
     assert!(child.wait().unwrap().success(), "fast-import");
-}
-
-fn git_proof_binary() -> PathBuf {
-    let exe = std::env::current_exe().expect("current exe");
-    match exe.parent().and_then(Path::parent).map(|dir| dir.join("git-proof")) {
-        Some(path) if path.is_file() => path,
-        _ => {
-            eprintln!("build the binary first: cargo build --release");
-            std::process::exit(2);
-        }
-    }
-}
-
-fn git(repo: &Path) -> Command {
-    let mut cmd = Command::new("git");
-    cmd.current_dir(repo).env("GIT_CONFIG_GLOBAL", "/dev/null");
-    cmd
-}
-
-fn run(cmd: &mut Command) {
-    let out = cmd
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .output()
-        .expect("spawn");
-    assert!(
-        out.status.success(),
-        "{cmd:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-fn output(cmd: &mut Command) -> String {
-    let out = cmd.output().expect("spawn");
-    assert!(
-        out.status.success(),
-        "{cmd:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).expect("utf-8")
-}
-
-fn time(cmd: &mut Command) -> Duration {
-    let started = Instant::now();
-    let out = cmd
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .output()
-        .expect("spawn");
-    assert!(
-        out.status.success(),
-        "{cmd:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    started.elapsed()
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1000.0
 }
