@@ -219,6 +219,7 @@ impl CommitReport {
 /// Checks many commits, on every core: each thread reads notes through its own handles.
 /// Reports come back in the order of `commits`. `notes_commit` reads the proofs from that
 /// notes commit instead of `refs/notes/proof`.
+/// `done`, when given, counts the commits checked so far (for a progress display).
 pub fn verify_commits(
     repo: &gix::Repository,
     commits: &[ObjectId],
@@ -226,6 +227,7 @@ pub fn verify_commits(
     signers: &AllowedSigners,
     now: i64,
     policy: Policy,
+    done: Option<&std::sync::atomic::AtomicUsize>,
 ) -> Result<Vec<CommitReport>, git::Error> {
     let threads = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
@@ -246,7 +248,13 @@ pub fn verify_commits(
                         None => NotesReader::new(&repo)?,
                     };
                     part.iter()
-                        .map(|commit| verify_commit(&repo, &mut reader, *commit, signers, now, policy))
+                        .map(|commit| {
+                            let report = verify_commit(&repo, &mut reader, *commit, signers, now, policy);
+                            if let Some(done) = done {
+                                done.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                            }
+                            report
+                        })
                         .collect()
                 })
             })

@@ -2,6 +2,7 @@
 
 use std::collections::HashSet;
 use std::fmt::Write as _;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use git_proof::verify::{self, CommitReport, RecordKind, Verdict};
 
@@ -138,7 +139,9 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<u8> {
         .map(|rev| git_proof::git::resolve_commit(&repo, rev))
         .transpose()?;
     let now = ctx.now.as_second();
-    let reports = verify::verify_commits(&repo, &commits, notes_commit, &signers, now, policy)?;
+    let reports = with_progress(commits.len(), |done| {
+        verify::verify_commits(&repo, &commits, notes_commit, &signers, now, policy, done)
+    })?;
     let checked: Vec<Checked> = reports
         .into_iter()
         .map(|report| {
@@ -167,6 +170,33 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<u8> {
         Format::Junit => print!("{}", junit(&checked)),
     }
     Ok(if failed { super::EXIT_INVALID } else { super::EXIT_OK })
+}
+
+/// Runs `work`, showing "verified N/M commits" on stderr while it runs, when stderr is a
+/// terminal and the range is long enough to wait for; nothing in CI or in pipes.
+fn with_progress<T>(total: usize, work: impl FnOnce(Option<&AtomicUsize>) -> T) -> T {
+    use std::io::IsTerminal;
+    if total < 500 || !std::io::stderr().is_terminal() {
+        return work(None);
+    }
+    let done = AtomicUsize::new(0);
+    let finished = AtomicBool::new(false);
+    std::thread::scope(|scope| {
+        scope.spawn(|| {
+            loop {
+                let end = finished.load(Ordering::Relaxed);
+                eprint!("\rgit-proof: verified {}/{total} commits", done.load(Ordering::Relaxed));
+                if end {
+                    break;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(100));
+            }
+            eprintln!();
+        });
+        let result = work(Some(&done));
+        finished.store(true, Ordering::Relaxed);
+        result
+    })
 }
 
 fn short(c: &Checked) -> String {

@@ -129,3 +129,39 @@ fn github_and_junit_reports() {
     );
     assert_eq!(xml.matches("<testcase").count(), 2);
 }
+
+#[test]
+fn a_long_range_shows_progress_on_a_terminal_only() {
+    let repo = TestRepo::new();
+    let base = repo.git(&["rev-parse", "HEAD"]);
+    let mut script = String::new();
+    for i in 0..600 {
+        script.push_str(&format!(
+            "commit refs/heads/main\ncommitter A <a@example.com> {} +0000\ndata 2\nc\n{}M 100644 inline f.txt\ndata {}\n{i}\n\n",
+            1_795_428_000 + i,
+            if i == 0 { "from refs/heads/main^0\n" } else { "" },
+            format!("{i}").len() + 1
+        ));
+    }
+    repo.git_with_input(&["fast-import", "--quiet"], &script);
+    let range = format!("{base}..main");
+    let signers = repo.allowed_signers.to_str().unwrap().to_owned();
+    let command = format!("{} verify {range} --allowed-signers {signers}", crate::common::bin());
+    let mut cmd = std::process::Command::new("script");
+    crate::common::pin_env(&mut cmd, &repo.home());
+    let out: crate::common::Run = cmd
+        .args(["-qec", &command, "/dev/null"])
+        .current_dir(&repo.root)
+        .env("SHELL", "/bin/sh")
+        .output()
+        .unwrap()
+        .into();
+    assert_eq!(out.code, 0, "{}", out.stdout);
+    assert!(
+        out.stdout.contains("verified 600/600 commits"),
+        "{:?}",
+        &out.stdout[..out.stdout.len().min(300)]
+    );
+    let out = repo.verify(&[&range]).ok();
+    assert!(!out.stderr.contains("verified"), "no progress without a terminal");
+}
