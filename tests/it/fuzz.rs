@@ -119,3 +119,53 @@ fn corrupted_notes_never_panic_and_never_verify() {
         inputs.len()
     );
 }
+
+mod properties {
+    use git_proof::notes::{self, Record};
+    use proptest::prelude::*;
+
+    fn armor() -> impl Strategy<Value = String> {
+        "[A-Za-z0-9+/=]{0,80}"
+            .prop_map(|body| format!("-----BEGIN SSH SIGNATURE-----\n{body}\n-----END SSH SIGNATURE-----\n"))
+    }
+
+    fn payload() -> impl Strategy<Value = String> {
+        // Any text that is not blank and does not itself hold an armor line.
+        "[ -~\n]{1,200}"
+            .prop_filter("not blank", |p| !p.trim().is_empty())
+            .prop_filter("no armor line", |p| !p.contains("-----BEGIN SSH SIGNATURE-----"))
+            .prop_map(|p| if p.ends_with('\n') { p } else { format!("{p}\n") })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 500, ..ProptestConfig::default() })]
+
+        /// Records written one after the other read back as the same records.
+        #[test]
+        fn records_round_trip(records in prop::collection::vec((payload(), armor()), 1..5)) {
+            let records: Vec<Record> = records
+                .into_iter()
+                .map(|(payload, signature)| Record { payload, signature })
+                .collect();
+            let note: String = records.iter().map(Record::to_text).collect();
+            prop_assert_eq!(notes::parse_records(note.as_bytes()).unwrap(), records);
+        }
+
+        /// Arbitrary bytes never panic the parser.
+        #[test]
+        fn arbitrary_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..2000)) {
+            let _ = notes::parse_records(&bytes);
+        }
+
+        /// Arbitrary text around the armor markers never panics the parser.
+        #[test]
+        fn marker_soup_never_panics(parts in prop::collection::vec(prop_oneof![
+            Just("-----BEGIN SSH SIGNATURE-----\n".to_owned()),
+            Just("-----END SSH SIGNATURE-----\n".to_owned()),
+            Just("\r\n".to_owned()),
+            "[ -~]{0,30}",
+        ], 0..20)) {
+            let _ = notes::parse_records(parts.concat().as_bytes());
+        }
+    }
+}
