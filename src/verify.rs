@@ -546,7 +546,11 @@ fn recompute_facts(repo: &gix::Repository, bundle: &Bundle, commit: ObjectId, re
         ));
         return;
     }
-    if base != commit {
+    // A run of one commit has the commit's parent as its base: no graph walk needed for that.
+    let is_parent = repo
+        .find_commit(commit)
+        .is_ok_and(|c| c.parent_ids().any(|p| p.detach() == base));
+    if base != commit && !is_parent {
         match repo.merge_base(base, commit) {
             Ok(Some(merge_base)) if merge_base.detach() == base => {}
             Ok(_) => report.problems.push(format!(
