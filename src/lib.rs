@@ -24,6 +24,7 @@ pub mod merkle;
 pub mod model;
 pub mod notes;
 pub mod policy;
+pub mod reindex;
 pub mod run;
 pub mod signing;
 pub mod store;

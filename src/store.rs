@@ -44,6 +44,13 @@ pub enum Error {
     /// An event id that is taken.
     #[error("an event with id '{0}' already exists")]
     DuplicateEvent(String),
+    /// The file is not a readable SQLite database (truncated, overwritten, not ours).
+    #[error("the index {} is corrupt", path.display())]
+    Corrupt {
+        path: PathBuf,
+        #[source]
+        source: rusqlite::Error,
+    },
     /// A stored row that does not decode (written by a newer version, or edited by hand).
     #[error("the index holds a malformed {what} for run '{run_id}'")]
     Malformed { what: &'static str, run_id: String },
@@ -191,8 +198,124 @@ impl Index {
             source,
         })?;
         let index = Self { conn, path };
-        index.init()?;
-        Ok(index)
+        match index.init() {
+            Err(Error::Sqlite { path, source, .. }) if is_corruption(&source) => Err(Error::Corrupt { path, source }),
+            other => other.map(|()| index),
+        }
+    }
+
+    /// Moves a corrupt index (and its WAL and shared-memory files) aside as
+    /// `index.sqlite.corrupt-<unix time>`; returns where it went.
+    pub fn move_aside(common_dir: &Path, now: i64) -> Result<PathBuf> {
+        let path = Self::path_in(common_dir);
+        let aside = path.with_extension(format!("sqlite.corrupt-{now}"));
+        for (from, to) in [
+            (path.clone(), aside.clone()),
+            (with_suffix(&path, "-wal"), with_suffix(&aside, "-wal")),
+            (with_suffix(&path, "-shm"), with_suffix(&aside, "-shm")),
+        ] {
+            if from.exists() {
+                std::fs::rename(&from, &to).map_err(|source| Error::Create {
+                    path: to.clone(),
+                    source,
+                })?;
+            }
+        }
+        Ok(aside)
+    }
+
+    /// Records a run known only from its proof (a clone's notes, a rebuilt index): the run,
+    /// its checks, violations, manifest and proof reference, in one transaction. A run the index
+    /// already has is left as it is; returns whether this one was new.
+    pub fn import_proof(
+        &mut self,
+        run: &RunRecord,
+        checks: &[DodResult],
+        violations: &[ScopeViolation],
+        manifest: &Manifest,
+        reference: &BundleRef,
+    ) -> Result<bool> {
+        let path = self.path.clone();
+        let sql = |action: &'static str| {
+            let path = path.clone();
+            move |source| Error::Sqlite { path, action, source }
+        };
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(sql("begin"))?;
+        let inserted = tx
+            .execute(
+                "INSERT OR IGNORE INTO runs (run_id, worktree, state, started_at, ended_at, base_sha, head_sha, exit_code,
+                                             prompt_hash, scope_json, dod_json, correlation_id, thread_id)
+                 VALUES (?1, '', 'ended', ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                params![
+                    run.run_id,
+                    run.started_at,
+                    run.ended_at,
+                    run.base_sha,
+                    run.head_sha,
+                    run.exit_code,
+                    run.prompt_hash,
+                    serde_json::to_string(&run.scope).unwrap_or_default(),
+                    serde_json::to_string(&run.dod).unwrap_or_default(),
+                    run.correlation_id,
+                    run.thread_id,
+                ],
+            )
+            .map_err(sql("import a run"))?
+            == 1;
+        if inserted {
+            for (position, r) in checks.iter().enumerate() {
+                tx.execute(
+                    "INSERT OR IGNORE INTO checks (run_id, position, name, status, exit_code, duration_ms, log_digest, log_size)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                    params![
+                        run.run_id,
+                        position as i64,
+                        r.name,
+                        r.status.as_str(),
+                        r.exit_code,
+                        r.duration_ms as i64,
+                        r.log_digest,
+                        r.log_size as i64
+                    ],
+                )
+                .map_err(sql("import a check"))?;
+            }
+            for v in violations {
+                tx.execute(
+                    "INSERT OR IGNORE INTO scope_violations (run_id, path, rule, state, decided_at, decided_by, reason)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                    params![
+                        run.run_id,
+                        v.path,
+                        v.rule,
+                        v.approval.state,
+                        v.approval.decided_at,
+                        v.approval.decided_by,
+                        v.approval.reason
+                    ],
+                )
+                .map_err(sql("import a violation"))?;
+            }
+            tx.execute(
+                "INSERT OR IGNORE INTO evidence_manifests (run_id, manifest_json, manifest_hash) VALUES (?1, ?2, ?3)",
+                params![
+                    run.run_id,
+                    serde_json::to_string(manifest).unwrap_or_default(),
+                    manifest.manifest_hash
+                ],
+            )
+            .map_err(sql("import a manifest"))?;
+        }
+        tx.execute(
+            "INSERT OR IGNORE INTO proof_bundle_ref (run_id, commit_sha, bundle_digest, recorded_at) VALUES (?1, ?2, ?3, ?4)",
+            params![reference.run_id, reference.commit_sha, reference.bundle_digest, reference.recorded_at],
+        )
+        .map_err(sql("import a proof reference"))?;
+        tx.commit().map_err(sql("commit"))?;
+        Ok(inserted)
     }
 
     fn init(&self) -> Result<()> {
@@ -802,6 +925,20 @@ impl Index {
             )
             .map_err(self.err("look up an event"))
     }
+}
+
+fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
+    let mut os = path.as_os_str().to_owned();
+    os.push(suffix);
+    PathBuf::from(os)
+}
+
+/// Errors that mean the file itself is broken, not that it is busy or missing.
+fn is_corruption(error: &rusqlite::Error) -> bool {
+    matches!(
+        error.sqlite_error_code(),
+        Some(rusqlite::ErrorCode::NotADatabase | rusqlite::ErrorCode::DatabaseCorrupt)
+    )
 }
 
 fn bundle_ref_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<BundleRef> {

@@ -42,7 +42,7 @@ pub fn decide(args: Args, ctx: &Ctx, decision: Decision) -> anyhow::Result<u8> {
         key,
     } = args;
     let ws = ctx.workspace()?;
-    let mut index = ws.open_index()?;
+    let mut index = super::open_index(&ws, ctx)?;
     let config = ws.repo.config_snapshot();
     let decided_by = match (config.string("user.name"), config.string("user.email")) {
         (Some(name), Some(email)) => format!("{name} <{email}>"),

@@ -38,7 +38,7 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<u8> {
         Some(text) => serde_json::from_str(&text).map_err(|e| BadInput(format!("--data is not valid JSON: {e}")))?,
     };
     let ws = ctx.workspace()?;
-    let mut index = ws.open_index()?;
+    let mut index = super::open_index(&ws, ctx)?;
     let run_id = run::resolve_run(
         &ws,
         &index,

@@ -36,7 +36,7 @@ pub fn finish_and_report(
     key: &git_proof::signing::SigningKey,
     json: bool,
 ) -> anyhow::Result<Proof> {
-    let mut index = ws.open_index()?;
+    let mut index = super::open_index(ws, ctx)?;
     let proof = run::finish(
         ws,
         &mut index,
@@ -75,7 +75,7 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<u8> {
         json,
     } = args;
     let ws = ctx.workspace()?;
-    let index = ws.open_index()?;
+    let index = super::open_index(&ws, ctx)?;
     let run_id = run::resolve_run(
         &ws,
         &index,

@@ -79,7 +79,7 @@ fn ingest_payload(
         _ => ctx.dir.clone(),
     };
     let ws = Workspace::discover(&dir)?;
-    let mut index = ws.open_index()?;
+    let mut index = super::open_index(&ws, ctx)?;
     let normalized = match normalized {
         Ok(n) => n,
         Err(rejected) => {

@@ -13,7 +13,7 @@ pub struct Args {
 pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<u8> {
     let Args { json } = args;
     let ws = ctx.workspace()?;
-    let index = ws.open_index()?;
+    let index = super::open_index(&ws, ctx)?;
     let mut rows = Vec::new();
     for run in index.runs()? {
         let proof = index.bundle_ref(&run.run_id)?;

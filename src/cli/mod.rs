@@ -18,6 +18,7 @@ mod install;
 mod keygen;
 mod log;
 mod prove_event;
+mod reindex;
 mod reject;
 mod run_cmd;
 mod show;
@@ -61,6 +62,7 @@ enum Command {
     Approve(approve::Args),
     /// Reject scope violations of a run (a signed record once its proof is written).
     Reject(approve::Args),
+    Reindex(reindex::Args),
     ProveEvent(prove_event::Args),
     VerifyEvent(verify_event::Args),
 }
@@ -133,6 +135,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<u8> {
         Command::Verify(args) => verify_cmd::run(args, &ctx),
         Command::Approve(args) => approve::run(args, &ctx),
         Command::Reject(args) => reject::run(args, &ctx),
+        Command::Reindex(args) => reindex::run(args, &ctx),
         Command::ProveEvent(args) => prove_event::run(args, &ctx),
         Command::VerifyEvent(args) => verify_event::run(args, &ctx),
     }
@@ -202,6 +205,25 @@ fn exit_code_for(err: &anyhow::Error) -> u8 {
         }
     }
     EXIT_BAD_INPUT
+}
+
+/// Opens the index; a corrupt one is moved aside and rebuilt from the notes, said in one line.
+pub fn open_index(ws: &Workspace, ctx: &Ctx) -> anyhow::Result<store::Index> {
+    match ws.open_index() {
+        Err(run::Error::Store(store::Error::Corrupt { .. })) => {
+            let aside = store::Index::move_aside(&ws.common_dir, ctx.now.as_second())?;
+            let mut index = ws.open_index()?;
+            let found = git_proof::reindex::reindex(&ws.repo, &mut index)?;
+            eprintln!(
+                "git-proof: the index was corrupt; moved it to {} and rebuilt it from {} ({} runs)",
+                aside.display(),
+                git_proof::notes::NOTES_REF,
+                found.imported
+            );
+            Ok(index)
+        }
+        other => Ok(other?),
+    }
 }
 
 /// The signing key: `--key`, then SPEC section 6 order.

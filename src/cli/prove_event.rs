@@ -20,7 +20,7 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<u8> {
     let Args { run_id, event_id } = args;
     run::check_run_id(&run_id)?;
     let ws = ctx.workspace()?;
-    let index = ws.open_index()?;
+    let index = super::open_index(&ws, ctx)?;
     let commit = run::locate_run(&ws.repo, &index, &run_id)?;
     let (_, bundle) = run::record_of_run(&ws.repo, commit, &run_id)?.ok_or_else(|| run::Error::ProofMissing {
         run_id: run_id.clone(),

@@ -30,7 +30,7 @@ struct Shown {
 pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<u8> {
     let Args { target, json, trust } = args;
     let ws = ctx.workspace()?;
-    let shown = find(&ws, &target, &trust, ctx.now.as_second())?;
+    let shown = find(&ws, ctx, &target, &trust)?;
     if json {
         for s in &shown {
             super::print_json(&s.bundle)?;
@@ -49,9 +49,10 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<u8> {
 }
 
 /// The bundles `target` names: the run's own, or every bundle on the commit.
-fn find(ws: &Workspace, target: &str, trust: &super::TrustArgs, now: i64) -> anyhow::Result<Vec<Shown>> {
+fn find(ws: &Workspace, ctx: &Ctx, target: &str, trust: &super::TrustArgs) -> anyhow::Result<Vec<Shown>> {
+    let now = ctx.now.as_second();
     let signers = verify::load_trust(&ws.repo, &trust.options()).ok();
-    let index = ws.open_index()?;
+    let index = super::open_index(ws, ctx)?;
     // A run id in the index wins over a revision of the same spelling.
     let is_run = run::check_run_id(target).is_ok() && index.run(target).is_ok();
     let (commit, run_id) = match git::resolve_commit(&ws.repo, target) {

@@ -14,6 +14,7 @@ mod fuzz;
 mod ingest;
 mod install_agent;
 mod interop;
+mod reindex;
 mod scope_dod;
 mod tamper;
 mod vectors;
