@@ -34,12 +34,13 @@ pub fn reindex(repo: &gix::Repository, index: &mut Index) -> Result<Reindexed, r
             found.unreadable += 1;
             continue;
         };
+        let commit_hex = commit.to_string();
         for record in &records {
             let Some(mut bundle) = crate::verify::bundle_of(record) else {
                 continue;
             };
             // A bundle copied onto another commit proves nothing here.
-            if bundle.head_sha != commit.to_string() {
+            if bundle.head_sha != commit_hex {
                 continue;
             }
             crate::approval::fold(&mut bundle, record, &records);
