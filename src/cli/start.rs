@@ -39,7 +39,7 @@ impl Args {
         } = self;
         let rules = super::cli_rules(&scope, &deny, &dod)?;
         let prompt = prompt_file.as_deref().map(super::read_input).transpose()?;
-        let mut index = super::open_index(&ws, ctx)?;
+        let mut index = super::open_index(ws, ctx)?;
         let run = run::start(
             ws,
             &mut index,
