@@ -52,6 +52,9 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// A run finished from another worktree than its own.
+    #[error("run '{run_id}' belongs to the worktree {worktree}; finish it there (git -C {worktree} proof finish)")]
+    OtherWorktree { run_id: String, worktree: String },
     /// The worktree scan died (a bug, reported rather than hidden).
     #[error("the worktree status scan failed unexpectedly")]
     StatusThread,
@@ -275,6 +278,13 @@ pub fn finish(
     // The worktree as the agent left it, before DoD checks add build output to it.
     let dirty = git::dirty_files_in_background(&ws.repo);
     let run = index.run(run_id)?;
+    if run.active && run.worktree != ws.worktree_key() {
+        // Its HEAD, diff and uncommitted changes are that worktree's, not this one's.
+        return Err(Error::OtherWorktree {
+            run_id: run_id.to_owned(),
+            worktree: run.worktree,
+        });
+    }
     let now_text = format_time(now);
     let run = if run.active {
         let head = git::head_commit(&ws.repo)?;

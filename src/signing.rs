@@ -505,6 +505,15 @@ pub enum Rejection {
 /// `ssh-keygen -Y verify -n git-proof` does.
 pub fn verify(payload: &[u8], armored: &str, signers: &AllowedSigners, now: i64) -> Result<Signer, Rejection> {
     let signature = SshSig::from_pem(armored.trim().as_bytes()).map_err(|e| Rejection::Malformed(e.to_string()))?;
+    // The decoder tolerates some malformed length fields (found by fuzzing); OpenSSH does not.
+    // Accept only the canonical encoding, so a record verifies here exactly when it does there.
+    let canonical = signature
+        .to_pem(LineEnding::LF)
+        .map_err(|e| Rejection::Malformed(e.to_string()))?;
+    let squeeze = |s: &str| s.chars().filter(|c| !c.is_whitespace()).collect::<String>();
+    if squeeze(&canonical) != squeeze(armored) {
+        return Err(Rejection::Malformed("not the canonical SSHSIG encoding".into()));
+    }
     if signature.namespace() != NAMESPACE {
         return Err(Rejection::WrongNamespace(signature.namespace().to_owned()));
     }
@@ -576,6 +585,28 @@ mod tests {
         assert!(matches!(err, Error::AllowedSigners { line: 2, .. }), "{err}");
         let err = AllowedSigners::parse("f", "a ssh-ed25519 !!!\n").unwrap_err();
         assert!(matches!(err, Error::AllowedSigners { line: 1, .. }), "{err}");
+    }
+
+    /// Found by tests/it/fuzz.rs: a signature whose embedded key has a wrong length field still
+    /// decoded and verified; OpenSSH rejects it, so must we.
+    #[test]
+    fn a_non_canonical_signature_encoding_is_malformed() {
+        let key = PrivateKey::random(&mut ssh_key::rand_core::OsRng, ssh_key::Algorithm::Ed25519).unwrap();
+        let signer = SigningKey { key };
+        let armored = signer.sign(b"payload\n").unwrap();
+        let line = format!(
+            "p namespaces=\"git-proof\" {}",
+            signer.public_key().to_openssh().unwrap()
+        );
+        let signers = AllowedSigners::parse("t", &line).unwrap();
+        assert!(verify(b"payload\n", &armored, &signers, 0).is_ok());
+        // The key blob's length field (0x20) as 0x120, the rest unchanged.
+        let tampered = armored.replacen("MjU1MTkAAAAg", "MjU1MTkAAAEg", 1);
+        assert_ne!(tampered, armored);
+        assert!(matches!(
+            verify(b"payload\n", &tampered, &signers, 0),
+            Err(Rejection::Malformed(_))
+        ));
     }
 
     #[test]

@@ -113,3 +113,18 @@ fn eight_finishes_of_the_same_run_leave_one_record() {
     assert_eq!(types, ["run.started", "commit.recorded", "run.completed"]);
     assert_eq!(bundle["dod_results"].as_array().unwrap().len(), 1);
 }
+
+#[test]
+fn a_run_is_finished_in_its_own_worktree() {
+    let repo = TestRepo::new();
+    let other = repo.tmp.path().join("other");
+    repo.git(&["worktree", "add", "-q", "-b", "other", other.to_str().unwrap()]);
+    let run_id = repo.start(&[]);
+    let out = repo.proof_in(&other, &["finish", "--run", &run_id]).expect_code(2);
+    assert!(
+        out.one_error_line().contains("belongs to the worktree"),
+        "{}",
+        out.stderr
+    );
+    repo.proof(&["finish", "--run", &run_id]).ok();
+}
