@@ -514,6 +514,13 @@ pub fn verify(payload: &[u8], armored: &str, signers: &AllowedSigners, now: i64)
     if squeeze(&canonical) != squeeze(armored) {
         return Err(Rejection::Malformed("not the canonical SSHSIG encoding".into()));
     }
+    // Also found by fuzzing: version 0 decodes too. PROTOCOL.sshsig defines version 1 only.
+    if signature.version() != 1 {
+        return Err(Rejection::Malformed(format!(
+            "SSHSIG version {} (only 1 exists)",
+            signature.version()
+        )));
+    }
     if signature.namespace() != NAMESPACE {
         return Err(Rejection::WrongNamespace(signature.namespace().to_owned()));
     }
