@@ -236,14 +236,8 @@ impl Index {
         reference: &BundleRef,
     ) -> Result<bool> {
         let path = self.path.clone();
-        let sql = |action: &'static str| {
-            let path = path.clone();
-            move |source| Error::Sqlite { path, action, source }
-        };
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(sql("begin"))?;
+        let sql = |action| sql_error(&path, action);
+        let tx = begin(&mut self.conn, &path)?;
         let inserted = tx
             .execute(
                 "INSERT OR IGNORE INTO runs (run_id, worktree, state, started_at, ended_at, base_sha, head_sha, exit_code,
@@ -266,63 +260,17 @@ impl Index {
             .map_err(sql("import a run"))?
             == 1;
         if inserted {
-            for (position, r) in checks.iter().enumerate() {
-                tx.execute(
-                    "INSERT OR IGNORE INTO checks (run_id, position, name, status, exit_code, duration_ms, log_digest, log_size)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-                    params![
-                        run.run_id,
-                        position as i64,
-                        r.name,
-                        r.status.as_str(),
-                        r.exit_code,
-                        r.duration_ms as i64,
-                        r.log_digest,
-                        r.log_size as i64
-                    ],
-                )
-                .map_err(sql("import a check"))?;
-            }
-            for v in violations {
-                tx.execute(
-                    "INSERT OR IGNORE INTO scope_violations (run_id, path, rule, state, decided_at, decided_by, reason)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                    params![
-                        run.run_id,
-                        v.path,
-                        v.rule,
-                        v.approval.state,
-                        v.approval.decided_at,
-                        v.approval.decided_by,
-                        v.approval.reason
-                    ],
-                )
-                .map_err(sql("import a violation"))?;
-            }
-            tx.execute(
-                "INSERT OR IGNORE INTO evidence_manifests (run_id, manifest_json, manifest_hash) VALUES (?1, ?2, ?3)",
-                params![
-                    run.run_id,
-                    serde_json::to_string(manifest).unwrap_or_default(),
-                    manifest.manifest_hash
-                ],
-            )
-            .map_err(sql("import a manifest"))?;
+            insert_checks(&tx, &run.run_id, checks).map_err(sql("import a check"))?;
+            insert_violations(&tx, &run.run_id, violations).map_err(sql("import a violation"))?;
+            insert_manifest(&tx, &run.run_id, manifest).map_err(sql("import a manifest"))?;
         }
-        tx.execute(
-            "INSERT OR IGNORE INTO proof_bundle_ref (run_id, commit_sha, bundle_digest, recorded_at) VALUES (?1, ?2, ?3, ?4)",
-            params![reference.run_id, reference.commit_sha, reference.bundle_digest, reference.recorded_at],
-        )
-        .map_err(sql("import a proof reference"))?;
+        insert_bundle_ref(&tx, reference).map_err(sql("import a proof reference"))?;
         tx.commit().map_err(sql("commit"))?;
         Ok(inserted)
     }
 
     fn init(&self) -> Result<()> {
-        let wrap = |action| {
-            let path = self.path.clone();
-            move |source| Error::Sqlite { path, action, source }
-        };
+        let wrap = |action| sql_error(&self.path, action);
         // Parallel agents in sibling worktrees write at once: wait for the lock rather than fail.
         self.conn
             .busy_timeout(Duration::from_secs(30))
@@ -350,12 +298,8 @@ impl Index {
         Ok(())
     }
 
-    fn err(&self, action: &'static str) -> impl FnOnce(rusqlite::Error) -> Error + '_ {
-        move |source| Error::Sqlite {
-            path: self.path.clone(),
-            action,
-            source,
-        }
+    fn err(&self, action: &'static str) -> impl FnOnce(rusqlite::Error) -> Error + use<> {
+        sql_error(&self.path, action)
     }
 
     /// The file this index lives in.
@@ -366,14 +310,8 @@ impl Index {
     /// Records a new active run and its `run.started` event, atomically.
     pub fn start_run(&mut self, run: &RunRecord, started: NewEvent) -> Result<Event> {
         let path = self.path.clone();
-        let err = |action| {
-            let path = path.clone();
-            move |source| Error::Sqlite { path, action, source }
-        };
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(err("begin"))?;
+        let err = |action| sql_error(&path, action);
+        let tx = begin(&mut self.conn, &path)?;
         if let Some(active) = tx
             .query_row(
                 "SELECT run_id FROM runs WHERE worktree = ?1 AND state = 'active'",
@@ -471,24 +409,13 @@ impl Index {
     /// `evidence.manifest.created`, to an ended one).
     pub fn append_event(&mut self, run_id: &str, event: NewEvent) -> Result<Event> {
         let path = self.path.clone();
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(|source| Error::Sqlite {
-                path: path.clone(),
-                action: "begin",
-                source,
-            })?;
+        let tx = begin(&mut self.conn, &path)?;
         let state: Option<String> = tx
             .query_row("SELECT state FROM runs WHERE run_id = ?1", params![run_id], |r| {
                 r.get(0)
             })
             .optional()
-            .map_err(|source| Error::Sqlite {
-                path: path.clone(),
-                action: "read a run",
-                source,
-            })?;
+            .map_err(sql_error(&path, "read a run"))?;
         let allowed_after_end = matches!(
             event.event_type,
             EventType::EvidenceManifestCreated | EventType::ScopeViolationDecided
@@ -499,11 +426,7 @@ impl Index {
             _ => {}
         }
         let stored = insert_event(&tx, run_id, event).map_err(|e| e.into_error(&path))?;
-        tx.commit().map_err(|source| Error::Sqlite {
-            path,
-            action: "commit",
-            source,
-        })?;
+        tx.commit().map_err(sql_error(&path, "commit"))?;
         Ok(stored)
     }
 
@@ -519,14 +442,8 @@ impl Index {
         ended_at: &str,
     ) -> Result<RunRecord> {
         let path = self.path.clone();
-        let sql = |action: &'static str| {
-            let path = path.clone();
-            move |source| Error::Sqlite { path, action, source }
-        };
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(sql("begin"))?;
+        let sql = |action| sql_error(&path, action);
+        let tx = begin(&mut self.conn, &path)?;
         let state: Option<String> = tx
             .query_row("SELECT state FROM runs WHERE run_id = ?1", params![run_id], |r| {
                 r.get(0)
@@ -662,37 +579,15 @@ impl Index {
     /// Stores the run's DoD results (replacing none: results are written once).
     pub fn save_checks(&mut self, run_id: &str, results: &[DodResult]) -> Result<Vec<DodResult>> {
         let path = self.path.clone();
-        let sql = |action: &'static str| {
-            let path = path.clone();
-            move |source| Error::Sqlite { path, action, source }
-        };
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(sql("begin"))?;
+        let sql = |action| sql_error(&path, action);
+        let tx = begin(&mut self.conn, &path)?;
         let existing: i64 = tx
             .query_row("SELECT COUNT(*) FROM checks WHERE run_id = ?1", params![run_id], |r| {
                 r.get(0)
             })
             .map_err(sql("count checks"))?;
         if existing == 0 {
-            for (position, result) in results.iter().enumerate() {
-                tx.execute(
-                    "INSERT INTO checks (run_id, position, name, status, exit_code, duration_ms, log_digest, log_size)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-                    params![
-                        run_id,
-                        position as i64,
-                        result.name,
-                        result.status.as_str(),
-                        result.exit_code,
-                        result.duration_ms as i64,
-                        result.log_digest,
-                        result.log_size as i64,
-                    ],
-                )
-                .map_err(sql("save a check"))?;
-            }
+            insert_checks(&tx, run_id, results).map_err(sql("save a check"))?;
         }
         tx.commit().map_err(sql("commit"))?;
         self.checks(run_id)?.ok_or_else(|| Error::Malformed {
@@ -815,44 +710,16 @@ impl Index {
     /// Stores the run's scope violations once.
     pub fn save_violations(&mut self, run_id: &str, violations: &[ScopeViolation]) -> Result<()> {
         let path = self.path.clone();
-        let sql = |action: &'static str| {
-            let path = path.clone();
-            move |source| Error::Sqlite { path, action, source }
-        };
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(sql("begin"))?;
-        for v in violations {
-            tx.execute(
-                "INSERT OR IGNORE INTO scope_violations (run_id, path, rule, state, decided_at, decided_by, reason)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                params![
-                    run_id,
-                    v.path,
-                    v.rule,
-                    v.approval.state,
-                    v.approval.decided_at,
-                    v.approval.decided_by,
-                    v.approval.reason
-                ],
-            )
-            .map_err(sql("save a violation"))?;
-        }
+        let sql = |action| sql_error(&path, action);
+        let tx = begin(&mut self.conn, &path)?;
+        insert_violations(&tx, run_id, violations).map_err(sql("save a violation"))?;
         tx.commit().map_err(sql("commit"))
     }
 
     /// Stores the run's manifest unless it has one; returns the stored one and whether this
     /// call created it. The primary key makes "one manifest per run" a constraint, not a hope.
     pub fn save_manifest(&mut self, run_id: &str, manifest: &Manifest) -> Result<(Manifest, bool)> {
-        let json = serde_json::to_string(manifest).unwrap_or_default();
-        let inserted = self
-            .conn
-            .execute(
-                "INSERT OR IGNORE INTO evidence_manifests (run_id, manifest_json, manifest_hash) VALUES (?1, ?2, ?3)",
-                params![run_id, json, manifest.manifest_hash],
-            )
-            .map_err(self.err("save the manifest"))?;
+        let inserted = insert_manifest(&self.conn, run_id, manifest).map_err(self.err("save the manifest"))?;
         if inserted == 1 {
             return Ok((manifest.clone(), true));
         }
@@ -885,18 +752,7 @@ impl Index {
 
     /// Records where the run's proof is (first writer wins); returns the stored reference.
     pub fn save_bundle_ref(&mut self, reference: &BundleRef) -> Result<BundleRef> {
-        self.conn
-            .execute(
-                "INSERT OR IGNORE INTO proof_bundle_ref (run_id, commit_sha, bundle_digest, recorded_at)
-                 VALUES (?1, ?2, ?3, ?4)",
-                params![
-                    reference.run_id,
-                    reference.commit_sha,
-                    reference.bundle_digest,
-                    reference.recorded_at
-                ],
-            )
-            .map_err(self.err("save the proof reference"))?;
+        insert_bundle_ref(&self.conn, reference).map_err(self.err("save the proof reference"))?;
         self.bundle_ref(&reference.run_id)?.ok_or_else(|| Error::Malformed {
             what: "proof reference",
             run_id: reference.run_id.clone(),
@@ -925,6 +781,77 @@ impl Index {
             )
             .map_err(self.err("look up an event"))
     }
+}
+
+/// Maps a SQLite failure of `action` on the index at `path`.
+fn sql_error(path: &Path, action: &'static str) -> impl FnOnce(rusqlite::Error) -> Error + use<> {
+    let path = path.to_owned();
+    move |source| Error::Sqlite { path, action, source }
+}
+
+/// A write transaction that takes the lock at once, so concurrent writers queue on the busy
+/// timeout instead of failing to upgrade a read lock.
+fn begin<'c>(conn: &'c mut Connection, path: &Path) -> Result<rusqlite::Transaction<'c>> {
+    conn.transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(sql_error(path, "begin"))
+}
+
+fn insert_checks(conn: &Connection, run_id: &str, results: &[DodResult]) -> rusqlite::Result<()> {
+    for (position, r) in results.iter().enumerate() {
+        conn.execute(
+            "INSERT OR IGNORE INTO checks (run_id, position, name, status, exit_code, duration_ms, log_digest, log_size)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            params![
+                run_id,
+                position as i64,
+                r.name,
+                r.status.as_str(),
+                r.exit_code,
+                r.duration_ms as i64,
+                r.log_digest,
+                r.log_size as i64
+            ],
+        )?;
+    }
+    Ok(())
+}
+
+fn insert_violations(conn: &Connection, run_id: &str, violations: &[ScopeViolation]) -> rusqlite::Result<()> {
+    for v in violations {
+        conn.execute(
+            "INSERT OR IGNORE INTO scope_violations (run_id, path, rule, state, decided_at, decided_by, reason)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![
+                run_id,
+                v.path,
+                v.rule,
+                v.approval.state,
+                v.approval.decided_at,
+                v.approval.decided_by,
+                v.approval.reason
+            ],
+        )?;
+    }
+    Ok(())
+}
+
+/// Returns how many rows were inserted: 0 when the run already has a manifest.
+fn insert_manifest(conn: &Connection, run_id: &str, manifest: &Manifest) -> rusqlite::Result<usize> {
+    conn.execute(
+        "INSERT OR IGNORE INTO evidence_manifests (run_id, manifest_json, manifest_hash) VALUES (?1, ?2, ?3)",
+        params![
+            run_id,
+            serde_json::to_string(manifest).unwrap_or_default(),
+            manifest.manifest_hash
+        ],
+    )
+}
+
+fn insert_bundle_ref(conn: &Connection, reference: &BundleRef) -> rusqlite::Result<usize> {
+    conn.execute(
+        "INSERT OR IGNORE INTO proof_bundle_ref (run_id, commit_sha, bundle_digest, recorded_at) VALUES (?1, ?2, ?3, ?4)",
+        params![reference.run_id, reference.commit_sha, reference.bundle_digest, reference.recorded_at],
+    )
 }
 
 fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
