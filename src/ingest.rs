@@ -653,6 +653,17 @@ pub fn apply(
             now,
         )
     };
+    // Every run a payload starts is filed under the agent's session.
+    let start = |index: &mut Index, run_id: Option<String>, prompt: Option<Vec<u8>>| -> Result<String, run::Error> {
+        let options = StartOptions {
+            run_id,
+            prompt,
+            correlation_id: n.session_id.clone(),
+            thread_id: n.session_id.clone(),
+            ..StartOptions::default()
+        };
+        Ok(run::start(ws, index, options, now)?.run_id)
+    };
     for action in &n.actions {
         match action {
             Action::TurnStart { prompt } => {
@@ -668,56 +679,28 @@ pub fn apply(
                         continue;
                     }
                 }
-                let run = run::start(
-                    ws,
-                    index,
-                    StartOptions {
-                        prompt: prompt.clone(),
-                        correlation_id: n.session_id.clone(),
-                        thread_id: n.session_id.clone(),
-                        ..StartOptions::default()
-                    },
-                    now,
-                )?;
-                applied.started.push(run.run_id.clone());
-                current = Some(run.run_id);
+                let run_id = start(index, None, prompt.clone())?;
+                applied.started.push(run_id.clone());
+                current = Some(run_id);
             }
             Action::StartRun { run_id } => {
                 if run_id.as_ref().is_some_and(|id| index.run(id).is_ok()) {
                     current = run_id.clone();
                     continue;
                 }
-                let run = run::start(
-                    ws,
-                    index,
-                    StartOptions {
-                        run_id: run_id.clone(),
-                        correlation_id: n.session_id.clone(),
-                        ..StartOptions::default()
-                    },
-                    now,
-                )?;
-                applied.started.push(run.run_id.clone());
-                current = Some(run.run_id);
+                let run_id = start(index, run_id.clone(), None)?;
+                applied.started.push(run_id.clone());
+                current = Some(run_id);
             }
             Action::Event { event_type, data } | Action::GenericEvent { event_type, data, .. } => {
                 let run_id = match &current {
                     Some(id) => id.clone(),
                     None => {
                         // Hooks installed mid-turn: the agent is working, so there is a run.
-                        let run = run::start(
-                            ws,
-                            index,
-                            StartOptions {
-                                correlation_id: n.session_id.clone(),
-                                thread_id: n.session_id.clone(),
-                                ..StartOptions::default()
-                            },
-                            now,
-                        )?;
-                        applied.started.push(run.run_id.clone());
-                        current = Some(run.run_id.clone());
-                        run.run_id
+                        let run_id = start(index, None, None)?;
+                        applied.started.push(run_id.clone());
+                        current = Some(run_id.clone());
+                        run_id
                     }
                 };
                 let event_id = match action {
