@@ -95,23 +95,9 @@ pub fn install(agent: Agent, root: &Path, dry_run: bool) -> Result<Vec<Change>, 
                 "afterFileEdit",
                 "stop",
             ];
-            config.entry("version").or_insert(json!(1));
-            let mut changed = false;
-            let hooks = object_at(config, "hooks");
-            for event in events {
-                let list = array_at(hooks, event);
-                if !list
-                    .iter()
-                    .any(|h| h.get("command").and_then(Value::as_str) == Some(cmd.as_str()))
-                {
-                    list.push(json!({"command": cmd}));
-                    changed = true;
-                }
-            }
-            changed
+            add_flat_hooks(config, &events, json!({"command": cmd}), "command", &cmd)
         }),
         Agent::Copilot => merge_json(&root.join(".github/hooks/git-proof.json"), dry_run, |config| {
-            config.entry("version").or_insert(json!(1));
             let events = [
                 "sessionStart",
                 "userPromptSubmitted",
@@ -119,19 +105,8 @@ pub fn install(agent: Agent, root: &Path, dry_run: bool) -> Result<Vec<Change>, 
                 "postToolUse",
                 "sessionEnd",
             ];
-            let mut changed = false;
-            let hooks = object_at(config, "hooks");
-            for event in events {
-                let list = array_at(hooks, event);
-                if !list
-                    .iter()
-                    .any(|h| h.get("bash").and_then(Value::as_str) == Some(cmd.as_str()))
-                {
-                    list.push(json!({"type": "command", "bash": cmd, "cwd": ".", "timeoutSec": 30}));
-                    changed = true;
-                }
-            }
-            changed
+            let hook = json!({"type": "command", "bash": cmd, "cwd": ".", "timeoutSec": 30});
+            add_flat_hooks(config, &events, hook, "bash", &cmd)
         }),
         Agent::Cline => {
             let events = [
@@ -167,6 +142,25 @@ fn add_matcher_hooks(config: &mut Map<String, Value>, events: &[&str], hook: Val
         });
         if !present {
             groups.push(json!({"matcher": "*", "hooks": [hook.clone()]}));
+            changed = true;
+        }
+    }
+    changed
+}
+
+/// Adds `hook` to each event's list (Cursor's and Copilot's versioned shape) unless a hook
+/// whose `command_key` is our command is already there. Returns whether anything changed.
+fn add_flat_hooks(config: &mut Map<String, Value>, events: &[&str], hook: Value, command_key: &str, cmd: &str) -> bool {
+    config.entry("version").or_insert(json!(1));
+    let mut changed = false;
+    let hooks = object_at(config, "hooks");
+    for event in events {
+        let list = array_at(hooks, event);
+        if !list
+            .iter()
+            .any(|h| h.get(command_key).and_then(Value::as_str) == Some(cmd))
+        {
+            list.push(hook.clone());
             changed = true;
         }
     }
