@@ -1,9 +1,6 @@
 //! Scripted agent sessions (tests/fixtures/<agent>/) fed through `git proof ingest`, as each
 //! agent's hooks would: runs per turn, every tool call in the manifest, proofs at turn end.
 
-use std::io::Write;
-use std::process::Stdio;
-
 use serde_json::Value;
 
 use crate::common::{Run, TestRepo};
@@ -16,20 +13,12 @@ fn fixture(rel: &str) -> String {
 }
 
 /// Feeds one payload on stdin, as a hook is run.
-fn ingest(repo: &TestRepo, agent: Option<&str>, payload: &str) -> Run {
+fn ingest(repo: &TestRepo, agent: Option<&str>, payload: impl AsRef<[u8]>) -> Run {
     let mut args = vec!["ingest"];
     if let Some(agent) = agent {
         args.extend(["--agent", agent]);
     }
-    let mut child = repo
-        .proof_cmd(&args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(payload.as_bytes()).unwrap();
-    child.wait_with_output().unwrap().into()
+    repo.proof_with_input(&args, payload)
 }
 
 /// Plays a session file; `skip` drops payload lines that contain it. Returns the replies.
@@ -241,19 +230,7 @@ fn bad_payloads_never_break_the_agent_and_are_recorded() {
         (Some("no-such-agent"), b"{}".to_vec()),
     ];
     for (agent, payload) in &payloads {
-        let mut args = vec!["ingest"];
-        if let Some(agent) = agent {
-            args.extend(["--agent", agent]);
-        }
-        let mut child = repo
-            .proof_cmd(&args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        child.stdin.take().unwrap().write_all(payload).unwrap();
-        let out: Run = child.wait_with_output().unwrap().into();
+        let out = ingest(&repo, *agent, payload);
         assert_eq!(out.code, 0, "{agent:?}: a hook must never fail the agent");
         assert_eq!(out.stderr.lines().count(), 1, "{agent:?}: one line: {}", out.stderr);
         assert!(!out.stderr.contains("panicked"));

@@ -1,7 +1,6 @@
 //! `git proof install --agent`: agent hook configuration merged into what is there.
 
 use std::os::unix::fs::PermissionsExt;
-use std::process::Stdio;
 
 use serde_json::Value;
 
@@ -89,24 +88,12 @@ fn the_installed_hook_command_records_the_agent_session() {
     ] {
         let mut cmd = std::process::Command::new("sh");
         crate::common::pin_env(&mut cmd, &repo.home());
-        let mut child = cmd
-            .args(["-c", &command])
+        cmd.args(["-c", &command])
             .current_dir(&repo.root)
             .env("PATH", &path)
-            .env("GIT_PROOF_KEY", &repo.key)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        use std::io::Write;
-        child.stdin.take().unwrap().write_all(payload.as_bytes()).unwrap();
-        let out = child.wait_with_output().unwrap();
-        assert!(
-            out.status.success() && out.stderr.is_empty(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+            .env("GIT_PROOF_KEY", &repo.key);
+        let out = crate::common::run_with_input(cmd, payload.as_bytes());
+        assert!(out.code == 0 && out.stderr.is_empty(), "{}", out.stderr);
     }
     let runs = repo.proof(&["log", "--json"]).ok().json();
     assert_eq!(runs[0]["state"], "ended");

@@ -188,15 +188,15 @@ impl TestRepo {
     /// Runs git with `input` on stdin; panics on failure.
     #[track_caller]
     pub fn git_with_input(&self, args: &[&str], input: &str) {
-        use std::io::Write;
-        let mut child = self
-            .git_command(&self.root)
-            .args(args)
-            .stdin(Stdio::piped())
-            .spawn()
-            .unwrap();
-        child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
-        assert!(child.wait().unwrap().success(), "git {args:?} failed");
+        let mut cmd = self.git_command(&self.root);
+        cmd.args(args);
+        let out = run_with_input(cmd, input.as_bytes());
+        assert_eq!(out.code, 0, "git {args:?} failed: {}", out.stderr);
+    }
+
+    /// `git-proof ARGS` with `input` on stdin, as an agent runs a hook.
+    pub fn proof_with_input(&self, args: &[&str], input: impl AsRef<[u8]>) -> Run {
+        run_with_input(self.proof_cmd(args), input.as_ref())
     }
 
     /// `git add -A && git commit -m msg`; returns the new HEAD.
@@ -287,6 +287,19 @@ impl TestRepo {
     }
 }
 
+/// Runs `cmd` with `input` on stdin, capturing what it prints.
+pub fn run_with_input(mut cmd: Command, input: &[u8]) -> Run {
+    use std::io::Write;
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("command runs");
+    child.stdin.take().unwrap().write_all(input).unwrap();
+    child.wait_with_output().unwrap().into()
+}
+
 /// The event types of a bundle's manifest, in stream order.
 pub fn event_types(bundle: &Value) -> Vec<String> {
     bundle["evidence"]["events"]
@@ -313,31 +326,17 @@ pub fn split_records(note: &str) -> Vec<(String, String)> {
 
 /// `ssh-keygen -Y verify -n git-proof` of one record; returns (exit code, output).
 pub fn ssh_keygen_verify(repo: &TestRepo, principal: &str, payload: &str, signature: &str) -> (i32, String) {
-    use std::io::Write;
     let dir = repo.tmp.path().join("sshsig");
     std::fs::create_dir_all(&dir).unwrap();
     let sig = dir.join("record.sig");
     std::fs::write(&sig, signature).unwrap();
-    let mut child = Command::new("ssh-keygen")
-        .args(["-Y", "verify", "-f"])
+    let mut cmd = Command::new("ssh-keygen");
+    cmd.args(["-Y", "verify", "-f"])
         .arg(&repo.allowed_signers)
         .args(["-I", principal, "-n", "git-proof", "-s"])
-        .arg(&sig)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(payload.as_bytes()).unwrap();
-    let out = child.wait_with_output().unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ),
-    )
+        .arg(&sig);
+    let out = run_with_input(cmd, payload.as_bytes());
+    (out.code, format!("{}{}", out.stdout, out.stderr))
 }
 
 /// `sha256:<hex>` computed here, not by git-proof.
