@@ -10,12 +10,11 @@
 #[path = "support/bench.rs"]
 mod bench;
 
-use std::io::Write;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Instant;
 
-use bench::{git, git_proof_binary, median, ms, output, run, time};
+use bench::{fast_import, git, git_proof_binary, median, ms, output, run, time};
 
 const FILES: usize = 20_000;
 const CHANGED: usize = 1_000;
@@ -148,13 +147,7 @@ fn build_repo(repo: &Path) -> (String, String) {
         }
     }
     script.push('\n');
-    let mut child = git(repo)
-        .args(["fast-import", "--quiet"])
-        .stdin(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(script.as_bytes()).unwrap();
-    assert!(child.wait().unwrap().success(), "fast-import");
+    fast_import(repo, &script);
     // fast-import deltas each blob against the one written before it; a clone or `git gc`
     // packs by path and recency instead, which is what real repositories look like.
     run(git(repo).args(["repack", "-adfq"]));

@@ -14,7 +14,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use bench::{git, git_proof_binary, ms, output, run, time};
+use bench::{fast_import, git, git_proof_binary, ms, output, run, time};
 
 use git_proof::evidence::{self, Event, EventSummary, ManifestIdentity};
 use git_proof::model::{Bundle, DiffStat, Generator, RunStatus, ScopeSnapshot};
@@ -183,14 +183,4 @@ fn shell_verify(repo: &Path, commit: &str, signers: &Path, scratch: &Path) {
         .unwrap();
     child.stdin.take().unwrap().write_all(&note.as_bytes()[..at]).unwrap();
     assert!(child.wait().unwrap().success(), "ssh-keygen rejected {commit}");
-}
-
-fn fast_import(repo: &Path, script: &str) {
-    let mut child = git(repo)
-        .args(["fast-import", "--quiet"])
-        .stdin(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(script.as_bytes()).unwrap();
-    assert!(child.wait().unwrap().success(), "fast-import");
 }

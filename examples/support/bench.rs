@@ -56,6 +56,18 @@ pub fn output(cmd: &mut Command) -> String {
     String::from_utf8(out.stdout).expect("utf-8")
 }
 
+/// Feeds `script` to `git fast-import` in `repo`.
+pub fn fast_import(repo: &Path, script: &str) {
+    use std::io::Write;
+    let mut child = git(repo)
+        .args(["fast-import", "--quiet"])
+        .stdin(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    child.stdin.take().unwrap().write_all(script.as_bytes()).unwrap();
+    assert!(child.wait().unwrap().success(), "fast-import");
+}
+
 /// How long a successful run of the command took.
 pub fn time(cmd: &mut Command) -> Duration {
     let started = Instant::now();

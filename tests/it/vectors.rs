@@ -35,16 +35,22 @@ fn unhex(s: &str) -> Vec<u8> {
     canon::unhex(s).unwrap()
 }
 
-/// transparency-dev/merkle vectors: the root of every prefix of the eight leaves.
-#[test]
-fn rfc6962_roots() {
+/// The RFC 6962 vector file and its leaf inputs.
+fn rfc6962() -> (serde_json::Value, Vec<Vec<u8>>) {
     let v: serde_json::Value = serde_json::from_slice(&std::fs::read(data("rfc6962.json")).unwrap()).unwrap();
-    let leaves: Vec<Vec<u8>> = v["leaf_inputs_hex"]
+    let leaves = v["leaf_inputs_hex"]
         .as_array()
         .unwrap()
         .iter()
         .map(|h| unhex(h.as_str().unwrap()))
         .collect();
+    (v, leaves)
+}
+
+/// transparency-dev/merkle vectors: the root of every prefix of the eight leaves.
+#[test]
+fn rfc6962_roots() {
+    let (v, leaves) = rfc6962();
     for (leaf, expected) in leaves.iter().zip(v["leaf_hashes_hex"].as_array().unwrap()) {
         assert_eq!(canon::hex(&merkle::leaf_hash(leaf)), expected.as_str().unwrap());
     }
@@ -63,13 +69,7 @@ fn rfc6962_roots() {
 /// accept them, and reject a path with one hash changed.
 #[test]
 fn rfc6962_inclusion_proofs() {
-    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(data("rfc6962.json")).unwrap()).unwrap();
-    let leaves: Vec<Vec<u8>> = v["leaf_inputs_hex"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|h| unhex(h.as_str().unwrap()))
-        .collect();
+    let (v, leaves) = rfc6962();
     let cases = v["inclusion_proofs"]["cases"].as_array().unwrap();
     assert!(cases.len() >= 5);
     for case in cases {
