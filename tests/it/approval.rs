@@ -1,10 +1,8 @@
 //! Scope violations decided before and after the proof, and verify's policy flags.
 
-use std::process::{Command, Stdio};
-
 use serde_json::Value;
 
-use crate::common::{TestRepo, split_records, ssh_keygen_verify};
+use crate::common::{TestRepo, split_records, ssh_keygen_sign, ssh_keygen_verify};
 
 fn violation<'a>(bundle: &'a Value, path: &str) -> &'a Value {
     bundle["scope_violations"]
@@ -133,17 +131,7 @@ fn an_approval_that_names_no_bundle_is_invalid() {
         &crate::common::sha256_prefixed(records[0].0.as_bytes()),
         "sha256:0000000000000000000000000000000000000000000000000000000000000000",
     );
-    let file = repo.tmp.path().join("approval");
-    std::fs::write(&file, &forged).unwrap();
-    let status = Command::new("ssh-keygen")
-        .args(["-q", "-Y", "sign", "-n", "git-proof", "-f"])
-        .arg(&repo.key)
-        .arg(&file)
-        .stderr(Stdio::null())
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let signature = std::fs::read_to_string(repo.tmp.path().join("approval.sig")).unwrap();
+    let signature = ssh_keygen_sign(&repo, &repo.key, "git-proof", &forged);
     repo.replace_note(&head, &format!("{}{}{forged}{signature}", records[0].0, records[0].1));
     let out = repo.verify(&[&head]).expect_code(1);
     assert!(out.stdout.contains("which is not in this note"), "{}", out.stdout);

@@ -1,10 +1,8 @@
 //! Evidence: one event proven part of a run on its own, and manifests that must recompute.
 
-use std::process::{Command, Stdio};
-
 use serde_json::Value;
 
-use crate::common::{TestRepo, split_records};
+use crate::common::{TestRepo, split_records, ssh_keygen_sign};
 
 fn run_with_events(repo: &TestRepo) -> (String, Value) {
     let run_id = repo.start(&[]);
@@ -93,17 +91,7 @@ fn verify_rejects_an_edited_pointer_list_even_when_re_signed() {
         .remove(3);
     let edited = serde_json::to_string_pretty(&statement).unwrap() + "\n";
     // Signed properly by the trusted key, so only the manifest check can catch it.
-    let payload_file = repo.tmp.path().join("edited");
-    std::fs::write(&payload_file, &edited).unwrap();
-    let status = Command::new("ssh-keygen")
-        .args(["-q", "-Y", "sign", "-n", "git-proof", "-f"])
-        .arg(&repo.key)
-        .arg(&payload_file)
-        .stderr(Stdio::null())
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let signature = std::fs::read_to_string(repo.tmp.path().join("edited.sig")).unwrap();
+    let signature = ssh_keygen_sign(&repo, &repo.key, "git-proof", &edited);
     repo.replace_note(&head, &format!("{edited}{signature}"));
     let out = repo.verify(&[&head]).expect_code(1);
     assert!(

@@ -1,8 +1,6 @@
 //! Our notes and signatures against stock git and stock OpenSSH.
 
-use std::process::{Command, Stdio};
-
-use crate::common::{TestRepo, split_records, ssh_keygen_verify};
+use crate::common::{TestRepo, split_records, ssh_keygen_sign, ssh_keygen_verify};
 
 fn proven_commit(repo: &TestRepo) -> (String, String) {
     let run_id = repo.start(&[]);
@@ -35,23 +33,7 @@ fn we_accept_a_payload_signed_by_ssh_keygen_and_stored_by_git_notes_add() {
     let repo = TestRepo::new();
     let (_, head) = proven_commit(&repo);
     let (payload, _) = split_records(&repo.note(&head)).remove(0);
-    let dir = repo.tmp.path().join("resign");
-    std::fs::create_dir_all(&dir).unwrap();
-    let payload_file = dir.join("payload");
-    std::fs::write(&payload_file, &payload).unwrap();
-    let out = Command::new("ssh-keygen")
-        .args(["-Y", "sign", "-n", "git-proof", "-f"])
-        .arg(&repo.key)
-        .arg(&payload_file)
-        .stderr(Stdio::piped())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "ssh-keygen -Y sign: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let signature = std::fs::read_to_string(dir.join("payload.sig")).unwrap();
+    let signature = ssh_keygen_sign(&repo, &repo.key, "git-proof", &payload);
     repo.replace_note(&head, &format!("{payload}{signature}"));
     let out = repo.verify(&[&head]).ok();
     assert!(out.stdout.contains("valid"), "{}", out.stdout);

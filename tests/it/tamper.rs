@@ -2,10 +2,9 @@
 //! reason a person understands, and never panics. (An approval that names no bundle is in
 //! approval.rs.)
 
-use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
-use crate::common::{Run, TestRepo, split_records};
+use crate::common::{Run, TestRepo, split_records, ssh_keygen_sign};
 
 /// A proven commit: (head, the note's single record).
 fn proven(repo: &TestRepo) -> (String, (String, String)) {
@@ -15,23 +14,6 @@ fn proven(repo: &TestRepo) -> (String, (String, String)) {
     repo.proof(&["finish"]).ok();
     let record = split_records(&repo.note(&head)).remove(0);
     (head, record)
-}
-
-/// `ssh-keygen -Y sign` of `payload` with `key` in `namespace`: a valid signature over whatever
-/// the payload now says.
-fn sign(repo: &TestRepo, key: &Path, namespace: &str, payload: &str) -> String {
-    let file = repo.tmp.path().join("to-sign");
-    std::fs::write(&file, payload).unwrap();
-    let _ = std::fs::remove_file(repo.tmp.path().join("to-sign.sig"));
-    let status = Command::new("ssh-keygen")
-        .args(["-q", "-Y", "sign", "-n", namespace, "-f"])
-        .arg(key)
-        .arg(&file)
-        .stderr(Stdio::null())
-        .status()
-        .unwrap();
-    assert!(status.success());
-    std::fs::read_to_string(repo.tmp.path().join("to-sign.sig")).unwrap()
 }
 
 fn new_key(repo: &TestRepo, name: &str) -> std::path::PathBuf {
@@ -61,7 +43,7 @@ fn a_forged_fact_signed_by_a_trusted_key() {
     assert_ne!(forged, payload);
     repo.replace_note(
         &head,
-        &format!("{forged}{}", sign(&repo, &repo.key, "git-proof", &forged)),
+        &format!("{forged}{}", ssh_keygen_sign(&repo, &repo.key, "git-proof", &forged)),
     );
     invalid(
         repo.verify(&[&head]),
@@ -71,7 +53,7 @@ fn a_forged_fact_signed_by_a_trusted_key() {
     let forged = payload.replacen("\"work.txt\"", "\"other.txt\"", 1);
     repo.replace_note(
         &head,
-        &format!("{forged}{}", sign(&repo, &repo.key, "git-proof", &forged)),
+        &format!("{forged}{}", ssh_keygen_sign(&repo, &repo.key, "git-proof", &forged)),
     );
     invalid(repo.verify(&[&head]), "changed_files is not what git diff says");
 }
@@ -94,7 +76,7 @@ fn a_key_nobody_trusts() {
     let stranger = new_key(&repo, "stranger");
     repo.replace_note(
         &head,
-        &format!("{payload}{}", sign(&repo, &stranger, "git-proof", &payload)),
+        &format!("{payload}{}", ssh_keygen_sign(&repo, &stranger, "git-proof", &payload)),
     );
     invalid(repo.verify(&[&head]), "is not in the allowed signers");
 }
@@ -148,7 +130,10 @@ fn an_expired_signer() {
 fn the_wrong_namespace() {
     let repo = TestRepo::new();
     let (head, (payload, _)) = proven(&repo);
-    repo.replace_note(&head, &format!("{payload}{}", sign(&repo, &repo.key, "git", &payload)));
+    repo.replace_note(
+        &head,
+        &format!("{payload}{}", ssh_keygen_sign(&repo, &repo.key, "git", &payload)),
+    );
     invalid(repo.verify(&[&head]), "namespace 'git'");
 }
 

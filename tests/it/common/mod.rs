@@ -324,6 +324,27 @@ pub fn split_records(note: &str) -> Vec<(String, String)> {
     out
 }
 
+/// `ssh-keygen -Y sign` of `payload` with `key` in `namespace`: a valid armored signature over
+/// whatever the payload says, made by stock OpenSSH.
+#[track_caller]
+pub fn ssh_keygen_sign(repo: &TestRepo, key: &Path, namespace: &str, payload: &str) -> String {
+    let file = repo.tmp.path().join("to-sign");
+    std::fs::write(&file, payload).unwrap();
+    let _ = std::fs::remove_file(repo.tmp.path().join("to-sign.sig"));
+    let out = Command::new("ssh-keygen")
+        .args(["-q", "-Y", "sign", "-n", namespace, "-f"])
+        .arg(key)
+        .arg(&file)
+        .output()
+        .expect("ssh-keygen runs");
+    assert!(
+        out.status.success(),
+        "ssh-keygen -Y sign: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    std::fs::read_to_string(repo.tmp.path().join("to-sign.sig")).unwrap()
+}
+
 /// `ssh-keygen -Y verify -n git-proof` of one record; returns (exit code, output).
 pub fn ssh_keygen_verify(repo: &TestRepo, principal: &str, payload: &str, signature: &str) -> (i32, String) {
     let dir = repo.tmp.path().join("sshsig");
