@@ -50,11 +50,18 @@ impl Side {
     }
 }
 
-/// Changed paths and numbers between two commits, as `git diff --numstat -M base head`.
-pub fn diff_stat(repo: &gix::Repository, base: ObjectId, head: ObjectId) -> Result<DiffStat, Error> {
-    if base == head {
-        return Ok(DiffStat::default());
-    }
+/// One path that differs between two trees, without rename detection: what it held before
+/// and after (mode and object), `None` where it did not exist. Trees are never entries: a path
+/// that turns from file into directory is a deletion plus additions below it.
+#[derive(Debug, Clone)]
+pub struct RawChange {
+    pub path: BString,
+    pub old: Option<(EntryMode, ObjectId)>,
+    pub new: Option<(EntryMode, ObjectId)>,
+}
+
+/// The non-tree entries that differ between the trees of two commits.
+pub fn tree_changes(repo: &gix::Repository, base: ObjectId, head: ObjectId) -> Result<Vec<RawChange>, Error> {
     let tree_data = |commit: ObjectId| -> Result<Vec<u8>, Error> {
         let tree = repo
             .find_commit(commit)
@@ -73,30 +80,47 @@ pub fn diff_stat(repo: &gix::Repository, base: ObjectId, head: ObjectId) -> Resu
     )
     .map_err(gix::Error::from_error)
     .doing(|| format!("diff {base} {head}"))?;
-
-    let (mut sources, mut dests, mut modified) = (Vec::new(), Vec::new(), Vec::new());
+    let mut changes = Vec::new();
     for change in recorder.records {
         use gix::diff::tree::recorder::Change;
-        match change {
+        let (path, old, new) = match change {
             Change::Addition {
                 entry_mode, oid, path, ..
-            } if !entry_mode.is_tree() => dests.push(side(repo, path, entry_mode, oid)?),
+            } => (path, None, Some((entry_mode, oid))),
             Change::Deletion {
                 entry_mode, oid, path, ..
-            } if !entry_mode.is_tree() => sources.push(side(repo, path, entry_mode, oid)?),
+            } => (path, Some((entry_mode, oid)), None),
             Change::Modification {
                 previous_entry_mode,
                 previous_oid,
                 entry_mode,
                 oid,
                 path,
-            } => match (previous_entry_mode.is_tree(), entry_mode.is_tree()) {
-                (true, true) => {}
-                (false, false) => modified.push((previous_entry_mode, previous_oid, entry_mode, oid, path)),
-                (false, true) => sources.push(side(repo, path, previous_entry_mode, previous_oid)?),
-                (true, false) => dests.push(side(repo, path, entry_mode, oid)?),
-            },
-            _ => {}
+            } => (path, Some((previous_entry_mode, previous_oid)), Some((entry_mode, oid))),
+        };
+        let old = old.filter(|(mode, _)| !mode.is_tree());
+        let new = new.filter(|(mode, _)| !mode.is_tree());
+        if old.is_some() || new.is_some() {
+            changes.push(RawChange { path, old, new });
+        }
+    }
+    Ok(changes)
+}
+
+/// Changed paths and numbers between two commits, as `git diff --numstat -M base head`.
+pub fn diff_stat(repo: &gix::Repository, base: ObjectId, head: ObjectId) -> Result<DiffStat, Error> {
+    if base == head {
+        return Ok(DiffStat::default());
+    }
+    let (mut sources, mut dests, mut modified) = (Vec::new(), Vec::new(), Vec::new());
+    for change in tree_changes(repo, base, head)? {
+        match (change.old, change.new) {
+            (Some((old_mode, old_id)), Some((new_mode, new_id))) => {
+                modified.push((old_mode, old_id, new_mode, new_id, change.path));
+            }
+            (Some((mode, id)), None) => sources.push(side(repo, change.path, mode, id)?),
+            (None, Some((mode, id))) => dests.push(side(repo, change.path, mode, id)?),
+            (None, None) => {}
         }
     }
     sources.sort_by(|a, b| a.path.cmp(&b.path));

@@ -63,8 +63,10 @@ pub fn parse_records(note: &[u8]) -> Result<Vec<Record>, ParseError> {
         let after_begin = &rest[begin..];
         let end = find_line(after_begin, END).ok_or(ParseError::Unterminated)?;
         let end_of_line = after_begin[end..].find('\n').map_or(after_begin.len(), |i| end + i + 1);
-        let payload = &rest[..begin];
-        if payload.trim().is_empty() {
+        // `git notes merge -s union` and `notes.rewriteMode=concatenate` join notes with a
+        // blank line; a payload is JSON and never starts with whitespace of its own.
+        let payload = rest[..begin].trim_start();
+        if payload.is_empty() {
             return Err(ParseError::EmptyPayload);
         }
         records.push(Record {
@@ -220,44 +222,28 @@ pub fn append_record(
         let edit = state
             .replace(commit, blob, repo)
             .doing(|| format!("add the note of {commit} to the notes tree"))?;
-        let notes_commit = write_notes_commit(repo, edit.tree, tip.commit, commit)?;
-        let expected = match tip.commit {
-            None => PreviousValue::MustNotExist,
-            Some(old) => PreviousValue::MustExistAndMatch(gix::refs::Target::Object(old)),
-        };
-        match repo.reference(
-            NOTES_REF,
-            notes_commit,
-            expected,
-            format!("git-proof: add proof for {commit}"),
-        ) {
-            Ok(_) => return Ok(Appended::Written(notes_commit)),
-            Err(source) if attempt >= MAX_ATTEMPTS => {
-                return Err(Error::Git {
-                    action: format!("update {NOTES_REF} (lost the race {attempt} times)"),
-                    source,
-                });
-            }
-            // Another writer moved the ref or holds its lock: re-read and redo the edit.
-            Err(_) => std::thread::sleep(Duration::from_millis(u64::from(attempt.min(10)) * 5)),
+        let message = format!("Notes added by 'git proof' for {commit}\n");
+        let notes_commit = write_commit(repo, edit.tree, tip.commit.into_iter().collect(), &message)?;
+        if move_ref(repo, tip.commit, notes_commit, &message, attempt)? {
+            return Ok(Appended::Written(notes_commit));
         }
     }
 }
 
-fn write_notes_commit(
+fn write_commit(
     repo: &gix::Repository,
     tree: ObjectId,
-    parent: Option<ObjectId>,
-    annotated: ObjectId,
+    parents: Vec<ObjectId>,
+    message: &str,
 ) -> Result<ObjectId, Error> {
     let signature = notes_committer(repo);
     let commit = gix::objs::Commit {
         tree,
-        parents: parent.into_iter().collect(),
+        parents: parents.into(),
         author: signature.clone(),
         committer: signature,
         encoding: None,
-        message: format!("Notes added by 'git proof' for {annotated}\n").into(),
+        message: message.into(),
         extra_headers: Vec::new(),
     };
     Ok(repo
@@ -289,6 +275,196 @@ pub fn list_notes(repo: &gix::Repository) -> Result<Vec<(ObjectId, ObjectId)>, E
     let mut out = Vec::new();
     collect_notes(repo, tip.tree, &mut String::new(), &mut out)?;
     Ok(out)
+}
+
+/// All commits with a note in the notes commit `notes_commit`, with the note blob ids.
+pub fn list_notes_at(repo: &gix::Repository, notes_commit: ObjectId) -> Result<Vec<(ObjectId, ObjectId)>, Error> {
+    let tree = crate::git::tree_of(repo, notes_commit)?;
+    let mut out = Vec::new();
+    collect_notes(repo, tree, &mut String::new(), &mut out)?;
+    Ok(out)
+}
+
+/// The union of two notes: every record of `ours` in its order, then each record of `theirs`
+/// that `ours` does not hold; `None` when `ours` holds them all. A note that is not a sequence
+/// of records is never dropped: the two texts are joined whole.
+pub fn union_note(ours: &[u8], theirs: &[u8]) -> Option<Vec<u8>> {
+    if theirs.is_empty() || ours == theirs {
+        return None;
+    }
+    if ours.is_empty() {
+        return Some(theirs.to_vec());
+    }
+    let joined = || {
+        let mut text = ours.to_vec();
+        if !text.ends_with(b"\n") {
+            text.push(b'\n');
+        }
+        text.extend_from_slice(theirs);
+        text
+    };
+    let (Ok(mine), Ok(other)) = (parse_records(ours), parse_records(theirs)) else {
+        if ours.windows(theirs.len()).any(|w| w == theirs) {
+            return None;
+        }
+        return Some(joined());
+    };
+    let key = |r: &Record| (r.payload.clone(), r.signature.trim_end().to_owned());
+    let known: std::collections::HashSet<_> = mine.iter().map(key).collect();
+    let missing: Vec<&Record> = other.iter().filter(|r| !known.contains(&key(r))).collect();
+    if missing.is_empty() {
+        return None;
+    }
+    let mut text = ours.to_vec();
+    if !text.ends_with(b"\n") {
+        text.push(b'\n');
+    }
+    for record in missing {
+        text.extend_from_slice(record.to_text().as_bytes());
+    }
+    Some(text)
+}
+
+/// Adds records to the notes of many commits in one notes commit: each note becomes the union
+/// of what it holds and the given text ([`union_note`]). Returns the notes commit, or `None`
+/// when every note already held everything.
+pub fn add_to_notes(
+    repo: &gix::Repository,
+    additions: &[(ObjectId, Vec<u8>)],
+    message: &str,
+) -> Result<Option<ObjectId>, Error> {
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let tip = notes_tip(repo)?;
+        let mut state =
+            gix::note::plumbing::State::new(tip.tree, repo).doing(|| format!("read the {NOTES_REF} tree"))?;
+        let mut changed = false;
+        for (commit, text) in additions {
+            let existing = note_in(repo, &mut state, *commit)?;
+            if let Some(merged) = union_note(&existing, text) {
+                let blob = repo.write_blob(&merged).doing(|| "write a note blob".into())?.detach();
+                state
+                    .edit(*commit, Some(blob), repo)
+                    .doing(|| format!("add the note of {commit} to the notes tree"))?;
+                changed = true;
+            }
+        }
+        if !changed {
+            return Ok(None);
+        }
+        let tree = state.write(repo).doing(|| "write the notes tree".into())?;
+        let notes_commit = write_commit(repo, tree, tip.commit.into_iter().collect(), message)?;
+        if move_ref(repo, tip.commit, notes_commit, message, attempt)? {
+            return Ok(Some(notes_commit));
+        }
+    }
+}
+
+/// What [`merge_notes`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Merged {
+    /// Ours already held theirs.
+    UpToDate,
+    /// Ours had nothing theirs lacks: the ref now points at theirs.
+    FastForward,
+    /// A notes commit with both as parents, holding the union of every note.
+    Merge(ObjectId),
+}
+
+/// Merges the notes commit `theirs` (e.g. fetched from a remote) into `refs/notes/proof`: each
+/// note becomes the union of both sides' records, so no record of either side is ever lost.
+/// Compare-and-swap on the ref, redone when another writer moves it meanwhile.
+pub fn merge_notes(repo: &gix::Repository, theirs: ObjectId) -> Result<Merged, Error> {
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let tip = notes_tip(repo)?;
+        let Some(ours) = tip.commit else {
+            if move_ref(repo, None, theirs, "git-proof: notes from a remote", attempt)? {
+                return Ok(Merged::FastForward);
+            }
+            continue;
+        };
+        let base = repo
+            .merge_base(ours, theirs)
+            .ok()
+            .flatten()
+            .map(gix::Id::detach);
+        if ours == theirs || base == Some(theirs) {
+            return Ok(Merged::UpToDate);
+        }
+        if base == Some(ours) {
+            if move_ref(repo, Some(ours), theirs, "git-proof: notes from a remote (fast-forward)", attempt)? {
+                return Ok(Merged::FastForward);
+            }
+            continue;
+        }
+        let mut state =
+            gix::note::plumbing::State::new(tip.tree, repo).doing(|| format!("read the {NOTES_REF} tree"))?;
+        for (commit, blob) in list_notes_at(repo, theirs)? {
+            let existing_blob = state
+                .get(&commit, repo)
+                .doing(|| format!("look up the note of {commit}"))?;
+            if existing_blob == Some(blob) {
+                continue;
+            }
+            let existing = note_in(repo, &mut state, commit)?;
+            let incoming = repo.find_blob(blob).doing(|| format!("read note blob {blob}"))?.detach().data;
+            if let Some(merged) = union_note(&existing, &incoming) {
+                let merged_blob = repo.write_blob(&merged).doing(|| "write a note blob".into())?.detach();
+                state
+                    .edit(commit, Some(merged_blob), repo)
+                    .doing(|| format!("merge the note of {commit}"))?;
+            }
+        }
+        let tree = state.write(repo).doing(|| "write the notes tree".into())?;
+        let message = format!("Notes merged by 'git proof sync' from {theirs}\n");
+        let notes_commit = write_commit(repo, tree, vec![ours, theirs], &message)?;
+        if move_ref(repo, Some(ours), notes_commit, "git-proof: merge notes", attempt)? {
+            return Ok(Merged::Merge(notes_commit));
+        }
+    }
+}
+
+fn note_in(
+    repo: &gix::Repository,
+    state: &mut gix::note::plumbing::State,
+    commit: ObjectId,
+) -> Result<Vec<u8>, Error> {
+    match state
+        .get(&commit, repo)
+        .doing(|| format!("look up the note of {commit}"))?
+    {
+        Some(blob) => Ok(repo.find_blob(blob).doing(|| format!("read note blob {blob}"))?.detach().data),
+        None => Ok(Vec::new()),
+    }
+}
+
+/// Moves `refs/notes/proof` from `expected` to `new`; `false` when another writer got there
+/// first (the caller redoes its edit on the new tip), an error after too many lost races.
+fn move_ref(
+    repo: &gix::Repository,
+    expected: Option<ObjectId>,
+    new: ObjectId,
+    message: &str,
+    attempt: u32,
+) -> Result<bool, Error> {
+    let previous = match expected {
+        None => PreviousValue::MustNotExist,
+        Some(old) => PreviousValue::MustExistAndMatch(gix::refs::Target::Object(old)),
+    };
+    match repo.reference(NOTES_REF, new, previous, message.trim_end().to_owned()) {
+        Ok(_) => Ok(true),
+        Err(source) if attempt >= MAX_ATTEMPTS => Err(Error::Git {
+            action: format!("update {NOTES_REF} (lost the race {attempt} times)"),
+            source: source.into(),
+        }),
+        Err(_) => {
+            std::thread::sleep(Duration::from_millis(u64::from(attempt.min(10)) * 5));
+            Ok(false)
+        }
+    }
 }
 
 fn collect_notes(

@@ -58,6 +58,9 @@ pub enum Error {
     /// The worktree scan died (a bug, reported rather than hidden).
     #[error("the worktree status scan failed unexpectedly")]
     StatusThread,
+    /// The worktree's active-run marker could not be written or removed.
+    #[error("cannot update the active-run marker: {0}")]
+    Marker(std::io::Error),
     /// An event that does not belong in a stream.
     #[error("{0}")]
     BadEvent(String),
@@ -166,6 +169,8 @@ pub fn start(ws: &Workspace, index: &mut Index, opts: StartOptions, now: jiff::T
     if let Some(size) = opts.prompt.as_ref().map(Vec::len) {
         data["prompt_size"] = size.into();
     }
+    // Before the run exists, so that a commit made the moment after never misses it.
+    crate::hooks::mark_active(ws.repo.git_dir(), &run_id).map_err(Error::Marker)?;
     index.start_run(
         &run,
         NewEvent {
@@ -303,6 +308,9 @@ pub fn finish(
     } else {
         run
     };
+    if run.worktree == ws.worktree_key() {
+        crate::hooks::clear_active(ws.repo.git_dir()).map_err(Error::Marker)?;
+    }
     let head = parse_id(run.head_sha.as_deref().unwrap_or(&run.base_sha))?;
     let base = parse_id(&run.base_sha)?;
     let exit_code = run.exit_code.unwrap_or(0);

@@ -7,7 +7,7 @@ use git_proof::diffstat;
 
 use git_proof::model::DiffEntry;
 
-use crate::common::{TestRepo, git_diff_entries};
+use crate::common::{TestRepo, git_diff_entries, run_with_input};
 
 /// xorshift64*: deterministic, so a failure reproduces.
 struct Rng(u64);
@@ -106,7 +106,7 @@ fn mutate(repo: &TestRepo, rng: &mut Rng, round: usize) {
         let pick = |rng: &mut Rng| files.get(rng.below(files.len().max(1))).cloned();
         let fresh_path =
             |rng: &mut Rng, ext: &str| format!("{}/f{round}_{}.{ext}", dirs[rng.below(dirs.len())], rng.below(1000));
-        match rng.below(12) {
+        match rng.below(13) {
             // Edit in place.
             0 | 1 => {
                 if let Some(f) = pick(rng) {
@@ -165,6 +165,14 @@ fn mutate(repo: &TestRepo, rng: &mut Rng, round: usize) {
                     repo.write(&f, text.trim_end_matches('\n'));
                 }
             }
+            11 => {
+                use std::os::unix::fs::PermissionsExt as _;
+                if let Some(f) = pick(rng) {
+                    let path = repo.path(&f);
+                    let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+                    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode ^ 0o111)).unwrap();
+                }
+            }
             _ => {
                 let link = fresh_path(rng, "link");
                 std::fs::create_dir_all(repo.path(&link).parent().unwrap()).unwrap();
@@ -176,35 +184,47 @@ fn mutate(repo: &TestRepo, rng: &mut Rng, round: usize) {
     let _ = files;
 }
 
+/// A seeded random history: a population commit, then up to 25 rounds of mutations.
+fn random_history(seed: u64) -> (TestRepo, Vec<String>) {
+    let repo = TestRepo::new();
+    let mut rng = Rng(seed);
+    for i in 0..40 {
+        let n = 5 + rng.below(40);
+        repo.write(&format!("src/m{i}.rs"), random_text(&mut rng, n));
+    }
+    repo.commit_all("population");
+    let mut commits = vec![repo.git(&["rev-parse", "HEAD"])];
+    for round in 0..25 {
+        mutate(&repo, &mut rng, round);
+        repo.git(&["add", "-A"]);
+        if repo.git(&["status", "--porcelain"]).is_empty() {
+            continue;
+        }
+        repo.git(&["commit", "-qm", &format!("round {round}")]);
+        commits.push(repo.git(&["rev-parse", "HEAD"]));
+    }
+    (repo, commits)
+}
+
+/// Every consecutive pair, and a few long spans with many changes at once.
+fn spans(commits: &[String]) -> Vec<(usize, usize)> {
+    let mut pairs: Vec<(usize, usize)> = (1..commits.len()).map(|i| (i - 1, i)).collect();
+    pairs.extend([
+        (0, commits.len() - 1),
+        (0, commits.len() / 2),
+        (commits.len() / 3, commits.len() - 1),
+    ]);
+    pairs
+}
+
+const SEEDS: [u64; 3] = [0x9E37_79B9_7F4A_7C15u64, 0xD1B5_4A32_D192_ED03, 42];
+
 #[test]
 fn diff_stat_equals_git_on_random_histories() {
-    for seed in [0x9E37_79B9_7F4A_7C15u64, 0xD1B5_4A32_D192_ED03, 42] {
-        let repo = TestRepo::new();
-        let mut rng = Rng(seed);
-        for i in 0..40 {
-            let n = 5 + rng.below(40);
-            repo.write(&format!("src/m{i}.rs"), random_text(&mut rng, n));
-        }
-        repo.commit_all("population");
-        let mut commits = vec![repo.git(&["rev-parse", "HEAD"])];
-        for round in 0..25 {
-            mutate(&repo, &mut rng, round);
-            repo.git(&["add", "-A"]);
-            if repo.git(&["status", "--porcelain"]).is_empty() {
-                continue;
-            }
-            repo.git(&["commit", "-qm", &format!("round {round}")]);
-            commits.push(repo.git(&["rev-parse", "HEAD"]));
-        }
-        // Every consecutive pair, and a few long spans with many renames at once.
-        let mut pairs: Vec<(usize, usize)> = (1..commits.len()).map(|i| (i - 1, i)).collect();
-        pairs.extend([
-            (0, commits.len() - 1),
-            (0, commits.len() / 2),
-            (commits.len() / 3, commits.len() - 1),
-        ]);
+    for seed in SEEDS {
+        let (repo, commits) = random_history(seed);
         let mut renames = 0;
-        for (a, b) in pairs {
+        for (a, b) in spans(&commits) {
             let expected = git_diff_entries(&repo, &commits[a], &commits[b]);
             renames += expected.iter().filter(|e| e.status == "R").count();
             assert_eq!(
@@ -217,6 +237,46 @@ fn diff_stat_equals_git_on_random_histories() {
             renames > 10,
             "the histories exercise renames (seed {seed:#x}: {renames})"
         );
+    }
+}
+
+/// `git diff --no-renames --full-index A B | git patch-id --stable`, the oracle.
+fn git_patch_id(repo: &TestRepo, a: &str, b: &str) -> Option<String> {
+    let diff = repo.git_command(&repo.root)
+        .args(["-c", "diff.noprefix=false", "diff", "--no-renames", "--full-index", a, b])
+        .output()
+        .unwrap();
+    assert!(diff.status.success());
+    let mut cmd = repo.git_command(&repo.root);
+    cmd.args(["patch-id", "--stable"]);
+    let out = run_with_input(cmd, &diff.stdout).ok();
+    out.stdout.split_whitespace().next().map(str::to_owned)
+}
+
+fn our_patch_id(repo: &TestRepo, a: &str, b: &str) -> Option<String> {
+    let git = git_proof::git::discover(&repo.root).unwrap();
+    let a = git_proof::git::resolve_commit(&git, a).unwrap();
+    let b = git_proof::git::resolve_commit(&git, b).unwrap();
+    git_proof::patch_id::patch_id(&git, a, b).unwrap()
+}
+
+/// The patch-id a rewritten proof carries is git's: on the same random histories (edits, mode
+/// changes, binary files, symlinks, empty files, missing final newlines), for every span.
+#[test]
+fn patch_id_equals_git_on_random_histories() {
+    for seed in SEEDS {
+        let (repo, commits) = random_history(seed);
+        let mut compared = 0;
+        for (a, b) in spans(&commits) {
+            let expected = git_patch_id(&repo, &commits[a], &commits[b]);
+            assert_eq!(
+                our_patch_id(&repo, &commits[a], &commits[b]),
+                expected,
+                "seed {seed:#x}, commits {a}..{b}"
+            );
+            compared += usize::from(expected.is_some());
+        }
+        assert!(compared > 20, "seed {seed:#x}: only {compared} spans had a patch");
     }
 }
 
