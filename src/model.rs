@@ -13,6 +13,8 @@ pub const STATEMENT_TYPE: &str = "https://in-toto.io/Statement/v1";
 pub const BUNDLE_PREDICATE_TYPE: &str = "https://git-proof.dev/bundle/v1";
 /// `predicateType` of a scope-violation decision made after the bundle was written.
 pub const APPROVAL_PREDICATE_TYPE: &str = "https://git-proof.dev/approval/v1";
+/// `predicateType` of a record that carries a bundle to a rewritten commit.
+pub const REWRITE_PREDICATE_TYPE: &str = "https://git-proof.dev/rewrite/v1";
 
 /// The facts of one run (the predicate of the signed statement).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -325,6 +327,48 @@ impl Statement<ApprovalRecord> {
             }],
             predicate_type: APPROVAL_PREDICATE_TYPE.into(),
             predicate: approval,
+        }
+    }
+}
+
+/// A proof carried to a rewritten commit (`git commit --amend`, `git rebase`): a signed record
+/// appended to the new commit's note next to the bundle it names. The change is the same when
+/// the two patch-ids (`git patch-id --stable` of base..head before and after) are equal.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RewriteRecord {
+    pub version: String,
+    /// Always `rewrite`.
+    pub kind: String,
+    pub run_id: String,
+    /// `sha256:<hex>` of the bundle record's payload.
+    pub bundle_digest: String,
+    /// `amend` or `rebase`, as git names it to the post-rewrite hook.
+    pub operation: String,
+    pub old_sha: String,
+    pub new_sha: String,
+    /// The base the run's change is measured from, before and after the rewrite.
+    pub old_base_sha: String,
+    pub new_base_sha: String,
+    /// `None` for an empty change.
+    pub old_patch_id: Option<String>,
+    pub new_patch_id: Option<String>,
+    pub rewritten_at: String,
+    pub generator: Generator,
+}
+
+impl Statement<RewriteRecord> {
+    /// The statement that signs `rewrite` about its new commit.
+    pub fn for_rewrite(rewrite: RewriteRecord) -> Self {
+        Self {
+            statement_type: STATEMENT_TYPE.into(),
+            subject: vec![Subject {
+                digest: SubjectDigest {
+                    git_commit: rewrite.new_sha.clone(),
+                },
+            }],
+            predicate_type: REWRITE_PREDICATE_TYPE.into(),
+            predicate: rewrite,
         }
     }
 }

@@ -242,6 +242,26 @@ pub fn append_event(
     )?)
 }
 
+/// Records that the run's worktree made `commit` (the post-commit hook), once per commit.
+pub fn record_commit(
+    index: &mut Index,
+    run_id: &str,
+    commit: ObjectId,
+    now: jiff::Timestamp,
+) -> Result<evidence::Event, Error> {
+    let commit = commit.to_string();
+    Ok(index.append_event(
+        run_id,
+        NewEvent {
+            event_type: EventType::CommitRecorded,
+            event_id: None,
+            occurred_at: format_time(now),
+            data: serde_json::json!({ "commit": commit }),
+            idempotency_key: Some(store::commit_recorded_key(run_id, &commit)),
+        },
+    )?)
+}
+
 /// What `finish` needs.
 pub struct FinishOptions<'k> {
     /// The process exit code; `None` means 0 (the run ended normally).

@@ -459,7 +459,7 @@ impl Index {
             _ => {}
         }
         for commit in commits {
-            let key = format!("commit.recorded:{run_id}:{commit}");
+            let key = commit_recorded_key(run_id, commit);
             insert_event(
                 &tx,
                 run_id,
@@ -759,6 +759,18 @@ impl Index {
         })
     }
 
+    /// Points the run's proof reference from `old` to `new` (a rewrite carried it there); a
+    /// reference to any other commit is left alone.
+    pub fn move_bundle_ref(&mut self, run_id: &str, old: &str, new: &str) -> Result<()> {
+        self.conn
+            .execute(
+                "UPDATE proof_bundle_ref SET commit_sha = ?3 WHERE run_id = ?1 AND commit_sha = ?2",
+                params![run_id, old, new],
+            )
+            .map_err(self.err("move the proof reference"))?;
+        Ok(())
+    }
+
     /// Where the run's proof is, if written.
     pub fn bundle_ref(&self, run_id: &str) -> Result<Option<BundleRef>> {
         self.conn
@@ -781,6 +793,12 @@ impl Index {
             )
             .map_err(self.err("look up an event"))
     }
+}
+
+/// The idempotency key of a run's `commit.recorded` event for `commit`: a commit recorded by
+/// the post-commit hook is not recorded again when the run ends.
+pub fn commit_recorded_key(run_id: &str, commit: &str) -> String {
+    format!("commit.recorded:{run_id}:{commit}")
 }
 
 /// Maps a SQLite failure of `action` on the index at `path`.

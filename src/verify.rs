@@ -10,7 +10,10 @@ use serde_json::Value;
 
 use crate::evidence;
 use crate::git::{self, GitContext};
-use crate::model::{APPROVAL_PREDICATE_TYPE, ApprovalRecord, BUNDLE_PREDICATE_TYPE, Bundle, STATEMENT_TYPE, Statement};
+use crate::model::{
+    APPROVAL_PREDICATE_TYPE, ApprovalRecord, BUNDLE_PREDICATE_TYPE, Bundle, REWRITE_PREDICATE_TYPE, RewriteRecord,
+    STATEMENT_TYPE, Statement,
+};
 use crate::notes::{self, NotesReader, Record};
 use crate::signing::{self, AllowedSigners, Signer};
 
@@ -139,6 +142,7 @@ fn statement_of(record: &Record) -> Option<Statement<Bundle>> {
 pub enum RecordKind {
     Bundle,
     Approval,
+    Rewrite,
     Unknown,
 }
 
@@ -163,6 +167,8 @@ pub struct RecordReport {
     pub problems: Vec<String>,
     /// What could not be checked here (a shallow clone without the base commit).
     pub unchecked: Vec<String>,
+    /// For a bundle made on another commit and carried here by rewrites: how.
+    pub carried: Option<String>,
 }
 
 /// The outcome for one commit.
@@ -314,6 +320,16 @@ pub fn check_note(
     let head_tree = git::tree_of(repo, commit)?.to_string();
     // Each payload is parsed once; bundle statements are kept for the approvals that name them.
     let statements: Vec<Option<Statement<Bundle>>> = records.iter().map(statement_of).collect();
+    // Only rewrites signed by a trusted key may carry a bundle to another commit.
+    let rewrite_records: Vec<RewriteRecord> = records
+        .iter()
+        .filter_map(|r| {
+            let rewrite = crate::rewrite::rewrite_of(r)?;
+            signing::verify(r.payload.as_bytes(), &r.signature, signers, now).ok()?;
+            Some(rewrite)
+        })
+        .collect();
+    let rewrites: Vec<&RewriteRecord> = rewrite_records.iter().collect();
     let bundles: Vec<(&Record, &Bundle)> = records
         .iter()
         .zip(&statements)
@@ -327,11 +343,14 @@ pub fn check_note(
                 repo,
                 record,
                 statement.as_ref(),
-                commit,
-                &head_tree,
+                Target {
+                    commit,
+                    head_tree: &head_tree,
+                    bundles: &bundles,
+                    rewrites: &rewrites,
+                },
                 signers,
                 now,
-                &bundles,
             )
         })
         .collect();
@@ -389,30 +408,38 @@ pub fn policy_findings(bundle: &Bundle, policy: Policy) -> Vec<String> {
     found
 }
 
-#[allow(clippy::too_many_arguments)]
+/// The commit a note is checked against, and what its other records say.
+#[derive(Clone, Copy)]
+struct Target<'a> {
+    commit: ObjectId,
+    head_tree: &'a str,
+    bundles: &'a [(&'a Record, &'a Bundle)],
+    rewrites: &'a [&'a RewriteRecord],
+}
+
 fn verify_record(
     repo: &gix::Repository,
     record: &Record,
     parsed: Option<&Statement<Bundle>>,
-    commit: ObjectId,
-    head_tree: &str,
+    target: Target<'_>,
     signers: &AllowedSigners,
     now: i64,
-    bundles: &[(&Record, &Bundle)],
 ) -> RecordReport {
+    let Target { commit, bundles, .. } = target;
     let mut report = RecordReport {
         kind: RecordKind::Unknown,
         run_id: None,
         signer: None,
         problems: Vec::new(),
         unchecked: Vec::new(),
+        carried: None,
     };
     match signing::verify(record.payload.as_bytes(), &record.signature, signers, now) {
         Ok(signer) => report.signer = Some(signer),
         Err(rejection) => report.problems.push(rejection.to_string()),
     }
     if let Some(statement) = parsed {
-        check_bundle(repo, statement, commit, head_tree, &mut report);
+        check_bundle(repo, record, statement, target, &mut report);
         return report;
     }
     let value: Value = match serde_json::from_str(&record.payload) {
@@ -434,12 +461,17 @@ fn verify_record(
         check_approval(value, commit, bundles, &mut report);
         return report;
     }
+    if predicate_type == REWRITE_PREDICATE_TYPE {
+        report.kind = RecordKind::Rewrite;
+        check_rewrite(value, bundles, &mut report);
+        return report;
+    }
     if predicate_type != BUNDLE_PREDICATE_TYPE {
         report.problems.push(format!("unknown record kind '{predicate_type}'"));
         return report;
     }
     match serde_json::from_value::<Statement<Bundle>>(value) {
-        Ok(statement) => check_bundle(repo, &statement, commit, head_tree, &mut report),
+        Ok(statement) => check_bundle(repo, record, &statement, target, &mut report),
         Err(e) => report
             .problems
             .push(format!("the bundle does not have the bundle's shape ({e})")),
@@ -449,25 +481,34 @@ fn verify_record(
 
 fn check_bundle(
     repo: &gix::Repository,
+    record: &Record,
     statement: &Statement<Bundle>,
-    commit: ObjectId,
-    head_tree: &str,
+    target: Target<'_>,
     report: &mut RecordReport,
 ) {
+    let Target { commit, head_tree, .. } = target;
     let bundle = &statement.predicate;
     report.kind = RecordKind::Bundle;
     report.run_id = Some(bundle.run_id.clone());
     let commit_hex = commit.to_string();
+    report.problems.extend(manifest_problems(bundle));
     let subjects: Vec<&str> = statement.subject.iter().map(|s| s.digest.git_commit.as_str()).collect();
-    if subjects != [commit_hex.as_str()] {
+    if subjects != [bundle.head_sha.as_str()] {
         report.problems.push(format!(
-            "the statement's subject is {subjects:?}, not this commit {commit_hex}"
+            "the statement's subject is {subjects:?}, not its head_sha {}",
+            bundle.head_sha
         ));
     }
     if bundle.head_sha != commit_hex {
-        report
-            .problems
-            .push(format!("head_sha {} is not this commit {commit_hex}", bundle.head_sha));
+        let digest = crate::run::record_digest(record);
+        match crate::rewrite::chain_to(bundle, &digest, target.rewrites, &commit_hex) {
+            Some(links) => check_carried(repo, bundle, &links, commit, report),
+            None => report.problems.push(format!(
+                "head_sha {} is not this commit {commit_hex}, and no trusted rewrite record carries it here",
+                bundle.head_sha
+            )),
+        }
+        return;
     }
     if bundle.head_tree != head_tree {
         report.problems.push(format!(
@@ -475,9 +516,82 @@ fn check_bundle(
             bundle.head_tree
         ));
     }
-    report.problems.extend(manifest_problems(bundle));
-    if bundle.head_sha == commit_hex {
-        recompute_facts(repo, bundle, commit, report);
+    recompute_facts(repo, bundle, &bundle.base_sha, commit, report);
+}
+
+/// A bundle carried to `commit` by rewrites: every rewrite kept the change (equal patch-ids),
+/// and the last one's patch-id and the bundle's numbers recompute on this commit.
+fn check_carried(
+    repo: &gix::Repository,
+    bundle: &Bundle,
+    links: &[&RewriteRecord],
+    commit: ObjectId,
+    report: &mut RecordReport,
+) {
+    let operations: Vec<&str> = links.iter().map(|l| l.operation.as_str()).collect();
+    report.carried = Some(format!(
+        "carried from {} by {}",
+        &bundle.head_sha[..bundle.head_sha.len().min(10)],
+        operations.join(", ")
+    ));
+    for link in links {
+        if link.old_patch_id != link.new_patch_id {
+            report.problems.push(format!(
+                "{} {}..{} changed the run's patch (patch-id {} became {}): the proof does not cover this commit",
+                link.operation,
+                &link.old_sha[..link.old_sha.len().min(10)],
+                &link.new_sha[..link.new_sha.len().min(10)],
+                link.old_patch_id.as_deref().unwrap_or("none"),
+                link.new_patch_id.as_deref().unwrap_or("none"),
+            ));
+        }
+    }
+    let Some(last) = links.last() else { return };
+    let Ok(base) = ObjectId::from_hex(last.new_base_sha.as_bytes()) else {
+        report
+            .problems
+            .push(format!("rewrite base '{}' is not a commit id", last.new_base_sha));
+        return;
+    };
+    if !git::is_commit(repo, base) {
+        report.unchecked.push(format!(
+            "rewrite base {} is not in this clone: the patch-id was not recomputed",
+            &last.new_base_sha[..last.new_base_sha.len().min(10)]
+        ));
+        return;
+    }
+    match crate::patch_id::patch_id(repo, base, commit) {
+        Ok(id) if id == last.new_patch_id => {}
+        Ok(id) => report.problems.push(format!(
+            "this commit's patch-id is {}, not {} as its rewrite record says",
+            id.as_deref().unwrap_or("none"),
+            last.new_patch_id.as_deref().unwrap_or("none")
+        )),
+        Err(_) => report.unchecked.push("the patch-id could not be recomputed".into()),
+    }
+    recompute_facts(repo, bundle, &last.new_base_sha, commit, report);
+}
+
+/// A rewrite record must name a bundle of this note.
+fn check_rewrite(value: Value, bundles: &[(&Record, &Bundle)], report: &mut RecordReport) {
+    let rewrite: RewriteRecord = match serde_json::from_value::<Statement<RewriteRecord>>(value) {
+        Ok(s) => s.predicate,
+        Err(e) => {
+            report
+                .problems
+                .push(format!("the rewrite record does not have its shape ({e})"));
+            return;
+        }
+    };
+    report.run_id = Some(rewrite.run_id.clone());
+    if !bundles
+        .iter()
+        .any(|(record, b)| b.run_id == rewrite.run_id && crate::run::record_digest(record) == rewrite.bundle_digest)
+    {
+        report.problems.push(format!(
+            "the rewrite record names bundle {}, which is not in this note",
+            rewrite.bundle_digest
+        ));
     }
 }
 
@@ -532,17 +646,15 @@ fn check_approval(value: Value, commit: ObjectId, bundles: &[(&Record, &Bundle)]
 
 /// The facts git can recompute: `base_sha` is an ancestor of the commit, and `changed_files`
 /// and `diff_stat` are what `git diff --numstat -M base head` says.
-fn recompute_facts(repo: &gix::Repository, bundle: &Bundle, commit: ObjectId, report: &mut RecordReport) {
-    let Ok(base) = ObjectId::from_hex(bundle.base_sha.as_bytes()) else {
-        report
-            .problems
-            .push(format!("base_sha '{}' is not a commit id", bundle.base_sha));
+fn recompute_facts(repo: &gix::Repository, bundle: &Bundle, base_sha: &str, commit: ObjectId, report: &mut RecordReport) {
+    let Ok(base) = ObjectId::from_hex(base_sha.as_bytes()) else {
+        report.problems.push(format!("base_sha '{base_sha}' is not a commit id"));
         return;
     };
     if !git::is_commit(repo, base) {
         report.unchecked.push(format!(
             "base {} is not in this clone (shallow?): changed_files and diff_stat not recomputed",
-            &bundle.base_sha[..bundle.base_sha.len().min(10)]
+            &base_sha[..base_sha.len().min(10)]
         ));
         return;
     }
@@ -553,10 +665,9 @@ fn recompute_facts(repo: &gix::Repository, bundle: &Bundle, commit: ObjectId, re
     if base != commit && !is_parent {
         match repo.merge_base(base, commit) {
             Ok(Some(merge_base)) if merge_base.detach() == base => {}
-            Ok(_) => report.problems.push(format!(
-                "base_sha {} is not an ancestor of this commit",
-                bundle.base_sha
-            )),
+            Ok(_) => report
+                .problems
+                .push(format!("base_sha {base_sha} is not an ancestor of this commit")),
             Err(_) => report
                 .unchecked
                 .push("the ancestry of base_sha could not be read".into()),

@@ -1,16 +1,17 @@
-//! `git proof install --agent NAME`: wire an agent's hooks to `git proof ingest`.
+//! `git proof install`: the git hooks of this repository, or with `--agent NAME` an agent's
+//! hooks wired to `git proof ingest`.
 
 use git_proof::agent_config::{self, Action};
+use git_proof::hooks::{self, Change};
 use git_proof::ingest::Agent;
 
 use super::{BadInput, Ctx};
 
-/// Write (merge into, never clobber) an agent's hook configuration for this repository so that
-/// every prompt, tool call and turn end reaches `git proof ingest`. (Installing the git hooks
-/// themselves is not built yet.)
+/// Install git-proof's git hooks (post-commit, post-rewrite, pre-push), chaining any hook already
+/// there, and the git config proofs need; or, with --agent, merge an agent's hook configuration.
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// claude-code, codex, cursor, gemini, copilot or cline.
+    /// Configure this agent's hooks instead: claude-code, codex, cursor, gemini, copilot or cline.
     #[arg(long, value_name = "NAME")]
     agent: Option<String>,
     /// Show what would change without writing anything.
@@ -20,18 +21,17 @@ pub struct Args {
 
 pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<u8> {
     let Args { agent, dry_run } = args;
+    let ws = ctx.workspace()?;
     let Some(name) = agent else {
-        return Err(BadInput(
-            "installing git hooks is not built yet; pass --agent NAME to configure an agent's hooks".into(),
-        )
-        .into());
+        let changes = hooks::install(&ws.repo, dry_run)?;
+        print_changes(&changes, dry_run);
+        return Ok(super::EXIT_OK);
     };
     let agent = Agent::parse(&name).ok_or_else(|| {
         BadInput(format!(
             "unknown agent '{name}' (claude-code, codex, cursor, gemini, copilot, cline)"
         ))
     })?;
-    let ws = ctx.workspace()?;
     let changes = agent_config::install(agent, &ws.workdir, dry_run)?;
     for change in changes {
         let path = change.path.strip_prefix(&ws.workdir).unwrap_or(&change.path).display();
@@ -49,4 +49,24 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<u8> {
         eprintln!("note: Gemini CLI runs hooks only when its hook system is enabled in its settings");
     }
     Ok(super::EXIT_OK)
+}
+
+/// One line per file or setting: what was (or would be) done to it.
+pub fn print_changes(changes: &[Change], dry_run: bool) {
+    use hooks::Action as A;
+    for change in changes {
+        let verb = match (&change.action, dry_run) {
+            (A::Installed, false) => "installed".to_owned(),
+            (A::Installed, true) => "would install".to_owned(),
+            (A::Chained, false) => "installed (existing hook kept and run first)".to_owned(),
+            (A::Chained, true) => "would install (existing hook kept and run first)".to_owned(),
+            (A::Unchanged, _) => "already installed".to_owned(),
+            (A::Removed, false) => "removed".to_owned(),
+            (A::Removed, true) => "would remove".to_owned(),
+            (A::Restored, false) => "removed (your earlier hook restored)".to_owned(),
+            (A::Restored, true) => "would remove (and restore your earlier hook)".to_owned(),
+            (A::Kept(why), _) => format!("left alone ({why})"),
+        };
+        println!("{verb}: {}", change.what);
+    }
 }

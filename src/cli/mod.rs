@@ -13,6 +13,7 @@ use git_proof::{git, policy, run, signing, store, verify};
 mod approve;
 mod event;
 mod finish;
+mod hook;
 mod ingest;
 mod install;
 mod keygen;
@@ -23,7 +24,9 @@ mod reject;
 mod run_cmd;
 mod show;
 mod start;
+mod sync;
 mod verify_cmd;
+mod uninstall;
 mod verify_event;
 
 /// Exit code: success.
@@ -53,6 +56,7 @@ enum Command {
     Event(event::Args),
     Ingest(ingest::Args),
     Install(install::Args),
+    Uninstall(uninstall::Args),
     Finish(finish::Args),
     Run(run_cmd::Args),
     Show(show::Args),
@@ -63,6 +67,9 @@ enum Command {
     /// Reject scope violations of a run (a signed record once its proof is written).
     Reject(approve::Args),
     Reindex(reindex::Args),
+    Sync(sync::Args),
+    #[command(hide = true)]
+    Hook(hook::Args),
     ProveEvent(prove_event::Args),
     VerifyEvent(verify_event::Args),
 }
@@ -128,6 +135,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<u8> {
         Command::Event(args) => event::run(args, &ctx),
         Command::Ingest(args) => ingest::run(args, &ctx),
         Command::Install(args) => install::run(args, &ctx),
+        Command::Uninstall(args) => uninstall::run(args, &ctx),
         Command::Finish(args) => finish::run(args, &ctx),
         Command::Run(args) => run_cmd::run(args, &ctx),
         Command::Show(args) => show::run(args, &ctx),
@@ -136,6 +144,8 @@ fn dispatch(cli: Cli) -> anyhow::Result<u8> {
         Command::Approve(args) => approve::run(args, &ctx),
         Command::Reject(args) => reject::run(args, &ctx),
         Command::Reindex(args) => reindex::run(args, &ctx),
+        Command::Sync(args) => sync::run(args, &ctx),
+        Command::Hook(args) => hook::run(args, &ctx),
         Command::ProveEvent(args) => prove_event::run(args, &ctx),
         Command::VerifyEvent(args) => verify_event::run(args, &ctx),
     }

@@ -220,6 +220,9 @@ fn table_line(c: &Checked) -> String {
         if let Some(signer) = &record.signer {
             line.push_str(&format!(" signed by {}", signer.principals));
         }
+        if let Some(carried) = record.carried.as_ref().filter(|_| record.problems.is_empty()) {
+            line.push_str(&format!(" ({carried}, same patch-id)"));
+        }
     }
     let unchecked: Vec<&str> = c
         .report
@@ -250,12 +253,14 @@ fn json_object(c: &Checked) -> serde_json::Value {
             "kind": match rec.kind {
                 RecordKind::Bundle => "bundle",
                 RecordKind::Approval => "approval",
+                RecordKind::Rewrite => "rewrite",
                 RecordKind::Unknown => "unknown",
             },
             "run_id": rec.run_id,
             "signer": rec.signer.as_ref().map(|s| serde_json::json!({"principals": s.principals, "fingerprint": s.fingerprint})),
             "problems": rec.problems,
             "unchecked": rec.unchecked,
+            "carried": rec.carried,
         })).collect::<Vec<_>>(),
         "reasons": c.reasons(),
     })

@@ -1,0 +1,179 @@
+//! `git proof sync [REMOTE]`: make a remote's `refs/notes/proof` and ours hold the same records.
+//!
+//! Fetch the remote's notes next to ours (never over them), merge them in as a union of
+//! records ([`notes::merge_notes`]), and push the result with a lease on the value fetched. A
+//! clone that loses the race to another one pushing at the same moment is refused by the
+//! lease, fetches again and retries, so neither side's records are ever lost.
+//!
+//! Fetch and push run `git`: gix has no push, and the user's transport setup (ssh config,
+//! credential helpers, `insteadOf` rules) is git's to apply. The merge itself is in-process.
+
+use std::process::Command;
+
+use gix::ObjectId;
+
+use crate::hooks::remote_notes_ref;
+use crate::notes::{self, Merged, NOTES_REF};
+
+const MAX_ATTEMPTS: u32 = 10;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("'{0}' is neither a configured remote nor a URL or path")]
+    UnknownRemote(String),
+    #[error("`git {args}` failed: {message}")]
+    GitCommand { args: String, message: String },
+    #[error("the push to {remote} lost the race {attempts} times; run `git proof sync {remote}` again")]
+    Contended { remote: String, attempts: u32 },
+    #[error(transparent)]
+    Git(#[from] crate::git::Error),
+}
+
+/// What a sync did.
+#[derive(Debug, Clone)]
+pub struct Synced {
+    /// How the remote's notes came in.
+    pub merged: Merged,
+    /// Whether our notes were pushed (false when the remote already had them all).
+    pub pushed: bool,
+    /// Fetch-merge-push rounds, more than one when another clone pushed meanwhile.
+    pub attempts: u32,
+}
+
+/// The remote named on the command line, else the branch's upstream remote, else `origin`.
+pub fn default_remote(repo: &gix::Repository) -> Option<String> {
+    let from_branch = repo
+        .head_name()
+        .ok()
+        .flatten()
+        .and_then(|name| {
+            repo.branch_remote_name(name.shorten(), gix::remote::Direction::Push)
+                .map(|n| n.as_bstr().to_string())
+        });
+    from_branch.or_else(|| {
+        let names: Vec<String> = repo.remote_names().iter().map(ToString::to_string).collect();
+        names.iter().find(|n| *n == "origin").or(names.first()).cloned()
+    })
+}
+
+/// Where this remote's notes are kept locally: under its name when it is a configured remote,
+/// else under a digest of the URL, so two URLs never share a tracking ref.
+fn tracking_ref(repo: &gix::Repository, remote: &str) -> String {
+    if repo.remote_names().iter().any(|n| n.to_string() == remote) {
+        remote_notes_ref(remote)
+    } else {
+        let digest = crate::canon::prefixed_sha256(remote.as_bytes());
+        let hex = digest.trim_start_matches("sha256:");
+        remote_notes_ref(&format!("url-{}", &hex[..16]))
+    }
+}
+
+/// Fetches, merges and pushes the notes, retrying when another clone pushes first.
+pub fn sync(repo: &gix::Repository, remote: &str) -> Result<Synced, Error> {
+    let is_remote = repo.remote_names().iter().any(|n| n.to_string() == remote);
+    if !is_remote && !remote.contains(['/', ':']) {
+        return Err(Error::UnknownRemote(remote.to_owned()));
+    }
+    let tracking = tracking_ref(repo, remote);
+    for attempt in 1..=MAX_ATTEMPTS {
+        let theirs = fetch(repo, remote, &tracking)?;
+        let merged = match theirs {
+            Some(theirs) => notes::merge_notes(repo, theirs)?,
+            None => Merged::UpToDate,
+        };
+        let ours = repo
+            .try_find_reference(NOTES_REF)
+            .ok()
+            .flatten()
+            .and_then(|mut r| r.peel_to_id().ok())
+            .map(|id| id.detach());
+        let Some(ours) = ours else {
+            return Ok(Synced {
+                merged,
+                pushed: false,
+                attempts: attempt,
+            });
+        };
+        if Some(ours) == theirs {
+            return Ok(Synced {
+                merged,
+                pushed: false,
+                attempts: attempt,
+            });
+        }
+        if push(repo, remote, ours, theirs)? {
+            return Ok(Synced {
+                merged,
+                pushed: true,
+                attempts: attempt,
+            });
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50 * u64::from(attempt)));
+    }
+    Err(Error::Contended {
+        remote: remote.to_owned(),
+        attempts: MAX_ATTEMPTS,
+    })
+}
+
+fn git(repo: &gix::Repository) -> Command {
+    let mut cmd = Command::new("git");
+    cmd.arg("--git-dir").arg(repo.git_dir()).env("LC_ALL", "C");
+    cmd
+}
+
+/// Fetches the remote's notes ref into `tracking`; `None` when the remote has none yet.
+fn fetch(repo: &gix::Repository, remote: &str, tracking: &str) -> Result<Option<ObjectId>, Error> {
+    let refspec = format!("+{NOTES_REF}:{tracking}");
+    let output = git(repo)
+        .args(["fetch", "--quiet", "--no-tags", "--no-write-fetch-head", remote, &refspec])
+        .output()
+        .map_err(|e| Error::GitCommand {
+            args: format!("fetch {remote}"),
+            message: e.to_string(),
+        })?;
+    if !output.status.success() {
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        if stderr.contains("couldn't find remote ref") {
+            return Ok(None);
+        }
+        return Err(Error::GitCommand {
+            args: format!("fetch {remote} {refspec}"),
+            message: stderr.trim().replace('\n', " "),
+        });
+    }
+    Ok(repo
+        .try_find_reference(tracking)
+        .ok()
+        .flatten()
+        .and_then(|mut r| r.peel_to_id().ok())
+        .map(|id| id.detach()))
+}
+
+/// Pushes `ours` to the remote's notes ref if it still is `theirs`; `false` when it moved.
+fn push(repo: &gix::Repository, remote: &str, ours: ObjectId, theirs: Option<ObjectId>) -> Result<bool, Error> {
+    let lease = format!(
+        "--force-with-lease={NOTES_REF}:{}",
+        theirs.map(|t| t.to_string()).unwrap_or_default()
+    );
+    // --no-verify: this push runs from our own pre-push hook too, and must not run it again.
+    let output = git(repo)
+        .args(["push", "--quiet", "--no-verify", &lease, remote])
+        .arg(format!("{ours}:{NOTES_REF}"))
+        .output()
+        .map_err(|e| Error::GitCommand {
+            args: format!("push {remote}"),
+            message: e.to_string(),
+        })?;
+    if output.status.success() {
+        return Ok(true);
+    }
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    if stderr.contains("stale info") || stderr.contains("fetch first") || stderr.contains("non-fast-forward") {
+        return Ok(false);
+    }
+    Err(Error::GitCommand {
+        args: format!("push {remote} {NOTES_REF}"),
+        message: stderr.trim().replace('\n', " "),
+    })
+}
