@@ -270,7 +270,10 @@ pub fn remote_notes_ref(remote: &str) -> String {
 fn config_values(repo: &gix::Repository, key: &str) -> Result<Vec<String>, Error> {
     let output = git_command(repo, &["--local", "--get-all", key])?;
     match output.status.code() {
-        Some(0) => Ok(String::from_utf8_lossy(&output.stdout).lines().map(str::to_owned).collect()),
+        Some(0) => Ok(String::from_utf8_lossy(&output.stdout)
+            .lines()
+            .map(str::to_owned)
+            .collect()),
         // 1: the key is not set.
         Some(1) => Ok(Vec::new()),
         _ => Err(config_failure(&["--get-all", key], &output)),

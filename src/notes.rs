@@ -386,16 +386,18 @@ pub fn merge_notes(repo: &gix::Repository, theirs: ObjectId) -> Result<Merged, E
             }
             continue;
         };
-        let base = repo
-            .merge_base(ours, theirs)
-            .ok()
-            .flatten()
-            .map(gix::Id::detach);
+        let base = repo.merge_base(ours, theirs).ok().flatten().map(gix::Id::detach);
         if ours == theirs || base == Some(theirs) {
             return Ok(Merged::UpToDate);
         }
         if base == Some(ours) {
-            if move_ref(repo, Some(ours), theirs, "git-proof: notes from a remote (fast-forward)", attempt)? {
+            if move_ref(
+                repo,
+                Some(ours),
+                theirs,
+                "git-proof: notes from a remote (fast-forward)",
+                attempt,
+            )? {
                 return Ok(Merged::FastForward);
             }
             continue;
@@ -410,7 +412,11 @@ pub fn merge_notes(repo: &gix::Repository, theirs: ObjectId) -> Result<Merged, E
                 continue;
             }
             let existing = note_in(repo, &mut state, commit)?;
-            let incoming = repo.find_blob(blob).doing(|| format!("read note blob {blob}"))?.detach().data;
+            let incoming = repo
+                .find_blob(blob)
+                .doing(|| format!("read note blob {blob}"))?
+                .detach()
+                .data;
             if let Some(merged) = union_note(&existing, &incoming) {
                 let merged_blob = repo.write_blob(&merged).doing(|| "write a note blob".into())?.detach();
                 state
@@ -427,16 +433,16 @@ pub fn merge_notes(repo: &gix::Repository, theirs: ObjectId) -> Result<Merged, E
     }
 }
 
-fn note_in(
-    repo: &gix::Repository,
-    state: &mut gix::note::plumbing::State,
-    commit: ObjectId,
-) -> Result<Vec<u8>, Error> {
+fn note_in(repo: &gix::Repository, state: &mut gix::note::plumbing::State, commit: ObjectId) -> Result<Vec<u8>, Error> {
     match state
         .get(&commit, repo)
         .doing(|| format!("look up the note of {commit}"))?
     {
-        Some(blob) => Ok(repo.find_blob(blob).doing(|| format!("read note blob {blob}"))?.detach().data),
+        Some(blob) => Ok(repo
+            .find_blob(blob)
+            .doing(|| format!("read note blob {blob}"))?
+            .detach()
+            .data),
         None => Ok(Vec::new()),
     }
 }
@@ -458,7 +464,7 @@ fn move_ref(
         Ok(_) => Ok(true),
         Err(source) if attempt >= MAX_ATTEMPTS => Err(Error::Git {
             action: format!("update {NOTES_REF} (lost the race {attempt} times)"),
-            source: source.into(),
+            source,
         }),
         Err(_) => {
             std::thread::sleep(Duration::from_millis(u64::from(attempt.min(10)) * 5));
@@ -507,6 +513,34 @@ mod tests {
         assert_eq!(records[1].signature, SIG);
         let joined: String = records.iter().map(Record::to_text).collect();
         assert_eq!(joined, note);
+    }
+
+    #[test]
+    fn reads_notes_git_joined_with_a_blank_line() {
+        // `git notes merge -s union` and notes.rewriteMode=concatenate put one between notes.
+        let note = format!("{{\"a\": 1}}\n{SIG}\n{{\"b\": 2}}\n{SIG}");
+        let records = parse_records(note.as_bytes()).unwrap();
+        assert_eq!(records.len(), 2);
+        assert_eq!(records[1].payload, "{\"b\": 2}\n");
+    }
+
+    #[test]
+    fn union_keeps_every_record_once() {
+        let a = format!("{{\"a\": 1}}\n{SIG}");
+        let b = format!("{{\"b\": 2}}\n{SIG}");
+        let both = format!("{a}{b}");
+        assert_eq!(union_note(a.as_bytes(), a.as_bytes()), None);
+        assert_eq!(union_note(both.as_bytes(), b.as_bytes()), None);
+        assert_eq!(
+            union_note(a.as_bytes(), both.as_bytes()),
+            Some(both.clone().into_bytes())
+        );
+        assert_eq!(union_note(b"", a.as_bytes()), Some(a.clone().into_bytes()));
+        // Text that is not records is never dropped.
+        assert_eq!(
+            union_note(b"junk\n", a.as_bytes()),
+            Some(format!("junk\n{a}").into_bytes())
+        );
     }
 
     #[test]

@@ -94,8 +94,16 @@ fn write_file_diff(
         _ => String::new(),
     };
     push_line(out, &[format!("index {old_id}..{new_id}{same_mode}").as_bytes()]);
-    let minus = if change.old.is_some() { a.clone() } else { b"/dev/null".to_vec() };
-    let plus = if change.new.is_some() { b.clone() } else { b"/dev/null".to_vec() };
+    let minus = if change.old.is_some() {
+        a.clone()
+    } else {
+        b"/dev/null".to_vec()
+    };
+    let plus = if change.new.is_some() {
+        b.clone()
+    } else {
+        b"/dev/null".to_vec()
+    };
     if is_binary(&old) || is_binary(&new) {
         push_line(out, &[b"Binary files ", &minus[..], b" and ", &plus[..], b" differ"]);
         return Ok(());
@@ -213,7 +221,11 @@ fn write_hunks(old: &[u8], new: &[u8], out: &mut Vec<u8>) {
             for t in &input.after[added.start as usize..added.end as usize] {
                 line(out, b'+', token(*t));
             }
-            let common_end = if k < j { changes[k + 1].0.start } else { removed.end + trail };
+            let common_end = if k < j {
+                changes[k + 1].0.start
+            } else {
+                removed.end + trail
+            };
             for t in &input.before[removed.end as usize..common_end as usize] {
                 line(out, b' ', token(*t));
             }

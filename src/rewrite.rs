@@ -120,13 +120,17 @@ pub fn carry_proofs(
         let rewrite_records: Vec<RewriteRecord> = records.iter().filter_map(rewrite_of).collect();
         let known: Vec<&RewriteRecord> = rewrite_records.iter().collect();
         for record in &records {
-            let Some(bundle) = verify::bundle_of(record) else { continue };
+            let Some(bundle) = verify::bundle_of(record) else {
+                continue;
+            };
             let digest = run::record_digest(record);
             let Some(links) = chain_to(&bundle, &digest, &known, &old.to_string()) else {
                 continue;
             };
             let old_base_hex = links.last().map_or(bundle.base_sha.clone(), |l| l.new_base_sha.clone());
-            let Ok(old_base) = ObjectId::from_hex(old_base_hex.as_bytes()) else { continue };
+            let Ok(old_base) = ObjectId::from_hex(old_base_hex.as_bytes()) else {
+                continue;
+            };
             let new_base = new_base(repo, &mapping, old_base, old)?;
             let old_patch_id = patch_id::patch_id(repo, old_base, old)?;
             let new_patch_id = patch_id::patch_id(repo, new_base, new)?;
@@ -147,9 +151,8 @@ pub fn carry_proofs(
                     rewritten_at: format_time(now),
                     generator: Generator::current(),
                 };
-                let mut payload =
-                    serde_json::to_string_pretty(&Statement::for_rewrite(rewrite))
-                        .map_err(|e| run::Error::from(canon::Error(e)))?;
+                let mut payload = serde_json::to_string_pretty(&Statement::for_rewrite(rewrite))
+                    .map_err(|e| run::Error::from(canon::Error(e)))?;
                 payload.push('\n');
                 let signature = key.sign(payload.as_bytes()).map_err(run::Error::from)?;
                 let record = Record { payload, signature };
@@ -192,9 +195,10 @@ fn new_base(
     if let Some(&moved) = mapping.get(&old_base) {
         return Ok(moved);
     }
-    let first = git::commits_between(repo, old_base, old_head)?
-        .into_iter()
-        .find(|c| repo.find_commit(*c).is_ok_and(|c| c.parent_ids().next().map(|p| p.detach()) == Some(old_base)));
+    let first = git::commits_between(repo, old_base, old_head)?.into_iter().find(|c| {
+        repo.find_commit(*c)
+            .is_ok_and(|c| c.parent_ids().next().map(|p| p.detach()) == Some(old_base))
+    });
     let Some(replacement) = first.and_then(|c| mapping.get(&c)) else {
         return Ok(old_base);
     };

@@ -298,7 +298,10 @@ pub fn finish(
     let mut trace = StepTrace::from_env();
     let _lock = lock_run(&ws.common_dir, run_id)?;
     if let Some(reference) = index.bundle_ref(run_id)? {
-        return existing_proof(&ws.repo, &reference);
+        let proof = existing_proof(&ws.repo, &reference)?;
+        // A finish killed between the reference and this event left the stream without it.
+        record_manifest_created(index, &proof.bundle, &reference, &format_time(now))?;
+        return Ok(proof);
     }
     // The worktree as the agent left it, before DoD checks add build output to it.
     let dirty = git::dirty_files_in_background(&ws.repo);
@@ -430,21 +433,8 @@ pub fn finish(
         bundle_digest: bundle_digest.clone(),
         recorded_at: now_text.clone(),
     })?;
-    index.append_event(
-        run_id,
-        NewEvent {
-            event_type: EventType::EvidenceManifestCreated,
-            event_id: None,
-            occurred_at: now_text,
-            data: serde_json::json!({
-                "manifest_hash": bundle.evidence.manifest_hash,
-                "event_hash_root": bundle.evidence.event_hash_root,
-                "bundle_digest": reference.bundle_digest,
-                "commit": reference.commit_sha,
-            }),
-            idempotency_key: Some(format!("evidence_manifest:{run_id}")),
-        },
-    )?;
+    trace.step("proof reference");
+    record_manifest_created(index, &bundle, &reference, &now_text)?;
     trace.step("index");
     Ok(Proof {
         bundle,
@@ -452,6 +442,26 @@ pub fn finish(
         bundle_digest: reference.bundle_digest,
         created,
     })
+}
+
+/// Appends `evidence.manifest.created` to the run's stream, once.
+fn record_manifest_created(index: &mut Index, bundle: &Bundle, reference: &BundleRef, now: &str) -> Result<(), Error> {
+    index.append_event(
+        &bundle.run_id,
+        NewEvent {
+            event_type: EventType::EvidenceManifestCreated,
+            event_id: None,
+            occurred_at: now.to_owned(),
+            data: serde_json::json!({
+                "manifest_hash": bundle.evidence.manifest_hash,
+                "event_hash_root": bundle.evidence.event_hash_root,
+                "bundle_digest": reference.bundle_digest,
+                "commit": reference.commit_sha,
+            }),
+            idempotency_key: Some(format!("evidence_manifest:{}", bundle.run_id)),
+        },
+    )?;
+    Ok(())
 }
 
 /// The payload and signature of a bundle record.
@@ -572,6 +582,9 @@ fn lock_run(common_dir: &Path, run_id: &str) -> Result<File, Error> {
 /// can be diagnosed where it runs (in the spirit of `GIT_TRACE_PERFORMANCE`).
 struct StepTrace {
     last: Option<std::time::Instant>,
+    /// `GIT_PROOF_TEST_KILL_AFTER`: the step after which the process SIGKILLs itself, so the
+    /// crash-safety tests can stop a finish exactly between two steps.
+    kill_after: Option<String>,
 }
 
 impl StepTrace {
@@ -579,10 +592,16 @@ impl StepTrace {
         let on = std::env::var_os("GIT_PROOF_TRACE").is_some_and(|v| !v.is_empty() && v != "0");
         Self {
             last: on.then(std::time::Instant::now),
+            kill_after: std::env::var("GIT_PROOF_TEST_KILL_AFTER")
+                .ok()
+                .filter(|v| !v.is_empty()),
         }
     }
 
     fn step(&mut self, name: &str) {
+        if self.kill_after.as_deref() == Some(name) {
+            let _ = rustix::process::kill_process(rustix::process::getpid(), rustix::process::Signal::KILL);
+        }
         if let Some(last) = self.last {
             eprintln!(
                 "git-proof trace: {name:<16} {:>8.2} ms",

@@ -42,24 +42,24 @@ pub struct Synced {
 
 /// The remote named on the command line, else the branch's upstream remote, else `origin`.
 pub fn default_remote(repo: &gix::Repository) -> Option<String> {
-    let from_branch = repo
-        .head_name()
-        .ok()
-        .flatten()
-        .and_then(|name| {
-            repo.branch_remote_name(name.shorten(), gix::remote::Direction::Push)
-                .map(|n| n.as_bstr().to_string())
-        });
+    let from_branch = repo.head_name().ok().flatten().and_then(|name| {
+        repo.branch_remote_name(name.shorten(), gix::remote::Direction::Push)
+            .map(|n| n.as_bstr().to_string())
+    });
     from_branch.or_else(|| {
         let names: Vec<String> = repo.remote_names().iter().map(ToString::to_string).collect();
         names.iter().find(|n| *n == "origin").or(names.first()).cloned()
     })
 }
 
+fn is_configured_remote(repo: &gix::Repository, name: &str) -> bool {
+    repo.remote_names().iter().any(|n| n.as_slice() == name.as_bytes())
+}
+
 /// Where this remote's notes are kept locally: under its name when it is a configured remote,
 /// else under a digest of the URL, so two URLs never share a tracking ref.
 fn tracking_ref(repo: &gix::Repository, remote: &str) -> String {
-    if repo.remote_names().iter().any(|n| n.to_string() == remote) {
+    if is_configured_remote(repo, remote) {
         remote_notes_ref(remote)
     } else {
         let digest = crate::canon::prefixed_sha256(remote.as_bytes());
@@ -70,7 +70,7 @@ fn tracking_ref(repo: &gix::Repository, remote: &str) -> String {
 
 /// Fetches, merges and pushes the notes, retrying when another clone pushes first.
 pub fn sync(repo: &gix::Repository, remote: &str) -> Result<Synced, Error> {
-    let is_remote = repo.remote_names().iter().any(|n| n.to_string() == remote);
+    let is_remote = is_configured_remote(repo, remote);
     if !is_remote && !remote.contains(['/', ':']) {
         return Err(Error::UnknownRemote(remote.to_owned()));
     }
@@ -126,7 +126,14 @@ fn git(repo: &gix::Repository) -> Command {
 fn fetch(repo: &gix::Repository, remote: &str, tracking: &str) -> Result<Option<ObjectId>, Error> {
     let refspec = format!("+{NOTES_REF}:{tracking}");
     let output = git(repo)
-        .args(["fetch", "--quiet", "--no-tags", "--no-write-fetch-head", remote, &refspec])
+        .args([
+            "fetch",
+            "--quiet",
+            "--no-tags",
+            "--no-write-fetch-head",
+            remote,
+            &refspec,
+        ])
         .output()
         .map_err(|e| Error::GitCommand {
             args: format!("fetch {remote}"),
@@ -169,7 +176,15 @@ fn push(repo: &gix::Repository, remote: &str, ours: ObjectId, theirs: Option<Obj
         return Ok(true);
     }
     let stderr = String::from_utf8_lossy(&output.stderr);
-    if stderr.contains("stale info") || stderr.contains("fetch first") || stderr.contains("non-fast-forward") {
+    // A lease that no longer holds, or another push creating or moving the ref at this moment.
+    let lost_race = [
+        "stale info",
+        "fetch first",
+        "non-fast-forward",
+        "cannot lock ref",
+        "failed to update ref",
+    ];
+    if lost_race.iter().any(|m| stderr.contains(m)) {
         return Ok(false);
     }
     Err(Error::GitCommand {

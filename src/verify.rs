@@ -646,9 +646,17 @@ fn check_approval(value: Value, commit: ObjectId, bundles: &[(&Record, &Bundle)]
 
 /// The facts git can recompute: `base_sha` is an ancestor of the commit, and `changed_files`
 /// and `diff_stat` are what `git diff --numstat -M base head` says.
-fn recompute_facts(repo: &gix::Repository, bundle: &Bundle, base_sha: &str, commit: ObjectId, report: &mut RecordReport) {
+fn recompute_facts(
+    repo: &gix::Repository,
+    bundle: &Bundle,
+    base_sha: &str,
+    commit: ObjectId,
+    report: &mut RecordReport,
+) {
     let Ok(base) = ObjectId::from_hex(base_sha.as_bytes()) else {
-        report.problems.push(format!("base_sha '{base_sha}' is not a commit id"));
+        report
+            .problems
+            .push(format!("base_sha '{base_sha}' is not a commit id"));
         return;
     };
     if !git::is_commit(repo, base) {

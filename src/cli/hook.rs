@@ -48,7 +48,11 @@ fn post_commit(ctx: &Ctx) -> anyhow::Result<()> {
     };
     let head = git::head_commit(&ws.repo)?;
     run::record_commit(&mut index, &run_id, head, ctx.now)?;
-    let finish_on_commit = ws.repo.config_snapshot().boolean("proof.finishOnCommit").unwrap_or(false);
+    let finish_on_commit = ws
+        .repo
+        .config_snapshot()
+        .boolean("proof.finishOnCommit")
+        .unwrap_or(false);
     if finish_on_commit {
         drop(index);
         let key = super::signing_key(None, Some(&ws.repo)).context("proof.finishOnCommit is set, but")?;
@@ -70,7 +74,14 @@ fn post_rewrite(ctx: &Ctx, operation: &str) -> anyhow::Result<()> {
     let ws = ctx.workspace()?;
     let key = super::signing_key(None, Some(&ws.repo));
     let mut index = super::open_index(&ws, ctx)?;
-    let carried = rewrite::carry_proofs(&ws.repo, Some(&mut index), &pairs, operation, key.as_ref().ok(), ctx.now)?;
+    let carried = rewrite::carry_proofs(
+        &ws.repo,
+        Some(&mut index),
+        &pairs,
+        operation,
+        key.as_ref().ok(),
+        ctx.now,
+    )?;
     for c in &carried {
         let new = &c.new.to_string()[..10];
         if !c.signed {
@@ -80,7 +91,10 @@ fn post_rewrite(ctx: &Ctx, operation: &str) -> anyhow::Result<()> {
                 key.as_ref().err().map(|e| format!("{e:#}")).unwrap_or_default()
             );
         } else if c.same_change {
-            eprintln!("git-proof: proof of run {} carried to {new} ({operation}, same patch-id)", c.run_id);
+            eprintln!(
+                "git-proof: proof of run {} carried to {new} ({operation}, same patch-id)",
+                c.run_id
+            );
         } else {
             eprintln!(
                 "git-proof: proof of run {} does not cover {new}: the {operation} changed the run's patch",

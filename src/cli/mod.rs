@@ -25,8 +25,8 @@ mod run_cmd;
 mod show;
 mod start;
 mod sync;
-mod verify_cmd;
 mod uninstall;
+mod verify_cmd;
 mod verify_event;
 
 /// Exit code: success.

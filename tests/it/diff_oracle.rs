@@ -242,8 +242,17 @@ fn diff_stat_equals_git_on_random_histories() {
 
 /// `git diff --no-renames --full-index A B | git patch-id --stable`, the oracle.
 fn git_patch_id(repo: &TestRepo, a: &str, b: &str) -> Option<String> {
-    let diff = repo.git_command(&repo.root)
-        .args(["-c", "diff.noprefix=false", "diff", "--no-renames", "--full-index", a, b])
+    let diff = repo
+        .git_command(&repo.root)
+        .args([
+            "-c",
+            "diff.noprefix=false",
+            "diff",
+            "--no-renames",
+            "--full-index",
+            a,
+            b,
+        ])
         .output()
         .unwrap();
     assert!(diff.status.success());

@@ -130,9 +130,10 @@ mod properties {
     }
 
     fn payload() -> impl Strategy<Value = String> {
-        // Any text that is not blank and does not itself hold an armor line.
+        // Any text that does not start with whitespace (a payload is JSON; blank lines between
+        // records are git's concatenation, not payload) and does not itself hold an armor line.
         "[ -~\n]{1,200}"
-            .prop_filter("not blank", |p| !p.trim().is_empty())
+            .prop_filter("starts with text", |p| p.starts_with(|c: char| !c.is_whitespace()))
             .prop_filter("no armor line", |p| !p.contains("-----BEGIN SSH SIGNATURE-----"))
             .prop_map(|p| if p.ends_with('\n') { p } else { format!("{p}\n") })
     }

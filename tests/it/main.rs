@@ -11,6 +11,7 @@ mod diff_oracle;
 mod evidence;
 mod full_run;
 mod fuzz;
+mod hooks;
 mod ingest;
 mod install_agent;
 mod interop;
