@@ -137,6 +137,7 @@ fn install_honours_core_hooks_path_and_a_user_config_it_did_not_set() {
 fn a_commit_hook_without_git_proof_on_path_never_blocks_the_commit() {
     let repo = TestRepo::new();
     repo.proof(&["install"]).ok();
+    repo.start(&[]);
     repo.write("a.txt", "a\n");
     repo.git(&["add", "a.txt"]);
     let mut cmd = repo.git_command(&repo.root);
@@ -546,4 +547,101 @@ fn reindex_completes_a_finish_killed_after_the_note() {
         .find(|r| r["run_id"] == run_id.as_str())
         .unwrap();
     assert_eq!(entry["proof"]["commit"], head.as_str(), "{log}");
+}
+
+#[test]
+fn linked_worktrees_share_the_hooks_and_each_records_only_its_own_run() {
+    let repo = TestRepo::new();
+    let linked = repo.tmp.path().join("linked");
+    repo.git(&["worktree", "add", "-q", "-b", "side", linked.to_str().unwrap()]);
+    // Installed from the linked worktree, the hooks land where git runs them for both.
+    repo.proof_in(&linked, &["install"]).ok();
+    assert!(repo.path(".git/hooks/post-commit").is_file());
+    let side_run = repo.proof_in(&linked, &["start"]).ok().stdout.trim().to_owned();
+    std::fs::write(linked.join("side.txt"), "side\n").unwrap();
+    hooked_git_ok(&repo, &linked, &["add", "-A"]);
+    hooked_git_ok(&repo, &linked, &["commit", "-qm", "side"]);
+    let side_commit = repo.git_in(&linked, &["rev-parse", "HEAD"]);
+    // A commit in the main worktree, which has no run, is nobody's.
+    repo.write("main.txt", "main\n");
+    hooked_git_ok(&repo, &repo.root, &["add", "-A"]);
+    hooked_git_ok(&repo, &repo.root, &["commit", "-qm", "main"]);
+    repo.proof_in(&linked, &["finish"]).ok();
+    let bundle = repo.bundle(&side_run);
+    let commits: Vec<&str> = bundle["evidence"]["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["event_type"] == "commit.recorded")
+        .map(|e| e["event_type"].as_str().unwrap())
+        .collect();
+    assert_eq!(commits.len(), 1, "{bundle}");
+    assert_eq!(bundle["head_sha"], side_commit.as_str());
+    assert_eq!(bundle["changed_files"], serde_json::json!(["side.txt"]));
+}
+
+#[test]
+fn sha256_repositories_get_proofs_that_verify_and_survive_an_amend() {
+    let repo = TestRepo::new();
+    let dir = repo.tmp.path().join("sha256");
+    repo.git_in(
+        repo.tmp.path(),
+        &[
+            "init",
+            "-q",
+            "--object-format=sha256",
+            "-b",
+            "main",
+            dir.to_str().unwrap(),
+        ],
+    );
+    std::fs::write(dir.join("README.md"), "# sha256\n").unwrap();
+    repo.git_in(&dir, &["add", "-A"]);
+    repo.git_in(&dir, &["commit", "-qm", "root"]);
+    repo.proof_in(&dir, &["install"]).ok();
+    let run_id = repo.proof_in(&dir, &["start"]).ok().stdout.trim().to_owned();
+    std::fs::write(dir.join("a.txt"), "a\n").unwrap();
+    hooked_git_ok(&repo, &dir, &["add", "-A"]);
+    hooked_git_ok(&repo, &dir, &["commit", "-qm", "a"]);
+    repo.proof_in(&dir, &["finish"]).ok();
+    let head = repo.git_in(&dir, &["rev-parse", "HEAD"]);
+    assert_eq!(head.len(), 64);
+    let bundle = repo.proof_in(&dir, &["show", &run_id, "--json"]).ok().json();
+    assert_eq!(bundle["head_sha"], head.as_str());
+    let signers = repo.allowed_signers.to_str().unwrap().to_owned();
+    repo.proof_in(&dir, &["verify", "HEAD", "--allowed-signers", &signers])
+        .ok();
+    let note = repo.git_in(&dir, &["notes", "--ref=proof", "show", "HEAD"]);
+    let (payload, signature) = crate::common::split_records(&format!("{note}\n")).remove(0);
+    let (code, out) = crate::common::ssh_keygen_verify(&repo, "agent@example.com", &payload, &signature);
+    assert_eq!(code, 0, "{out}");
+    hooked_git_ok(&repo, &dir, &["commit", "-q", "--amend", "-m", "a, reworded"]);
+    let out = repo
+        .proof_in(&dir, &["verify", "HEAD", "--allowed-signers", &signers])
+        .ok();
+    assert!(out.stdout.contains("carried from"), "{}", out.stdout);
+    // The rewrite record's patch-id is git's own, SHA-256 in this repository.
+    let note = repo.git_in(&dir, &["notes", "--ref=proof", "show", "HEAD"]);
+    let rewrite: serde_json::Value = crate::common::split_records(&format!("{note}\n"))
+        .iter()
+        .map(|(payload, _)| serde_json::from_str::<serde_json::Value>(payload).unwrap())
+        .find(|v| v["predicateType"] == "https://git-proof.dev/rewrite/v1")
+        .expect("a rewrite record")["predicate"]
+        .clone();
+    let diff = repo
+        .git_command(&dir)
+        .args([
+            "diff",
+            "--no-renames",
+            "--full-index",
+            rewrite["new_base_sha"].as_str().unwrap(),
+            "HEAD",
+        ])
+        .output()
+        .unwrap();
+    let mut cmd = repo.git_command(&dir);
+    cmd.args(["patch-id", "--stable"]);
+    let git_id = crate::common::run_with_input(cmd, &diff.stdout).ok().stdout;
+    assert_eq!(git_id.split_whitespace().next(), rewrite["new_patch_id"].as_str());
+    assert_eq!(rewrite["new_patch_id"].as_str().unwrap().len(), 64);
 }
