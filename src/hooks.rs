@@ -119,11 +119,11 @@ fn is_our_hook(path: &Path, name: &str) -> bool {
 /// Installs the hook shims and the config; with `dry_run`, only says what it would do.
 pub fn install(repo: &gix::Repository, dry_run: bool) -> Result<Vec<Change>, Error> {
     let dir = hooks_dir(repo);
-    let mut changes = Vec::new();
+    // Every hook is looked at before any is written: a refusal leaves everything as it was.
+    let mut planned = Vec::new();
     for (name, script) in SHIMS {
         let hook = dir.join(name);
         let chained = dir.join(format!("{name}{CHAINED_SUFFIX}"));
-        let what = hook.display().to_string();
         let action = match std::fs::read(&hook) {
             Ok(existing) if existing == script.as_bytes() => Action::Unchanged,
             // An older shim of ours: replaced in place, the chained hook stays where it is.
@@ -133,6 +133,11 @@ pub fn install(repo: &gix::Repository, dry_run: bool) -> Result<Vec<Change>, Err
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Action::Installed,
             Err(e) => return Err(io("read", &hook)(e)),
         };
+        planned.push((hook, chained, script, action));
+    }
+    let mut changes = Vec::new();
+    for (hook, chained, script, action) in planned {
+        let what = hook.display().to_string();
         if !dry_run {
             match action {
                 Action::Chained => {

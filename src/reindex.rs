@@ -3,6 +3,8 @@
 //! scope violations (with the decisions recorded in the note), manifests and proof references
 //! come back; event contents do not (a note holds only their hashes).
 
+use std::collections::HashMap;
+
 use gix::ObjectId;
 
 use crate::model::Bundle;
@@ -27,6 +29,7 @@ pub struct Reindexed {
 pub fn reindex(repo: &gix::Repository, index: &mut Index) -> Result<Reindexed, run::Error> {
     let mut found = Reindexed::default();
     let mut reader = NotesReader::new(repo)?;
+    let mut carried: HashMap<String, (Bundle, ObjectId, usize, String)> = HashMap::new();
     for (commit, _) in notes::list_notes(repo)? {
         let Some(note) = reader.note(commit)? else { continue };
         found.notes += 1;
@@ -35,12 +38,28 @@ pub fn reindex(repo: &gix::Repository, index: &mut Index) -> Result<Reindexed, r
             continue;
         };
         let commit_hex = commit.to_string();
+        let rewrite_records: Vec<_> = records.iter().filter_map(crate::rewrite::rewrite_of).collect();
+        let rewrites: Vec<_> = rewrite_records.iter().collect();
         for record in &records {
             let Some(mut bundle) = crate::verify::bundle_of(record) else {
                 continue;
             };
-            // A bundle copied onto another commit proves nothing here.
+            // A bundle copied onto another commit proves nothing here, unless rewrites that
+            // kept its change carried it (the index then points at the newest such commit).
             if bundle.head_sha != commit_hex {
+                if let Some(links) = crate::rewrite::chain_to(&bundle, &record_digest(record), &rewrites, &commit_hex)
+                    && links.iter().all(|l| l.old_patch_id == l.new_patch_id)
+                    && crate::git::is_commit(repo, commit)
+                {
+                    let newest = carried.get(&bundle.run_id).is_none_or(|(_, _, n, _)| *n < links.len());
+                    if newest {
+                        crate::approval::fold(&mut bundle, record, &records);
+                        carried.insert(
+                            bundle.run_id.clone(),
+                            (bundle, commit, links.len(), record_digest(record)),
+                        );
+                    }
+                }
                 continue;
             }
             crate::approval::fold(&mut bundle, record, &records);
@@ -51,6 +70,12 @@ pub fn reindex(repo: &gix::Repository, index: &mut Index) -> Result<Reindexed, r
                 found.known += 1;
             }
         }
+    }
+    for (run_id, (bundle, commit, _, digest)) in carried {
+        if import(index, &bundle, commit, &digest)? {
+            found.imported += 1;
+        }
+        index.set_bundle_commit(&run_id, &commit.to_string())?;
     }
     Ok(found)
 }

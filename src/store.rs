@@ -771,6 +771,18 @@ impl Index {
         Ok(())
     }
 
+    /// Points the run's proof reference at `commit`, wherever it pointed before (reindex found
+    /// the proof carried there by rewrites).
+    pub fn set_bundle_commit(&mut self, run_id: &str, commit: &str) -> Result<()> {
+        self.conn
+            .execute(
+                "UPDATE proof_bundle_ref SET commit_sha = ?2 WHERE run_id = ?1",
+                params![run_id, commit],
+            )
+            .map_err(self.err("move the proof reference"))?;
+        Ok(())
+    }
+
     /// Where the run's proof is, if written.
     pub fn bundle_ref(&self, run_id: &str) -> Result<Option<BundleRef>> {
         self.conn

@@ -24,8 +24,8 @@ fn hooked_git_ok(repo: &TestRepo, dir: &Path, args: &[&str]) -> Run {
     run
 }
 
-/// Every file of a directory: content and mode.
-fn snapshot(dir: &Path) -> BTreeMap<String, (Vec<u8>, u32)> {
+/// Every file of a directory: the digest of its content, and its mode.
+fn snapshot(dir: &Path) -> BTreeMap<String, (String, u32)> {
     let mut out = BTreeMap::new();
     for entry in std::fs::read_dir(dir).unwrap() {
         let entry = entry.unwrap();
@@ -33,7 +33,10 @@ fn snapshot(dir: &Path) -> BTreeMap<String, (Vec<u8>, u32)> {
         if meta.is_file() {
             out.insert(
                 entry.file_name().to_string_lossy().into_owned(),
-                (std::fs::read(entry.path()).unwrap(), meta.permissions().mode()),
+                (
+                    crate::common::sha256_prefixed(&std::fs::read(entry.path()).unwrap()),
+                    meta.permissions().mode(),
+                ),
             );
         }
     }
@@ -73,9 +76,9 @@ fn install_chains_an_existing_hook_and_uninstall_restores_it_byte_for_byte() {
         "the user's hook is kept, same bytes and mode"
     );
     assert!(
-        installed["post-commit"]
-            .0
-            .starts_with(b"#!/bin/sh\n# git-proof post-commit hook")
+        std::fs::read_to_string(hooks.join("post-commit"))
+            .unwrap()
+            .starts_with("#!/bin/sh\n# git-proof post-commit hook")
     );
     for hook in ["post-commit", "post-rewrite", "pre-push"] {
         assert_eq!(installed[hook].1 & 0o111, 0o111, "{hook} is executable");
@@ -306,6 +309,11 @@ fn interactive_rebase_onto_a_new_base_keeps_a_verifiable_proof() {
         "{bundle}"
     );
     let json = repo.verify(&["HEAD", "--format", "json"]).ok().json();
+    // A rebuilt index points at the rebased commit too.
+    std::fs::remove_file(repo.path(".git/proof/index.sqlite")).unwrap();
+    repo.proof(&["reindex"]).ok();
+    let log = repo.proof(&["log", "--json"]).ok().json();
+    assert_eq!(log[0]["proof"]["commit"], new_head.as_str(), "{log}");
     let carried = json[0]["records"]
         .as_array()
         .unwrap()
@@ -644,4 +652,89 @@ fn sha256_repositories_get_proofs_that_verify_and_survive_an_amend() {
     let git_id = crate::common::run_with_input(cmd, &diff.stdout).ok().stdout;
     assert_eq!(git_id.split_whitespace().next(), rewrite["new_patch_id"].as_str());
     assert_eq!(rewrite["new_patch_id"].as_str().unwrap().len(), 64);
+}
+
+#[test]
+fn a_remote_that_refuses_the_notes_gets_the_branch_and_a_clear_warning() {
+    let remote = Remote::new();
+    write_hook(
+        &remote.bare.join("hooks/pre-receive"),
+        "#!/bin/sh\nwhile read old new ref; do case \"$ref\" in refs/notes/*) echo \"notes are not allowed here\" >&2; exit 1;; esac; done\n",
+    );
+    let a = remote.clone("a");
+    let repo = &remote.repo;
+    repo.proof_in(&a, &["install"]).ok();
+    repo.git_in(&a, &["checkout", "-qb", "work"]);
+    repo.proof_in(&a, &["start"]).ok();
+    std::fs::write(a.join("w.txt"), "w").unwrap();
+    hooked_git_ok(repo, &a, &["add", "-A"]);
+    hooked_git_ok(repo, &a, &["commit", "-qm", "w"]);
+    repo.proof_in(&a, &["finish"]).ok();
+    let push = hooked_git_ok(repo, &a, &["push", "-q", "origin", "work"]);
+    assert!(
+        push.stderr
+            .contains("warning: refs/notes/proof was not pushed to origin")
+            && push.stderr.contains("git proof sync origin"),
+        "{}",
+        push.stderr
+    );
+    assert_eq!(
+        repo.git_in(&remote.bare, &["rev-parse", "work"]),
+        repo.git_in(&a, &["rev-parse", "HEAD"]),
+        "the branch push went through"
+    );
+}
+
+#[test]
+fn install_adds_a_fetch_refspec_so_a_plain_fetch_brings_the_remote_proofs() {
+    let remote = Remote::new();
+    let (a, b) = (remote.clone("a"), remote.clone("b"));
+    let repo = &remote.repo;
+    let (_, commit) = remote.proven_run(&a, "from-a");
+    repo.proof_in(&a, &["sync"]).ok();
+    repo.proof_in(&b, &["install"]).ok();
+    repo.git_in(&b, &["fetch", "-q"]);
+    let fetched = repo.git_in(&b, &["rev-parse", "refs/notes/remotes/origin/proof"]);
+    assert_eq!(fetched, remote.remote_notes());
+    repo.git_in(&b, &["notes", "--ref=remotes/origin/proof", "show", &commit]);
+    // uninstall takes the refspec back out.
+    repo.proof_in(&b, &["uninstall"]).ok();
+    assert_eq!(
+        repo.git_in(&b, &["config", "--get-all", "remote.origin.fetch"]),
+        "+refs/heads/*:refs/remotes/origin/*"
+    );
+}
+
+#[test]
+fn bad_input_to_the_new_commands_gets_one_line_and_changes_nothing() {
+    let repo = TestRepo::new();
+    // No remote at all, and a remote that does not exist.
+    let out = repo.proof(&["sync"]).expect_code(2);
+    assert!(out.one_error_line().contains("no remote"), "{}", out.stderr);
+    let out = repo.proof(&["sync", "upstream"]).expect_code(2);
+    assert!(out.one_error_line().contains("'upstream'"), "{}", out.stderr);
+    let out = repo.proof(&["sync", "/nonexistent/remote.git"]).expect_code(2);
+    out.one_error_line();
+    // A hook of ours would have to chain to a second user hook: refused, nothing touched.
+    write_hook(&repo.path(".git/hooks/pre-push"), "#!/bin/sh\nexit 0\n");
+    write_hook(&repo.path(".git/hooks/pre-push.pre-git-proof"), "#!/bin/sh\nexit 1\n");
+    let before = snapshot(&repo.path(".git/hooks"));
+    let config = std::fs::read(repo.path(".git/config")).unwrap();
+    let out = repo.proof(&["install"]).expect_code(2);
+    assert!(
+        out.one_error_line().contains("pre-push.pre-git-proof"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(snapshot(&repo.path(".git/hooks")), before);
+    assert_eq!(std::fs::read(repo.path(".git/config")).unwrap(), config);
+    // Nothing installed: uninstall says so and succeeds.
+    let fresh = TestRepo::new();
+    let out = fresh.proof(&["uninstall"]).ok();
+    assert!(out.stdout.contains("nothing to uninstall"), "{}", out.stdout);
+    // Garbage where git's rewrite list should be: one line, exit 0, the notes untouched.
+    let run = repo.proof_with_input(&["hook", "post-rewrite", "amend"], "not a rewrite list\n");
+    assert_eq!(run.code, 0);
+    assert_eq!(run.stderr.lines().count(), 1, "{}", run.stderr);
+    assert!(run.stderr.contains("post-rewrite hook"), "{}", run.stderr);
 }
