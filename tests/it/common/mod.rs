@@ -296,7 +296,12 @@ pub fn run_with_input(mut cmd: Command, input: &[u8]) -> Run {
         .stderr(Stdio::piped())
         .spawn()
         .expect("command runs");
-    child.stdin.take().unwrap().write_all(input).unwrap();
+    // A command may stop reading early (an oversized payload refused after its limit, a bad
+    // flag refused before stdin is read): what it printed and its exit code are the result.
+    match child.stdin.take().unwrap().write_all(input) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => panic!("writing stdin: {e}"),
+        _ => {}
+    }
     child.wait_with_output().unwrap().into()
 }
 
