@@ -323,7 +323,9 @@ pub fn check_note(
     // Only rewrites signed by a trusted key may carry a bundle to another commit.
     let rewrite_records: Vec<RewriteRecord> = records
         .iter()
-        .filter_map(|r| {
+        .zip(&statements)
+        .filter(|(_, bundle)| bundle.is_none())
+        .filter_map(|(r, _)| {
             let rewrite = crate::rewrite::rewrite_of(r)?;
             signing::verify(r.payload.as_bytes(), &r.signature, signers, now).ok()?;
             Some(rewrite)
