@@ -10,11 +10,17 @@ use crate::common::{Run, TestRepo, bin};
 
 /// git with git-proof on PATH (so the hooks find it) and the test key in GIT_PROOF_KEY.
 fn hooked_git(repo: &TestRepo, dir: &Path, args: &[&str]) -> Run {
+    let mut cmd = hooked_git_command(repo, dir);
+    cmd.args(args);
+    cmd.output().expect("git runs").into()
+}
+
+fn hooked_git_command(repo: &TestRepo, dir: &Path) -> std::process::Command {
     let bin_dir = Path::new(bin()).parent().unwrap();
     let path = format!("{}:{}", bin_dir.display(), std::env::var("PATH").unwrap_or_default());
     let mut cmd = repo.git_command(dir);
-    cmd.env("PATH", path).env("GIT_PROOF_KEY", &repo.key).args(args);
-    cmd.output().expect("git runs").into()
+    cmd.env("PATH", path).env("GIT_PROOF_KEY", &repo.key);
+    cmd
 }
 
 #[track_caller]
@@ -279,23 +285,24 @@ fn amend_keeps_a_verifiable_proof_and_an_amend_that_changes_the_patch_does_not()
     assert!(out.stdout.contains("changed the run's patch"), "{}", out.stdout);
 }
 
+/// `git rebase -i main` with the hooks, its todo list edited by `sed -e TODO_SCRIPT` and any
+/// commit message by `editor`.
+#[track_caller]
+fn scripted_rebase(repo: &TestRepo, todo_script: &str, editor: &str) {
+    let mut cmd = hooked_git_command(repo, &repo.root);
+    cmd.env("GIT_SEQUENCE_EDITOR", format!("sed -i -e '{todo_script}'"))
+        .env("GIT_EDITOR", editor)
+        .args(["rebase", "-q", "-i", "main"]);
+    let run: Run = cmd.output().unwrap().into();
+    assert_eq!(run.code, 0, "{todo_script}: {}{}", run.stdout, run.stderr);
+}
+
 #[test]
 fn interactive_rebase_onto_a_new_base_keeps_a_verifiable_proof() {
     let repo = TestRepo::new();
     let (run_id, old_head) = proven_feature_branch(&repo);
     // Reword the first commit on the way: a real interactive rebase, scripted.
-    let mut cmd = repo.git_command(&repo.root);
-    let bin_dir = Path::new(bin()).parent().unwrap();
-    cmd.env(
-        "PATH",
-        format!("{}:{}", bin_dir.display(), std::env::var("PATH").unwrap_or_default()),
-    )
-    .env("GIT_PROOF_KEY", &repo.key)
-    .env("GIT_SEQUENCE_EDITOR", "sed -i -e '1s/^pick/reword/'")
-    .env("GIT_EDITOR", "sed -i -e '1s/.*/first, reworded/'")
-    .args(["rebase", "-q", "-i", "main"]);
-    let run: Run = cmd.output().unwrap().into();
-    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    scripted_rebase(&repo, "1s/^pick/reword/", "sed -i -e '1s/.*/first, reworded/'");
     let new_head = repo.git(&["rev-parse", "HEAD"]);
     assert_ne!(new_head, old_head);
     assert_eq!(repo.git(&["log", "-1", "--format=%s", "HEAD~1"]), "first, reworded");
@@ -737,4 +744,24 @@ fn bad_input_to_the_new_commands_gets_one_line_and_changes_nothing() {
     assert_eq!(run.code, 0);
     assert_eq!(run.stderr.lines().count(), 1, "{}", run.stderr);
     assert!(run.stderr.contains("post-rewrite hook"), "{}", run.stderr);
+}
+
+#[test]
+fn squashing_the_runs_commits_keeps_the_proof_and_dropping_one_does_not() {
+    // The patch-id covers the run's whole change (base..head), so folding its commits into
+    // one keeps it, and leaving one of them out does not.
+    for (script, valid) in [("2s/^pick/squash/", true), ("1d", false)] {
+        let repo = TestRepo::new();
+        let (_, old_head) = proven_feature_branch(&repo);
+        scripted_rebase(&repo, script, "true");
+        assert_ne!(repo.git(&["rev-parse", "HEAD"]), old_head);
+        let out = repo.verify(&["HEAD"]);
+        if valid {
+            assert_eq!(out.code, 0, "{script}: {}", out.stdout);
+            assert_eq!(repo.git(&["rev-list", "--count", "main..HEAD"]), "1");
+        } else {
+            assert_eq!(out.code, 1, "{script}: {}", out.stdout);
+            assert!(out.stdout.contains("changed the run's patch"), "{}", out.stdout);
+        }
+    }
 }
