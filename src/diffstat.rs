@@ -164,15 +164,20 @@ pub fn diff_stat(repo: &gix::Repository, base: ObjectId, head: ObjectId) -> Resu
 }
 
 fn side(repo: &gix::Repository, path: BString, mode: EntryMode, id: ObjectId) -> Result<Side, Error> {
-    let data = match mode.kind() {
-        // git diffs a submodule as the one line "Subproject commit <sha>".
+    let data = entry_data(repo, mode.kind(), id)?;
+    Ok(Side { path, mode, id, data })
+}
+
+/// What git diffs for a tree entry: a blob's or link's bytes, a submodule as the one line
+/// "Subproject commit <sha>".
+pub(crate) fn entry_data(repo: &gix::Repository, kind: EntryKind, id: ObjectId) -> Result<Vec<u8>, Error> {
+    Ok(match kind {
         EntryKind::Commit => format!("Subproject commit {id}\n").into_bytes(),
         EntryKind::Tree => Vec::new(),
         EntryKind::Blob | EntryKind::BlobExecutable | EntryKind::Link => {
             repo.find_blob(id).doing(|| format!("read blob {id}"))?.detach().data
         }
-    };
-    Ok(Side { path, mode, id, data })
+    })
 }
 
 fn entry(path: &BString, old_path: Option<&BString>, status: &str, old: &[u8], new: &[u8]) -> DiffEntry {
@@ -190,7 +195,7 @@ fn entry(path: &BString, old_path: Option<&BString>, status: &str, old: &[u8], n
 
 /// Regular files (any mode) are one class; links and submodules are others: a change between
 /// classes at one path is git's `T` (typechange).
-fn type_class(kind: EntryKind) -> u8 {
+pub(crate) fn type_class(kind: EntryKind) -> u8 {
     match kind {
         EntryKind::Blob | EntryKind::BlobExecutable => 0,
         EntryKind::Link => 1,
@@ -200,7 +205,7 @@ fn type_class(kind: EntryKind) -> u8 {
 }
 
 /// git's `buffer_is_binary`: a NUL byte in the first 8000 bytes.
-fn is_binary(data: &[u8]) -> bool {
+pub(crate) fn is_binary(data: &[u8]) -> bool {
     data[..data.len().min(8000)].contains(&0)
 }
 

@@ -12,10 +12,9 @@
 use gix::ObjectId;
 use gix::bstr::{BString, ByteSlice};
 use gix::diff::blob::{Algorithm, Diff, InternedInput, sources::byte_lines};
-use gix::objs::tree::EntryKind;
 
-use crate::diffstat::{RawChange, tree_changes};
-use crate::git::{Error, GitContext};
+use crate::diffstat::{RawChange, entry_data, is_binary, tree_changes, type_class};
+use crate::git::Error;
 
 /// Lines of context git prints around a change.
 const CONTEXT: u32 = 3;
@@ -32,14 +31,6 @@ pub fn patch_id(repo: &gix::Repository, base: ObjectId, head: ObjectId) -> Resul
     Ok(hash_patch(&text, hash))
 }
 
-fn read(repo: &gix::Repository, kind: EntryKind, id: ObjectId) -> Result<Vec<u8>, Error> {
-    Ok(match kind {
-        EntryKind::Commit => format!("Subproject commit {id}\n").into_bytes(),
-        EntryKind::Tree => Vec::new(),
-        _ => repo.find_blob(id).doing(|| format!("read blob {id}"))?.detach().data,
-    })
-}
-
 fn write_file_diff(
     repo: &gix::Repository,
     change: &RawChange,
@@ -48,7 +39,7 @@ fn write_file_diff(
 ) -> Result<(), Error> {
     // A change between a file and a link or submodule is printed as a deletion and an addition.
     if let (Some(old), Some(new)) = (change.old, change.new)
-        && type_bits(old.0.kind()) != type_bits(new.0.kind())
+        && type_class(old.0.kind()) != type_class(new.0.kind())
     {
         let deletion = RawChange {
             path: change.path.clone(),
@@ -78,11 +69,11 @@ fn write_file_diff(
         _ => {}
     }
     let old = match change.old {
-        Some((mode, id)) => read(repo, mode.kind(), id)?,
+        Some((mode, id)) => entry_data(repo, mode.kind(), id)?,
         None => Vec::new(),
     };
     let new = match change.new {
-        Some((mode, id)) => read(repo, mode.kind(), id)?,
+        Some((mode, id)) => entry_data(repo, mode.kind(), id)?,
         None => Vec::new(),
     };
     if old_id == new_id {
@@ -115,20 +106,6 @@ fn write_file_diff(
     push_line(out, &[b"+++ ", &plus[..]]);
     write_hunks(&old, &new, out);
     Ok(())
-}
-
-/// Regular files, links and submodules print as different types.
-fn type_bits(kind: EntryKind) -> u8 {
-    match kind {
-        EntryKind::Blob | EntryKind::BlobExecutable => 0,
-        EntryKind::Link => 1,
-        EntryKind::Commit => 2,
-        EntryKind::Tree => 3,
-    }
-}
-
-fn is_binary(data: &[u8]) -> bool {
-    data[..data.len().min(8000)].contains(&0)
 }
 
 fn push_line(out: &mut Vec<u8>, parts: &[&[u8]]) {
