@@ -215,10 +215,7 @@ fn sign_approval(
             generator: Generator::current(),
         },
     );
-    let mut payload = serde_json::to_string_pretty(&statement).map_err(canon::Error)?;
-    payload.push('\n');
-    let signature = key.sign(payload.as_bytes())?;
-    Ok(Record { payload, signature })
+    run::sign_statement(&statement, key)
 }
 
 /// The approval of a record, if its payload is an approval statement.

@@ -13,12 +13,12 @@ use std::collections::HashMap;
 use gix::ObjectId;
 
 use crate::git::{self, GitContext};
-use crate::model::{Bundle, Generator, REWRITE_PREDICATE_TYPE, RewriteRecord, STATEMENT_TYPE, Statement};
+use crate::model::{Bundle, Generator, REWRITE_PREDICATE_TYPE, RewriteRecord, Statement};
 use crate::notes::{self, NotesReader, Record};
 use crate::run::{self, format_time};
 use crate::signing::SigningKey;
 use crate::store::Index;
-use crate::{canon, patch_id, verify};
+use crate::{patch_id, verify};
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -68,9 +68,7 @@ pub struct Carried {
 
 /// The rewrite record of a note's record, if it is one.
 pub fn rewrite_of(record: &Record) -> Option<RewriteRecord> {
-    let statement: Statement<RewriteRecord> = serde_json::from_str(&record.payload).ok()?;
-    (statement.statement_type == STATEMENT_TYPE && statement.predicate_type == REWRITE_PREDICATE_TYPE)
-        .then_some(statement.predicate)
+    verify::typed_statement::<RewriteRecord>(record, REWRITE_PREDICATE_TYPE).map(|s| s.predicate)
 }
 
 /// The rewrite links that carry the bundle (named by `digest`) from its `head_sha` to
@@ -151,11 +149,7 @@ pub fn carry_proofs(
                     rewritten_at: format_time(now),
                     generator: Generator::current(),
                 };
-                let mut payload = serde_json::to_string_pretty(&Statement::for_rewrite(rewrite))
-                    .map_err(|e| run::Error::from(canon::Error(e)))?;
-                payload.push('\n');
-                let signature = key.sign(payload.as_bytes()).map_err(run::Error::from)?;
-                let record = Record { payload, signature };
+                let record = run::sign_statement(&Statement::for_rewrite(rewrite), key)?;
                 if !text.ends_with(b"\n") {
                     text.push(b'\n');
                 }

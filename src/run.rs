@@ -466,8 +466,12 @@ fn record_manifest_created(index: &mut Index, bundle: &Bundle, reference: &Bundl
 
 /// The payload and signature of a bundle record.
 pub fn sign_bundle(bundle: &Bundle, key: &SigningKey) -> Result<Record, Error> {
-    let statement = Statement::for_bundle(bundle.clone());
-    let mut payload = serde_json::to_string_pretty(&statement).map_err(canon::Error)?;
+    sign_statement(&Statement::for_bundle(bundle.clone()), key)
+}
+
+/// A note record: the statement as pretty JSON ending in a newline, signed over exactly those bytes.
+pub fn sign_statement<P: serde::Serialize>(statement: &Statement<P>, key: &SigningKey) -> Result<Record, Error> {
+    let mut payload = serde_json::to_string_pretty(statement).map_err(canon::Error)?;
     payload.push('\n');
     let signature = key.sign(payload.as_bytes())?;
     Ok(Record { payload, signature })

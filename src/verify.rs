@@ -132,9 +132,14 @@ pub fn bundle_of(record: &Record) -> Option<Bundle> {
 
 /// The bundle statement of a record, if its payload is one (of the statement type).
 fn statement_of(record: &Record) -> Option<Statement<Bundle>> {
-    let statement: Statement<Bundle> = serde_json::from_str(&record.payload).ok()?;
-    (statement.statement_type == STATEMENT_TYPE && statement.predicate_type == BUNDLE_PREDICATE_TYPE)
-        .then_some(statement)
+    typed_statement(record, BUNDLE_PREDICATE_TYPE)
+}
+
+/// The record's statement, if its payload is an in-toto statement of `predicate_type` with a
+/// predicate of that shape.
+pub fn typed_statement<P: serde::de::DeserializeOwned>(record: &Record, predicate_type: &str) -> Option<Statement<P>> {
+    let statement: Statement<P> = serde_json::from_str(&record.payload).ok()?;
+    (statement.statement_type == STATEMENT_TYPE && statement.predicate_type == predicate_type).then_some(statement)
 }
 
 /// What a record is.
