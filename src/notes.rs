@@ -194,18 +194,7 @@ pub fn append_record(
         let tip = notes_tip(repo)?;
         let mut state =
             gix::note::plumbing::State::new(tip.tree, repo).doing(|| format!("read the {NOTES_REF} tree"))?;
-        let existing = match state
-            .get(&commit, repo)
-            .doing(|| format!("look up the note of {commit}"))?
-        {
-            Some(blob) => {
-                repo.find_blob(blob)
-                    .doing(|| format!("read note blob {blob}"))?
-                    .detach()
-                    .data
-            }
-            None => Vec::new(),
-        };
+        let existing = note_in(repo, &mut state, commit)?;
         // A note we cannot parse is kept as it is: appending after it loses nothing, and
         // `verify` reports it.
         if let Ok(records) = parse_records(&existing)
@@ -214,10 +203,7 @@ pub fn append_record(
             return Ok(Appended::AlreadyPresent(found));
         }
         let mut text = existing;
-        if !text.is_empty() && !text.ends_with(b"\n") {
-            text.push(b'\n');
-        }
-        text.extend_from_slice(record.to_text().as_bytes());
+        append_text(&mut text, record.to_text().as_bytes());
         let blob = repo.write_blob(&text).doing(|| "write the note blob".into())?.detach();
         let edit = state
             .replace(commit, blob, repo)
@@ -297,10 +283,7 @@ pub fn union_note(ours: &[u8], theirs: &[u8]) -> Option<Vec<u8>> {
     }
     let joined = || {
         let mut text = ours.to_vec();
-        if !text.ends_with(b"\n") {
-            text.push(b'\n');
-        }
-        text.extend_from_slice(theirs);
+        append_text(&mut text, theirs);
         text
     };
     let (Ok(mine), Ok(other)) = (parse_records(ours), parse_records(theirs)) else {
@@ -316,13 +299,18 @@ pub fn union_note(ours: &[u8], theirs: &[u8]) -> Option<Vec<u8>> {
         return None;
     }
     let mut text = ours.to_vec();
-    if !text.ends_with(b"\n") {
-        text.push(b'\n');
-    }
     for record in missing {
-        text.extend_from_slice(record.to_text().as_bytes());
+        append_text(&mut text, record.to_text().as_bytes());
     }
     Some(text)
+}
+
+/// Appends `more` to a note's text, on a line of its own.
+pub fn append_text(note: &mut Vec<u8>, more: &[u8]) {
+    if !note.is_empty() && !note.ends_with(b"\n") {
+        note.push(b'\n');
+    }
+    note.extend_from_slice(more);
 }
 
 /// Adds records to the notes of many commits in one notes commit: each note becomes the union

@@ -150,10 +150,7 @@ pub fn carry_proofs(
                     generator: Generator::current(),
                 };
                 let record = run::sign_statement(&Statement::for_rewrite(rewrite), key)?;
-                if !text.ends_with(b"\n") {
-                    text.push(b'\n');
-                }
-                text.extend_from_slice(record.to_text().as_bytes());
+                notes::append_text(&mut text, record.to_text().as_bytes());
                 true
             } else {
                 false
