@@ -81,30 +81,16 @@ pub fn sync(repo: &gix::Repository, remote: &str) -> Result<Synced, Error> {
             Some(theirs) => notes::merge_notes(repo, theirs)?,
             None => Merged::UpToDate,
         };
-        let ours = repo
-            .try_find_reference(NOTES_REF)
-            .ok()
-            .flatten()
-            .and_then(|mut r| r.peel_to_id().ok())
-            .map(|id| id.detach());
-        let Some(ours) = ours else {
-            return Ok(Synced {
-                merged,
-                pushed: false,
-                attempts: attempt,
-            });
+        // Nothing of ours, or nothing the remote lacks: done without a push.
+        let ours = ref_target(repo, NOTES_REF).filter(|ours| Some(*ours) != theirs);
+        let pushed = match ours {
+            None => false,
+            Some(ours) => push(repo, remote, ours, theirs)?,
         };
-        if Some(ours) == theirs {
+        if ours.is_none() || pushed {
             return Ok(Synced {
                 merged,
-                pushed: false,
-                attempts: attempt,
-            });
-        }
-        if push(repo, remote, ours, theirs)? {
-            return Ok(Synced {
-                merged,
-                pushed: true,
+                pushed,
                 attempts: attempt,
             });
         }
@@ -149,12 +135,16 @@ fn fetch(repo: &gix::Repository, remote: &str, tracking: &str) -> Result<Option<
             message: stderr.trim().replace('\n', " "),
         });
     }
-    Ok(repo
-        .try_find_reference(tracking)
+    Ok(ref_target(repo, tracking))
+}
+
+/// The object a ref points at, if it exists.
+fn ref_target(repo: &gix::Repository, name: &str) -> Option<ObjectId> {
+    repo.try_find_reference(name)
         .ok()
         .flatten()
         .and_then(|mut r| r.peel_to_id().ok())
-        .map(|id| id.detach()))
+        .map(|id| id.detach())
 }
 
 /// Pushes `ours` to the remote's notes ref if it still is `theirs`; `false` when it moved.
