@@ -27,8 +27,8 @@ pub const SHIMS: [(&str, &str); 3] = [
 /// The suffix a user's own hook is kept under while ours is installed.
 pub const CHAINED_SUFFIX: &str = ".pre-git-proof";
 
-/// The file in a worktree's git dir that says a run may be active there: hooks that find no
-/// such file return at once, without opening the repository or the index.
+/// The file in a worktree's git dir that says a run may be active there: the post-commit shim
+/// that finds no such file returns at once, without starting git-proof.
 pub const ACTIVE_MARKER: &str = "proof-active-run";
 
 #[derive(Debug, thiserror::Error)]
@@ -314,11 +314,6 @@ fn config_failure(args: &[&str], output: &std::process::Output) -> Error {
     }
 }
 
-/// Whether a run may be active in the worktree whose git dir is `git_dir`.
-pub fn marked_active(git_dir: &Path) -> bool {
-    git_dir.join(ACTIVE_MARKER).exists()
-}
-
 /// Says a run is active in this worktree; written before the run is, so a hook never misses one.
 pub fn mark_active(git_dir: &Path, run_id: &str) -> std::io::Result<()> {
     std::fs::write(git_dir.join(ACTIVE_MARKER), format!("{run_id}\n"))
@@ -330,21 +325,4 @@ pub fn clear_active(git_dir: &Path) -> std::io::Result<()> {
         Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
         _ => Ok(()),
     }
-}
-
-/// The git dir of the worktree at `dir`, found the cheap way git hooks allow: `GIT_DIR` if git
-/// set it, else `.git` at `dir` (a directory, or a file naming the linked worktree's git dir).
-/// `None` when that does not work; callers then take the slow, exact path.
-pub fn quick_git_dir(dir: &Path, git_dir_env: Option<&std::ffi::OsStr>) -> Option<PathBuf> {
-    if let Some(env) = git_dir_env.filter(|v| !v.is_empty()) {
-        return Some(dir.join(env));
-    }
-    let dot_git = dir.join(".git");
-    let meta = std::fs::metadata(&dot_git).ok()?;
-    if meta.is_dir() {
-        return Some(dot_git);
-    }
-    let text = std::fs::read_to_string(&dot_git).ok()?;
-    let target = text.strip_prefix("gitdir:")?.trim();
-    Some(dir.join(target))
 }

@@ -5,7 +5,7 @@
 use std::io::Read as _;
 
 use anyhow::Context as _;
-use git_proof::{git, hooks, rewrite, run, sync};
+use git_proof::{git, rewrite, run, sync};
 
 use super::Ctx;
 
@@ -34,13 +34,8 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<u8> {
 }
 
 /// Records the commit in the worktree's active run; with `proof.finishOnCommit`, finishes it.
-/// Without an active run it returns before opening the repository.
+/// The shim has already checked the active-run marker, so this only runs when one may exist.
 fn post_commit(ctx: &Ctx) -> anyhow::Result<()> {
-    if let Some(git_dir) = hooks::quick_git_dir(&ctx.dir, std::env::var_os("GIT_DIR").as_deref())
-        && !hooks::marked_active(&git_dir)
-    {
-        return Ok(());
-    }
     let ws = ctx.workspace()?;
     let mut index = super::open_index(&ws, ctx)?;
     let Some(run_id) = index.active_run(&ws.worktree_key())? else {
