@@ -399,6 +399,20 @@ impl Remote {
         (run_id, repo.git_in(dir, &["rev-parse", "HEAD"]))
     }
 
+    /// In the clone at `dir`: install the hooks, prove a run on branch `work` (committed through
+    /// the hooks), and push the branch with the hooks; what the push printed.
+    fn push_proven_work_with_hooks(&self, dir: &Path) -> Run {
+        let repo = &self.repo;
+        repo.proof_in(dir, &["install"]).ok();
+        repo.git_in(dir, &["checkout", "-qb", "work"]);
+        repo.proof_in(dir, &["start"]).ok();
+        std::fs::write(dir.join("w.txt"), "w").unwrap();
+        hooked_git_ok(repo, dir, &["add", "-A"]);
+        hooked_git_ok(repo, dir, &["commit", "-qm", "w"]);
+        repo.proof_in(dir, &["finish"]).ok();
+        hooked_git_ok(repo, dir, &["push", "-q", "origin", "work"])
+    }
+
     fn remote_notes(&self) -> String {
         self.repo.git_in(&self.bare, &["rev-parse", "refs/notes/proof"])
     }
@@ -482,14 +496,7 @@ fn a_push_carries_the_notes_along_through_the_pre_push_hook() {
     let remote = Remote::new();
     let a = remote.clone("a");
     let repo = &remote.repo;
-    repo.proof_in(&a, &["install"]).ok();
-    repo.git_in(&a, &["checkout", "-qb", "work"]);
-    repo.proof_in(&a, &["start"]).ok();
-    std::fs::write(a.join("w.txt"), "w").unwrap();
-    hooked_git_ok(repo, &a, &["add", "-A"]);
-    hooked_git_ok(repo, &a, &["commit", "-qm", "w"]);
-    repo.proof_in(&a, &["finish"]).ok();
-    let push = hooked_git_ok(repo, &a, &["push", "-q", "origin", "work"]);
+    let push = remote.push_proven_work_with_hooks(&a);
     assert!(push.stderr.contains("refs/notes/proof pushed"), "{}", push.stderr);
     assert_eq!(
         remote.remote_notes(),
@@ -670,14 +677,7 @@ fn a_remote_that_refuses_the_notes_gets_the_branch_and_a_clear_warning() {
     );
     let a = remote.clone("a");
     let repo = &remote.repo;
-    repo.proof_in(&a, &["install"]).ok();
-    repo.git_in(&a, &["checkout", "-qb", "work"]);
-    repo.proof_in(&a, &["start"]).ok();
-    std::fs::write(a.join("w.txt"), "w").unwrap();
-    hooked_git_ok(repo, &a, &["add", "-A"]);
-    hooked_git_ok(repo, &a, &["commit", "-qm", "w"]);
-    repo.proof_in(&a, &["finish"]).ok();
-    let push = hooked_git_ok(repo, &a, &["push", "-q", "origin", "work"]);
+    let push = remote.push_proven_work_with_hooks(&a);
     assert!(
         push.stderr
             .contains("warning: refs/notes/proof was not pushed to origin")
