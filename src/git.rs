@@ -124,6 +124,15 @@ pub fn is_commit(repo: &gix::Repository, commit: ObjectId) -> bool {
     repo.find_commit(commit).is_ok()
 }
 
+/// The first line of a commit's message, if the commit is here (a shallow or partial clone may
+/// lack it) and its message is text.
+pub fn subject(repo: &gix::Repository, commit: &str) -> Option<String> {
+    let id = ObjectId::from_hex(commit.as_bytes()).ok()?;
+    let commit = repo.find_commit(id).ok()?;
+    let summary = commit.message().ok()?.summary();
+    Some(String::from_utf8_lossy(summary.as_ref()).into_owned())
+}
+
 /// The root commit reached from `commit` by first parents: the same in every full clone, so it
 /// names the repository. `None` in a shallow clone whose history stops before the root.
 pub fn workspace_id(repo: &gix::Repository, commit: ObjectId) -> Result<Option<String>, Error> {

@@ -11,7 +11,7 @@ use serde_json::Value;
 use crate::canon;
 use crate::evidence::{self, EventType, ManifestIdentity};
 use crate::git;
-use crate::model::{BUNDLE_VERSION, Bundle, Generator, RunStatus, Statement};
+use crate::model::{BUNDLE_VERSION, Bundle, Generator, Manifest, RunStatus, Statement};
 use crate::notes::{self, Appended, Record};
 use crate::policy::{self, ScopeMatcher};
 use crate::signing::{self, SigningKey};
@@ -64,6 +64,9 @@ pub enum Error {
     /// An event that does not belong in a stream.
     #[error("{0}")]
     BadEvent(String),
+    /// Evidence asked for of a run that has not ended.
+    #[error("run '{0}' is still active; its evidence is finalized when it ends (`git proof finish --run {0}`)")]
+    RunActive(String),
 }
 
 /// The worktree a command runs in.
@@ -279,6 +282,8 @@ pub struct Proof {
     pub bundle_digest: String,
     /// `false` when the proof already existed and nothing was written.
     pub created: bool,
+    /// Whether this call built the evidence manifest (an earlier, interrupted finish may have).
+    pub manifest_created: bool,
 }
 
 /// Ends the run and writes its proof; on a run that already has one, returns it unchanged.
@@ -297,10 +302,7 @@ pub fn finish(
     check_run_id(run_id)?;
     let mut trace = StepTrace::from_env();
     let _lock = lock_run(&ws.common_dir, run_id)?;
-    if let Some(reference) = index.bundle_ref(run_id)? {
-        let proof = existing_proof(&ws.repo, &reference)?;
-        // A finish killed between the reference and this event left the stream without it.
-        record_manifest_created(index, &proof.bundle, &reference, &format_time(now))?;
+    if let Some(proof) = recorded_proof(ws, index, run_id, now)? {
         return Ok(proof);
     }
     // The worktree as the agent left it, before DoD checks add build output to it.
@@ -367,8 +369,8 @@ pub fn finish(
     index.save_violations(run_id, &scope_violations)?;
 
     trace.step("scope");
-    let manifest = match index.manifest(run_id)? {
-        Some(m) => m,
+    let (manifest, manifest_created) = match index.manifest(run_id)? {
+        Some(m) => (m, false),
         None => {
             let events = index.event_summaries(run_id)?;
             let identity = ManifestIdentity {
@@ -379,7 +381,7 @@ pub fn finish(
                 thread_id: run.thread_id.clone(),
             };
             let built = evidence::build_manifest(identity, events)?;
-            index.save_manifest(run_id, &built)?.0
+            index.save_manifest(run_id, &built)?
         }
     };
 
@@ -441,6 +443,79 @@ pub fn finish(
         commit: reference.commit_sha,
         bundle_digest: reference.bundle_digest,
         created,
+        manifest_created,
+    })
+}
+
+/// The proof the index already records for the run, if any. A finish killed between saving the
+/// reference and appending `evidence.manifest.created` left the stream without it: appended here.
+fn recorded_proof(
+    ws: &Workspace,
+    index: &mut Index,
+    run_id: &str,
+    now: jiff::Timestamp,
+) -> Result<Option<Proof>, Error> {
+    let Some(reference) = index.bundle_ref(run_id)? else {
+        return Ok(None);
+    };
+    let proof = existing_proof(&ws.repo, &reference)?;
+    record_manifest_created(index, &proof.bundle, &reference, &format_time(now))?;
+    Ok(Some(proof))
+}
+
+/// What finalizing a run's evidence did.
+#[derive(Debug, Clone)]
+pub enum Finalized {
+    /// This call built the manifest.
+    Created(Manifest),
+    /// The run had one already; nothing was appended.
+    Existing(Manifest),
+}
+
+/// Gives an ended run its evidence manifest, and the signed proof that carries it, once (the
+/// finalize of SPEC section 9). An active run is refused; a run that has a manifest gets it back.
+/// Checks that never ran are recorded `pending`: finalizing never starts a program (run
+/// `git proof finish` for that). `key` is asked for only when a proof must be signed.
+pub fn finalize_evidence(
+    ws: &Workspace,
+    index: &mut Index,
+    run_id: &str,
+    key: impl FnOnce() -> Result<SigningKey, signing::Error>,
+    now: jiff::Timestamp,
+) -> Result<Finalized, Error> {
+    check_run_id(run_id)?;
+    let run = match index.run(run_id) {
+        Err(store::Error::UnknownRun(_)) => {
+            // A clone whose index is not rebuilt yet: the proof in the notes carries the manifest.
+            let commit = locate_run(&ws.repo, index, run_id)?;
+            let (_, bundle) = record_of_run(&ws.repo, commit, run_id)?.ok_or_else(|| Error::ProofMissing {
+                run_id: run_id.to_owned(),
+                commit: commit.to_string(),
+            })?;
+            return Ok(Finalized::Existing(bundle.evidence));
+        }
+        other => other?,
+    };
+    if run.active {
+        return Err(Error::RunActive(run_id.to_owned()));
+    }
+    {
+        let _lock = lock_run(&ws.common_dir, run_id)?;
+        if let Some(proof) = recorded_proof(ws, index, run_id, now)? {
+            return Ok(Finalized::Existing(proof.bundle.evidence));
+        }
+    }
+    let key = key()?;
+    let opts = FinishOptions {
+        exit_code: None,
+        run_dod: false,
+        key: &key,
+    };
+    let proof = finish(ws, index, run_id, opts, now)?;
+    Ok(if proof.manifest_created {
+        Finalized::Created(proof.bundle.evidence)
+    } else {
+        Finalized::Existing(proof.bundle.evidence)
     })
 }
 
@@ -494,6 +569,7 @@ fn existing_proof(repo: &gix::Repository, reference: &BundleRef) -> Result<Proof
         commit: reference.commit_sha.clone(),
         bundle_digest: reference.bundle_digest.clone(),
         created: false,
+        manifest_created: false,
     })
 }
 

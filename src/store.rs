@@ -104,7 +104,7 @@ pub struct Index {
 }
 
 /// Bumped when [`SCHEMA`] changes; stored as SQLite's `user_version`.
-const SCHEMA_VERSION: i64 = 2;
+const SCHEMA_VERSION: i64 = 3;
 
 const SCHEMA: &str = r#"
 CREATE TABLE IF NOT EXISTS runs (
@@ -123,6 +123,8 @@ CREATE TABLE IF NOT EXISTS runs (
     thread_id      TEXT
 );
 CREATE UNIQUE INDEX IF NOT EXISTS runs_one_active_per_worktree ON runs (worktree) WHERE state = 'active';
+-- Newest first, a page at a time, without sorting every run (`git proof serve`).
+CREATE INDEX IF NOT EXISTS runs_by_start ON runs (started_at);
 CREATE TABLE IF NOT EXISTS events (
     run_id          TEXT NOT NULL REFERENCES runs (run_id),
     stream_seq      INTEGER NOT NULL CHECK (stream_seq >= 1),
@@ -386,12 +388,19 @@ impl Index {
 
     /// All runs, newest first.
     pub fn runs(&self) -> Result<Vec<RunRecord>> {
+        self.runs_page(u32::MAX, 0)
+    }
+
+    /// At most `limit` runs, newest first, skipping the `offset` newest.
+    pub fn runs_page(&self, limit: u32, offset: u64) -> Result<Vec<RunRecord>> {
         let mut stmt = self
             .conn
-            .prepare(&format!("{RUN_SELECT} ORDER BY started_at DESC, rowid DESC"))
+            .prepare_cached(&format!(
+                "{RUN_SELECT} ORDER BY started_at DESC, rowid DESC LIMIT ?1 OFFSET ?2"
+            ))
             .map_err(self.err("list runs"))?;
         let rows = stmt
-            .query_map([], run_from_row)
+            .query_map(params![limit, i64::try_from(offset).unwrap_or(i64::MAX)], run_from_row)
             .map_err(self.err("list runs"))?
             .collect::<std::result::Result<Vec<_>, _>>()
             .map_err(self.err("list runs"))?;
@@ -403,6 +412,14 @@ impl Index {
                 })
             })
             .collect()
+    }
+
+    /// How many runs the index holds.
+    pub fn run_count(&self) -> Result<u64> {
+        self.conn
+            .query_row("SELECT COUNT(*) FROM runs", [], |r| r.get::<_, i64>(0))
+            .map(|n| u64::try_from(n).unwrap_or(0))
+            .map_err(self.err("count runs"))
     }
 
     /// Appends one event to an active run's stream (or, for `after_end` types such as

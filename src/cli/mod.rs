@@ -22,6 +22,7 @@ mod prove_event;
 mod reindex;
 mod reject;
 mod run_cmd;
+mod serve;
 mod show;
 mod start;
 mod sync;
@@ -68,6 +69,7 @@ enum Command {
     Reject(approve::Args),
     Reindex(reindex::Args),
     Sync(sync::Args),
+    Serve(serve::Args),
     #[command(hide = true)]
     Hook(hook::Args),
     ProveEvent(prove_event::Args),
@@ -145,6 +147,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<u8> {
         Command::Reject(args) => reject::run(args, &ctx),
         Command::Reindex(args) => reindex::run(args, &ctx),
         Command::Sync(args) => sync::run(args, &ctx),
+        Command::Serve(args) => serve::run(args, &ctx),
         Command::Hook(args) => hook::run(args, &ctx),
         Command::ProveEvent(args) => prove_event::run(args, &ctx),
         Command::VerifyEvent(args) => verify_event::run(args, &ctx),

@@ -1,0 +1,85 @@
+//! `git proof serve`: the Proof view and the JSON API of SPEC section 9.
+
+use std::io::Write as _;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use git_proof::serve::{self, Config, Server};
+
+use super::{BadInput, Ctx};
+
+/// Serve the Proof view and the JSON API (SPEC section 9) for this repository.
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Address to listen on. The default is loopback only; any other address is reachable from
+    /// other machines and must be asked for (port 0 picks a free port).
+    #[arg(long, value_name = "IP:PORT", default_value = serve::DEFAULT_ADDR)]
+    addr: SocketAddr,
+    /// Open the index page in the default browser.
+    #[arg(long)]
+    open: bool,
+    /// Also accept this name in the Host header (repeatable), e.g. the machine's name when
+    /// serving on 0.0.0.0; other names are refused (DNS rebinding).
+    #[arg(long = "allow-host", value_name = "NAME")]
+    allow_hosts: Vec<String>,
+    /// The key finalize signs new proofs with [default: SPEC section 6 order].
+    #[arg(long, value_name = "FILE")]
+    key: Option<PathBuf>,
+    #[command(flatten)]
+    trust: super::TrustArgs,
+}
+
+pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<u8> {
+    let Args {
+        addr,
+        open,
+        allow_hosts,
+        key,
+        trust,
+    } = args;
+    let ws = ctx.workspace()?;
+    // Creates or repairs the index before the first request needs it.
+    drop(super::open_index(&ws, ctx)?);
+    let workdir = ws.workdir.clone();
+    let config = Config {
+        trust: trust.options(),
+        key,
+        allowed_hosts: allow_hosts,
+    };
+    let server = Server::bind(ws, addr, config).map_err(|e| match e {
+        serve::Error::Bind { .. } => anyhow::Error::new(BadInput(format!("{e}; choose another with --addr IP:PORT"))),
+        other => other.into(),
+    })?;
+    let url = server.url();
+    let reach = if server.local_addr().ip().is_loopback() {
+        "loopback only (this machine); --addr binds elsewhere".to_owned()
+    } else {
+        format!("{}: reachable from other machines", server.local_addr())
+    };
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "Serving {} at {url}", workdir.display())?;
+    writeln!(out, "Listening on {reach}. Ctrl-C stops.")?;
+    writeln!(out, "POST requests need: Authorization: Bearer {}", server.token())?;
+    out.flush()?;
+    drop(out);
+    if open {
+        open_browser(&url);
+    }
+    server.run()?;
+    eprintln!("git-proof: stopped");
+    Ok(super::EXIT_OK)
+}
+
+/// Opens `url` with the desktop's opener; a machine without one gets a line, not an error.
+fn open_browser(url: &str) {
+    let opener = if cfg!(target_os = "macos") { "open" } else { "xdg-open" };
+    let spawned = std::process::Command::new(opener)
+        .arg(url)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn();
+    if spawned.is_err() {
+        eprintln!("git-proof: cannot start {opener}; open {url} yourself");
+    }
+}

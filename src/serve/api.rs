@@ -1,0 +1,200 @@
+//! The JSON API of SPEC section 9.
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::Response;
+use serde::Deserialize;
+
+use super::{App, Failure, PAGE_SIZE, authorized, blocking, json_response, run_id_of};
+use crate::proofs::{self, RunSummary};
+use crate::run::{self, Finalized};
+use crate::signing;
+
+/// `?page=N&per_page=M`, both optional.
+#[derive(Debug, Deserialize)]
+pub(super) struct PageQuery {
+    page: Option<u64>,
+    per_page: Option<u32>,
+}
+
+/// One page of runs, newest first, and where the next is.
+#[derive(Debug, serde::Serialize)]
+pub(super) struct RunsPage {
+    pub runs: Vec<RunSummary>,
+    pub page: u64,
+    pub per_page: u32,
+    pub total: u64,
+    /// The next page's path, `null` on the last.
+    pub next: Option<String>,
+}
+
+impl PageQuery {
+    /// The page asked for (from 1) and its size (1 to 200), or why they make no sense.
+    pub(super) fn checked(&self) -> Result<(u64, u32), Failure> {
+        let page = self.page.unwrap_or(1);
+        let per_page = self.per_page.unwrap_or(PAGE_SIZE);
+        if page == 0 || !(1..=200).contains(&per_page) {
+            return Err(Failure::new(
+                StatusCode::BAD_REQUEST,
+                "bad_page",
+                "page counts from 1 and per_page is 1 to 200",
+            ));
+        }
+        Ok((page, per_page))
+    }
+}
+
+/// Reads one page of run summaries; shared by the API and the index page.
+pub(super) fn runs_page(session: &mut super::Session, page: u64, per_page: u32) -> Result<RunsPage, Failure> {
+    let index = &session.index;
+    let total = index.run_count().map_err(Failure::from_store)?;
+    let offset = (page - 1).saturating_mul(u64::from(per_page));
+    let runs = index
+        .runs_page(per_page, offset)
+        .map_err(Failure::from_store)?
+        .into_iter()
+        .map(|run| {
+            proofs::summarize(
+                &session.ws.repo,
+                index,
+                run,
+                session.signers.as_ref(),
+                session.now.as_second(),
+            )
+            .map_err(Failure::from_proofs)
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let next =
+        (offset + u64::from(per_page) < total).then(|| format!("/api/runs?page={}&per_page={per_page}", page + 1));
+    Ok(RunsPage {
+        runs,
+        page,
+        per_page,
+        total,
+        next,
+    })
+}
+
+/// `GET /api/runs`
+pub(super) async fn runs(
+    State(app): State<Arc<App>>,
+    query: Result<Query<PageQuery>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    let result = async {
+        let Query(query) = query.map_err(|e| Failure::new(StatusCode::BAD_REQUEST, "bad_page", e.body_text()))?;
+        let (page, per_page) = query.checked()?;
+        let listed = blocking(&app, move |session| runs_page(session, page, per_page)).await?;
+        Ok(json_body(StatusCode::OK, &listed))
+    };
+    result.await.unwrap_or_else(|e: Failure| e.json())
+}
+
+/// `GET /api/runs/{run_id}/proof`: exactly the bytes `git proof show --json RUN_ID` prints.
+pub(super) async fn proof(State(app): State<Arc<App>>, Path(raw): Path<String>) -> Response {
+    let result = async {
+        let run_id = run_id_of(&raw)?;
+        let file_name = format!("attachment; filename=\"{run_id}.proof.json\"");
+        let json = blocking(&app, move |session| {
+            let shown = proofs::of_run(
+                &session.ws.repo,
+                &session.index,
+                &run_id,
+                session.signers.as_ref(),
+                session.now.as_second(),
+            )
+            .map_err(Failure::from_proofs)?;
+            proofs::bundle_json(&shown.bundle).map_err(|e| Failure::internal(e.to_string()))
+        })
+        .await?;
+        let mut response = json_response(StatusCode::OK, json);
+        // The Proof view's link downloads it; tools reading the body are not affected.
+        if let Ok(value) = HeaderValue::from_str(&file_name) {
+            response.headers_mut().insert(header::CONTENT_DISPOSITION, value);
+        }
+        Ok(response)
+    };
+    result.await.unwrap_or_else(|e: Failure| e.json())
+}
+
+/// `GET /v1/runs/{run_id}/evidence`: the manifest the index holds, else the one in the notes.
+pub(super) async fn evidence(State(app): State<Arc<App>>, Path(raw): Path<String>) -> Response {
+    let result = async {
+        let run_id = run_id_of(&raw)?;
+        let manifest = blocking(&app, move |session| {
+            if let Some(manifest) = session.index.manifest(&run_id).map_err(Failure::from_store)? {
+                return Ok(manifest);
+            }
+            let shown = proofs::of_run(&session.ws.repo, &session.index, &run_id, None, 0).map_err(|e| {
+                if e.is_not_found() && session.index.run(&run_id).is_ok() {
+                    Failure::new(
+                        StatusCode::NOT_FOUND,
+                        "no_manifest",
+                        format!("run '{run_id}' has no evidence manifest yet (it is built when the run ends)"),
+                    )
+                } else {
+                    Failure::from_proofs(e)
+                }
+            })?;
+            Ok(shown.bundle.evidence)
+        })
+        .await?;
+        Ok(json_body(StatusCode::OK, &manifest))
+    };
+    result.await.unwrap_or_else(|e: Failure| e.json())
+}
+
+/// `POST /v1/runs/{run_id}/evidence/finalize`: 201 with the new manifest, 200 with the one the
+/// run already has, 409 while the run is active, 404 for an unknown run.
+pub(super) async fn finalize(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    Path(raw): Path<String>,
+    _body: Bytes,
+) -> Response {
+    let result = async {
+        if !authorized(&headers, &app.token) {
+            let mut response = Failure::new(
+                StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                "POST needs the header 'Authorization: Bearer <token>' with the token `git proof serve` printed",
+            )
+            .json();
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            return Ok(response);
+        }
+        let run_id = run_id_of(&raw)?;
+        let explicit_key = app.key.clone();
+        let finalized = blocking(&app, move |session| {
+            let repo = &session.ws.repo;
+            let key = || {
+                let source =
+                    signing::resolve_key_source(explicit_key.as_deref(), |name| std::env::var(name).ok(), Some(repo))?;
+                signing::SigningKey::load(&source)
+            };
+            run::finalize_evidence(&session.ws, &mut session.index, &run_id, key, session.now)
+                .map_err(Failure::from_run)
+        })
+        .await?;
+        Ok(match finalized {
+            Finalized::Created(manifest) => json_body(StatusCode::CREATED, &manifest),
+            Finalized::Existing(manifest) => json_body(StatusCode::OK, &manifest),
+        })
+    };
+    result.await.unwrap_or_else(|e: Failure| e.json())
+}
+
+/// Pretty JSON with a final newline, as the CLI prints it.
+fn json_body(status: StatusCode, value: &impl serde::Serialize) -> Response {
+    match serde_json::to_string_pretty(value) {
+        Ok(mut text) => {
+            text.push('\n');
+            json_response(status, text)
+        }
+        Err(e) => Failure::internal(e.to_string()).json(),
+    }
+}

@@ -1,0 +1,531 @@
+//! `git proof serve`: the Proof view for people and the JSON API of SPEC section 9 for tools.
+//!
+//! Handlers parse the request, call the same library functions the CLI calls on a blocking
+//! thread (gix and SQLite are synchronous), and render. Safety is decided in one place,
+//! [`guard`]: the `Host` header must name the served address (DNS rebinding), every response
+//! carries a strict Content-Security-Policy, and errors of the routing layer (unknown path,
+//! wrong method, body too large) come back as the JSON errors the API promises.
+
+mod api;
+mod pages;
+
+use std::net::{IpAddr, SocketAddr, TcpListener};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+
+use crate::proofs;
+use crate::run::{self, Workspace};
+use crate::signing::AllowedSigners;
+use crate::store::{self, Index};
+use crate::verify::{self, TrustOptions};
+
+/// Where the server listens unless told otherwise: loopback only.
+pub const DEFAULT_ADDR: &str = "127.0.0.1:7878";
+/// Runs per page, on the index page and in `/api/runs`.
+pub const PAGE_SIZE: u32 = 50;
+/// The largest request body read (no endpoint needs one).
+const BODY_LIMIT: usize = 64 * 1024;
+/// Requests worked on at once; others wait their turn, so memory stays bounded under load.
+const CONCURRENT_WORK: usize = 8;
+
+/// Why the server could not start or stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot start the server: {0}")]
+    Runtime(#[source] std::io::Error),
+    #[error("the server failed: {0}")]
+    Serve(#[source] std::io::Error),
+}
+
+/// What the server needs besides the repository and the address.
+#[derive(Debug, Clone, Default)]
+pub struct Config {
+    /// Where signatures are checked against (SPEC section 6).
+    pub trust: TrustOptions,
+    /// The key finalize signs with; `None` follows SPEC section 6 order.
+    pub key: Option<PathBuf>,
+    /// Host names accepted in the `Host` header besides the served address (and `localhost`
+    /// on loopback).
+    pub allowed_hosts: Vec<String>,
+}
+
+/// A bound, not yet running server.
+pub struct Server {
+    listener: TcpListener,
+    app: Arc<App>,
+}
+
+impl Server {
+    /// Binds `addr` (port 0 picks a free port) for the repository of `ws`.
+    pub fn bind(ws: Workspace, addr: SocketAddr, config: Config) -> Result<Self, Error> {
+        let listener = TcpListener::bind(addr).map_err(|source| Error::Bind { addr, source })?;
+        let local = listener.local_addr().map_err(|source| Error::Bind { addr, source })?;
+        let repo_name = ws
+            .workdir
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| ws.workdir.display().to_string());
+        let app = App {
+            repo: ws.repo.into_sync(),
+            workdir: ws.workdir,
+            common_dir: ws.common_dir,
+            repo_name,
+            token: new_token(),
+            hosts: HostRule {
+                addr: local,
+                names: config.allowed_hosts,
+            },
+            trust: config.trust,
+            key: config.key,
+            indexes: Mutex::new(Vec::new()),
+            work: tokio::sync::Semaphore::new(CONCURRENT_WORK),
+        };
+        Ok(Self {
+            listener,
+            app: Arc::new(app),
+        })
+    }
+
+    /// The address it listens on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.app.hosts.addr
+    }
+
+    /// The URL of the index page.
+    pub fn url(&self) -> String {
+        format!("http://{}/", self.local_addr())
+    }
+
+    /// The bearer token that POST requests must carry.
+    pub fn token(&self) -> &str {
+        &self.app.token
+    }
+
+    /// Serves until Ctrl-C or SIGTERM, then finishes the requests in flight and returns.
+    pub fn run(self) -> Result<(), Error> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .max_blocking_threads(CONCURRENT_WORK)
+            .enable_io()
+            .build()
+            .map_err(Error::Runtime)?;
+        let Self { listener, app } = self;
+        runtime.block_on(async move {
+            listener.set_nonblocking(true).map_err(Error::Runtime)?;
+            let listener = tokio::net::TcpListener::from_std(listener).map_err(Error::Runtime)?;
+            axum::serve(listener, router(app))
+                .with_graceful_shutdown(stop_signal())
+                .await
+                .map_err(Error::Serve)
+        })
+    }
+}
+
+/// Resolves on Ctrl-C (SIGINT) or SIGTERM.
+async fn stop_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    let terminated = async {
+        match terminate.as_mut() {
+            Some(signal) => {
+                signal.recv().await;
+            }
+            None => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        _ = interrupt => {}
+        () = terminated => {}
+    }
+}
+
+fn router(app: Arc<App>) -> Router {
+    Router::new()
+        .route("/", get(pages::index))
+        .route("/runs/{run_id}", get(pages::proof_view))
+        .route("/style.css", get(pages::stylesheet))
+        .route("/api/runs", get(api::runs))
+        .route("/api/runs/{run_id}/proof", get(api::proof))
+        .route("/v1/runs/{run_id}/evidence", get(api::evidence))
+        .route("/v1/runs/{run_id}/evidence/finalize", post(api::finalize))
+        .fallback(not_found)
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(middleware::from_fn_with_state(Arc::clone(&app), guard))
+        .with_state(app)
+}
+
+/// The server's shared state.
+struct App {
+    repo: gix::ThreadSafeRepository,
+    workdir: PathBuf,
+    common_dir: PathBuf,
+    repo_name: String,
+    token: String,
+    hosts: HostRule,
+    trust: TrustOptions,
+    key: Option<PathBuf>,
+    /// Open index connections, reused across requests.
+    indexes: Mutex<Vec<Index>>,
+    work: tokio::sync::Semaphore,
+}
+
+/// What a request handler works with, on its blocking thread.
+struct Session {
+    ws: Workspace,
+    index: Index,
+    signers: Option<AllowedSigners>,
+    now: jiff::Timestamp,
+}
+
+impl App {
+    /// Runs `work` with a session: the repository, an index connection and the trust sources as
+    /// they are now (a key added while the server runs counts at once).
+    fn with_session<T>(&self, work: impl FnOnce(&mut Session) -> Result<T, Failure>) -> Result<T, Failure> {
+        let index = self.indexes.lock().ok().and_then(|mut pool| pool.pop());
+        let index = match index {
+            Some(index) => index,
+            None => Index::open(&self.common_dir).map_err(Failure::from_store)?,
+        };
+        let repo = self.repo.to_thread_local();
+        let signers = verify::load_trust(&repo, &self.trust).ok();
+        let mut session = Session {
+            ws: Workspace {
+                repo,
+                workdir: self.workdir.clone(),
+                common_dir: self.common_dir.clone(),
+            },
+            index,
+            signers,
+            now: jiff::Timestamp::now(),
+        };
+        let result = work(&mut session);
+        if let Ok(mut pool) = self.indexes.lock() {
+            pool.push(session.index);
+        }
+        result
+    }
+}
+
+/// Runs blocking library work off the async workers, at most [`CONCURRENT_WORK`] at once.
+async fn blocking<T: Send + 'static>(
+    app: &Arc<App>,
+    work: impl FnOnce(&mut Session) -> Result<T, Failure> + Send + 'static,
+) -> Result<T, Failure> {
+    let _permit = app
+        .work
+        .acquire()
+        .await
+        .map_err(|_| Failure::new(StatusCode::SERVICE_UNAVAILABLE, "stopping", "the server is stopping"))?;
+    let app = Arc::clone(app);
+    tokio::task::spawn_blocking(move || app.with_session(work))
+        .await
+        .unwrap_or_else(|_| {
+            Err(Failure::internal(
+                "the request failed unexpectedly (see the server's output)",
+            ))
+        })
+}
+
+/// An error response, as JSON for the API or as a page for people.
+#[derive(Debug, Clone)]
+struct Failure {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+}
+
+impl Failure {
+    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            code,
+            message: message.into(),
+        }
+    }
+
+    fn internal(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", message)
+    }
+
+    fn from_store(e: store::Error) -> Self {
+        Self::from_run(run::Error::Store(e))
+    }
+
+    /// What a library error means for the client.
+    fn from_run(e: run::Error) -> Self {
+        let message = e.to_string();
+        match e {
+            run::Error::BadRunId(_) => Self::new(StatusCode::BAD_REQUEST, "bad_run_id", message),
+            run::Error::Store(store::Error::UnknownRun(_)) => Self::new(StatusCode::NOT_FOUND, "unknown_run", message),
+            run::Error::NoProof(_) => Self::new(StatusCode::NOT_FOUND, "no_proof", message),
+            run::Error::RunActive(_) => Self::new(StatusCode::CONFLICT, "run_active", message),
+            run::Error::Signing(_) => Self::new(StatusCode::SERVICE_UNAVAILABLE, "no_signing_key", message),
+            _ => Self::internal(message),
+        }
+    }
+
+    fn from_proofs(e: proofs::Error) -> Self {
+        match e {
+            proofs::Error::Run(e) => Self::from_run(e),
+            e if e.is_not_found() => Self::new(StatusCode::NOT_FOUND, "no_proof", e.to_string()),
+            e => Self::internal(e.to_string()),
+        }
+    }
+
+    /// The JSON error body of the API.
+    fn json(&self) -> Response {
+        let body = serde_json::json!({ "error": self.code, "message": self.message });
+        json_response(self.status, body.to_string() + "\n")
+    }
+}
+
+/// A run id from the path, checked before anything reads the repository with it.
+fn run_id_of(raw: &str) -> Result<String, Failure> {
+    run::check_run_id(raw).map_err(|e| Failure::new(StatusCode::BAD_REQUEST, "bad_run_id", e.to_string()))?;
+    Ok(raw.to_owned())
+}
+
+fn json_response(status: StatusCode, body: String) -> Response {
+    (
+        status,
+        [(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))],
+        body,
+    )
+        .into_response()
+}
+
+/// Unknown paths: a JSON error under the API prefixes, a page elsewhere.
+async fn not_found(request: Request) -> Response {
+    let path = request.uri().path();
+    let failure = Failure::new(
+        StatusCode::NOT_FOUND,
+        "not_found",
+        format!("nothing is served at {path}"),
+    );
+    if is_api(path) {
+        failure.json()
+    } else {
+        pages::error_page(&failure)
+    }
+}
+
+fn is_api(path: &str) -> bool {
+    path.starts_with("/api/") || path.starts_with("/v1/") || path == "/api" || path == "/v1"
+}
+
+/// Checks the Host header, then gives every response the security headers and turns the
+/// routing layer's plain-text errors (wrong method, body too large, bad query) into JSON.
+async fn guard(State(app): State<Arc<App>>, request: Request, next: Next) -> Response {
+    let host = request.headers().get(header::HOST).and_then(|h| h.to_str().ok());
+    let mut response = match host {
+        Some(host) if app.hosts.allows(host) => {
+            let api = is_api(request.uri().path());
+            let response = next.run(request).await;
+            if api || response.status() == StatusCode::METHOD_NOT_ALLOWED {
+                jsonify_error(response).await
+            } else {
+                response
+            }
+        }
+        _ => Failure::new(
+            StatusCode::FORBIDDEN,
+            "bad_host",
+            format!(
+                "the Host header {} is not the address this server serves ({}); requests through other names are refused (DNS rebinding)",
+                host.map_or_else(|| "(none)".to_owned(), |h| format!("'{h}'")),
+                app.hosts.addr
+            ),
+        )
+        .json(),
+    };
+    secure(response.headers_mut());
+    response
+}
+
+/// A 4xx/5xx response that is not JSON yet becomes `{"error", "message"}`, keeping its status
+/// and headers (such as `Allow` on a 405).
+async fn jsonify_error(response: Response) -> Response {
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    let text = axum::body::to_bytes(body, BODY_LIMIT).await.unwrap_or_default();
+    let text = String::from_utf8_lossy(&text).trim().to_owned();
+    let code = match status {
+        StatusCode::METHOD_NOT_ALLOWED => "method_not_allowed",
+        StatusCode::PAYLOAD_TOO_LARGE => "body_too_large",
+        StatusCode::NOT_FOUND => "not_found",
+        s if s.is_client_error() => "bad_request",
+        _ => "internal",
+    };
+    let message = if text.is_empty() {
+        status.canonical_reason().unwrap_or("error").to_owned()
+    } else {
+        text
+    };
+    let body = serde_json::json!({ "error": code, "message": message }).to_string() + "\n";
+    parts
+        .headers
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    parts.headers.remove(header::CONTENT_LENGTH);
+    Response::from_parts(parts, Body::from(body))
+}
+
+/// No scripts at all, styles only from us, nothing framed, nothing sniffed: a file name that
+/// is HTML stays text even if escaping were ever wrong.
+fn secure(headers: &mut HeaderMap) {
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'none'; style-src 'self'; img-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+        ),
+    );
+    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+}
+
+/// Which `Host` headers name this server.
+struct HostRule {
+    addr: SocketAddr,
+    /// Extra names (`--allow-host`).
+    names: Vec<String>,
+}
+
+impl HostRule {
+    /// The served IP literal, `localhost` on loopback, or a name allowed by the user; always with
+    /// the served port. On an unspecified address (0.0.0.0) any IP literal is the server's: a
+    /// DNS-rebinding page can only reach us through a name.
+    fn allows(&self, host: &str) -> bool {
+        let Some((name, port)) = split_host(host) else {
+            return false;
+        };
+        if port != self.addr.port() {
+            return false;
+        }
+        let ip = self.addr.ip();
+        if self
+            .names
+            .iter()
+            .any(|n| n.eq_ignore_ascii_case(host) || n.eq_ignore_ascii_case(name))
+        {
+            return true;
+        }
+        if name.eq_ignore_ascii_case("localhost") {
+            return ip.is_loopback() || ip.is_unspecified();
+        }
+        let literal = name.strip_prefix('[').and_then(|n| n.strip_suffix(']')).unwrap_or(name);
+        match literal.parse::<IpAddr>() {
+            Ok(asked) => ip.is_unspecified() || asked == ip,
+            Err(_) => false,
+        }
+    }
+}
+
+/// `name[:port]` (IPv6 in brackets), the port defaulting to 80 as in HTTP.
+fn split_host(host: &str) -> Option<(&str, u16)> {
+    let (name, port) = if host.starts_with('[') {
+        let end = host.find(']')?;
+        let (name, rest) = host.split_at(end + 1);
+        (name, rest.strip_prefix(':'))
+    } else {
+        match host.rsplit_once(':') {
+            Some((name, port)) => (name, Some(port)),
+            None => (host, None),
+        }
+    };
+    let port = match port {
+        Some(p) => p.parse().ok()?,
+        None => 80,
+    };
+    (!name.is_empty()).then_some((name, port))
+}
+
+/// 256 random bits, hex: the bearer token of POST requests.
+fn new_token() -> String {
+    use ssh_key::rand_core::RngCore;
+    let mut bytes = [0u8; 32];
+    ssh_key::rand_core::OsRng.fill_bytes(&mut bytes);
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Whether the request carries `Authorization: Bearer <token>`, compared in constant time.
+fn authorized(headers: &HeaderMap, token: &str) -> bool {
+    use subtle::ConstantTimeEq;
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .is_some_and(|given| bool::from(given.trim().as_bytes().ct_eq(token.as_bytes())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rule(addr: &str, names: &[&str]) -> HostRule {
+        HostRule {
+            addr: addr.parse().unwrap(),
+            names: names.iter().map(|n| (*n).to_owned()).collect(),
+        }
+    }
+
+    #[test]
+    fn host_must_name_the_served_address() {
+        let loopback = rule("127.0.0.1:7878", &[]);
+        assert!(loopback.allows("127.0.0.1:7878"));
+        assert!(loopback.allows("localhost:7878"));
+        assert!(loopback.allows("LOCALHOST:7878"));
+        assert!(!loopback.allows("127.0.0.1:7879"));
+        assert!(!loopback.allows("127.0.0.1"));
+        assert!(!loopback.allows("evil.example:7878"));
+        assert!(!loopback.allows("10.0.0.1:7878"));
+        assert!(!loopback.allows(""));
+        assert!(!loopback.allows(":7878"));
+        assert!(!loopback.allows("127.0.0.1:notaport"));
+
+        let v6 = rule("[::1]:9000", &[]);
+        assert!(v6.allows("[::1]:9000"));
+        assert!(v6.allows("localhost:9000"));
+        assert!(!v6.allows("[::2]:9000"));
+
+        let any = rule("0.0.0.0:80", &["proof.internal"]);
+        assert!(any.allows("192.168.1.5"));
+        assert!(any.allows("proof.internal"));
+        assert!(any.allows("proof.internal:80"));
+        assert!(!any.allows("rebind.attacker.example"));
+        assert!(!any.allows("proof.internal:81"));
+    }
+
+    #[test]
+    fn bearer_token_is_compared_exactly() {
+        let mut headers = HeaderMap::new();
+        assert!(!authorized(&headers, "abc"));
+        headers.insert(header::AUTHORIZATION, HeaderValue::from_static("Bearer abc"));
+        assert!(authorized(&headers, "abc"));
+        assert!(!authorized(&headers, "abcd"));
+        headers.insert(header::AUTHORIZATION, HeaderValue::from_static("Basic abc"));
+        assert!(!authorized(&headers, "abc"));
+        assert_eq!(new_token().len(), 64);
+        assert_ne!(new_token(), new_token());
+    }
+}
