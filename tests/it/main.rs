@@ -17,6 +17,7 @@ mod install_agent;
 mod interop;
 mod reindex;
 mod scope_dod;
+mod serve;
 mod tamper;
 mod vectors;
 mod verify_range;

@@ -7,6 +7,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 use git_proof::model::DiffEntry;
+
+pub mod server;
 use serde_json::Value;
 
 /// The date every test pins for git-proof's clock.

@@ -1,0 +1,426 @@
+//! `git proof serve`: the JSON API of SPEC section 9 tested as a consumer would, over a real
+//! server on an ephemeral loopback port, and the Proof view loaded in headless Chromium.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::common::server::{Served, send};
+use crate::common::{TestRepo, git_diff_entries};
+
+/// A file name that is HTML: it must reach the reader as text.
+const XSS_NAME: &str = "<img src=x onerror=alert(1)>.txt";
+/// One whose markup, if it ever ran, would leave a trace in the DOM the test reads.
+const XSS_TRACE_NAME: &str = "<svg onload=document.title='pwned'>.txt";
+
+/// Trusts the test key through git config, the way a team configures it (SPEC section 6).
+fn trust(repo: &TestRepo) {
+    repo.git(&[
+        "config",
+        "proof.allowedSignersFile",
+        repo.allowed_signers.to_str().unwrap(),
+    ]);
+}
+
+/// A run `id` that commits `files` and finishes; returns its head commit.
+fn proven_run(repo: &TestRepo, id: &str, start: &[&str], files: &[(&str, &str)]) -> String {
+    let mut args = vec!["start", "--run-id", id];
+    args.extend_from_slice(start);
+    repo.proof(&args).ok();
+    for (path, content) in files {
+        repo.write(path, content);
+    }
+    let head = repo.commit_all(&format!("work of {id}"));
+    repo.proof(&["finish", "--run", id]).ok();
+    head
+}
+
+fn events_of_type(repo: &TestRepo, run_id: &str, event_type: &str) -> i64 {
+    let db = rusqlite::Connection::open(repo.path(".git/proof/index.sqlite")).unwrap();
+    db.query_row(
+        "SELECT COUNT(*) FROM events WHERE run_id = ?1 AND event_type = ?2",
+        [run_id, event_type],
+        |r| r.get(0),
+    )
+    .unwrap()
+}
+
+#[test]
+fn api_answers_every_endpoint_with_the_status_codes_of_spec_9() {
+    let repo = TestRepo::new();
+    trust(&repo);
+    proven_run(&repo, "run-a", &["--dod", "ok=true"], &[("a.txt", "a\n")]);
+    // run-b ended, but its finish died before the manifest: what finalize exists for.
+    repo.proof(&["start", "--run-id", "run-b"]).ok();
+    repo.write("b.txt", "b\n");
+    let head_b = repo.commit_all("work of run-b");
+    let killed = repo
+        .proof_cmd(&["finish", "--run", "run-b"])
+        .env("GIT_PROOF_TEST_KILL_AFTER", "end the run")
+        .output()
+        .unwrap();
+    assert!(!killed.status.success(), "the finish was to be killed");
+    // run-c is still active.
+    repo.proof(&["start", "--run-id", "run-c"]).ok();
+    let server = Served::start(&repo, &[]);
+
+    // GET /api/runs: newest first, paginated, following `next`.
+    let all = server.get("/api/runs");
+    assert_eq!(all.status, 200);
+    let all = all.json();
+    let ids: Vec<&str> = all["runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["run_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["run-c", "run-b", "run-a"]);
+    assert_eq!(all["total"], 3);
+    assert_eq!(all["next"], Value::Null);
+    let run_a = &all["runs"][2];
+    assert_eq!(run_a["state"], "ended");
+    assert_eq!(run_a["head_subject"], "work of run-a");
+    assert_eq!(run_a["proof"]["signature"], "valid");
+    assert_eq!(run_a["proof"]["signed_by"], "agent@example.com");
+    assert_eq!(run_a["proof"]["files_changed"], 1);
+    assert_eq!(run_a["proof"]["dod"]["passed"], 1);
+    assert_eq!(all["runs"][0]["state"], "active");
+    assert_eq!(all["runs"][0]["proof"], Value::Null);
+    let first = server.get("/api/runs?per_page=2").json();
+    assert_eq!(first["runs"].as_array().unwrap().len(), 2);
+    let next = first["next"].as_str().expect("a next page");
+    let second = server.get(next).json();
+    assert_eq!(second["runs"][0]["run_id"], "run-a");
+    assert_eq!(second["next"], Value::Null);
+    assert_eq!(server.get("/api/runs?page=0").expect_error(400), "bad_page");
+    assert_eq!(server.get("/api/runs?per_page=x").expect_error(400), "bad_page");
+
+    // GET /api/runs/:id/proof: the bytes `show --json` prints; 404 without a bundle.
+    let proof = server.get("/api/runs/run-a/proof");
+    assert_eq!(proof.status, 200);
+    assert_eq!(proof.header("content-type"), Some("application/json"));
+    assert_eq!(proof.text(), repo.proof(&["show", "--json", "run-a"]).ok().stdout);
+    assert_eq!(server.get("/api/runs/run-c/proof").expect_error(404), "no_proof");
+    assert_eq!(
+        server.get("/api/runs/no-such-run/proof").expect_error(404),
+        "unknown_run"
+    );
+    assert_eq!(server.get("/api/runs/-bad/proof").expect_error(400), "bad_run_id");
+    assert_eq!(server.get("/api/runs/%ff/proof").expect_error(400), "bad_request");
+
+    // GET /v1/runs/:id/evidence: the manifest; 404 when none.
+    let evidence = server.get("/v1/runs/run-a/evidence");
+    assert_eq!(evidence.status, 200);
+    assert_eq!(evidence.json(), repo.bundle("run-a")["evidence"]);
+    assert_eq!(server.get("/v1/runs/run-b/evidence").expect_error(404), "no_manifest");
+    assert_eq!(server.get("/v1/runs/run-c/evidence").expect_error(404), "no_manifest");
+    assert_eq!(
+        server.get("/v1/runs/no-such-run/evidence").expect_error(404),
+        "unknown_run"
+    );
+
+    // POST finalize: token required; 409 active, 404 unknown, 201 then 200 with one event.
+    let finalize_b = "/v1/runs/run-b/evidence/finalize";
+    let anonymous = server.request("POST", finalize_b, &[], b"");
+    assert_eq!(anonymous.expect_error(401), "unauthorized");
+    assert_eq!(anonymous.header("www-authenticate"), Some("Bearer"));
+    let wrong = server.request("POST", finalize_b, &[("Authorization", "Bearer 0000")], b"");
+    assert_eq!(wrong.expect_error(401), "unauthorized");
+    assert_eq!(
+        events_of_type(&repo, "run-b", "evidence.manifest.created"),
+        0,
+        "refused requests changed nothing"
+    );
+    assert_eq!(
+        server
+            .post_authorized("/v1/runs/run-c/evidence/finalize")
+            .expect_error(409),
+        "run_active"
+    );
+    assert_eq!(
+        server
+            .post_authorized("/v1/runs/no-such-run/evidence/finalize")
+            .expect_error(404),
+        "unknown_run"
+    );
+    let created = server.post_authorized(finalize_b);
+    assert_eq!(created.status, 201, "{}", created.text());
+    let again = server.post_authorized(finalize_b);
+    assert_eq!(again.status, 200, "{}", again.text());
+    assert_eq!(again.body, created.body, "the same manifest, byte for byte");
+    assert_eq!(events_of_type(&repo, "run-b", "evidence.manifest.created"), 1);
+    let manifest = created.json();
+    assert_eq!(manifest["run_id"], "run-b");
+    assert_eq!(server.get("/v1/runs/run-b/evidence").json(), manifest);
+    // Finalize wrote the signed proof that carries the manifest, on run-b's head.
+    assert_eq!(repo.bundle("run-b")["evidence"], manifest);
+    assert_eq!(repo.bundle("run-b")["head_sha"], head_b.as_str());
+    repo.verify(&[&head_b]).ok();
+    // Finalize of a proven run: 200, the manifest in its proof, nothing appended.
+    let proven = server.post_authorized("/v1/runs/run-a/evidence/finalize");
+    assert_eq!(proven.status, 200);
+    assert_eq!(proven.json(), repo.bundle("run-a")["evidence"]);
+    assert_eq!(events_of_type(&repo, "run-a", "evidence.manifest.created"), 1);
+
+    // Wrong method, unknown path, huge body, foreign Host: JSON errors, and still serving.
+    let delete = server.request("DELETE", "/api/runs", &[], b"");
+    assert_eq!(delete.expect_error(405), "method_not_allowed");
+    assert!(delete.header("allow").is_some_and(|a| a.contains("GET")));
+    assert_eq!(server.get(finalize_b).expect_error(405), "method_not_allowed");
+    assert_eq!(server.get("/api/nothing-here").expect_error(404), "not_found");
+    let auth = format!("Bearer {}", server.token);
+    let huge = vec![b'x'; 1 << 20];
+    let too_large = server.request("POST", finalize_b, &[("Authorization", &auth)], &huge);
+    assert_eq!(too_large.expect_error(413), "body_too_large");
+    let rebound = server.request("GET", "/api/runs", &[("Host", "attacker.example:80")], b"");
+    assert_eq!(rebound.expect_error(403), "bad_host");
+    let no_host = send(server.addr, "GET", "/api/runs", &[("Host", "")], b"");
+    assert!(no_host.status == 400 || no_host.status == 403, "{}", no_host.status);
+    assert_eq!(
+        server.get("/api/runs").status,
+        200,
+        "still serving after every bad request"
+    );
+}
+
+#[test]
+fn serve_prints_its_address_and_token_and_stops_on_ctrl_c() {
+    let repo = TestRepo::new();
+    let mut server = Served::start(&repo, &[]);
+    assert!(server.banner.contains("loopback only"), "{}", server.banner);
+    assert_eq!(server.token.len(), 64);
+    assert!(server.token.bytes().all(|b| b.is_ascii_hexdigit()));
+    let page = server.get("/");
+    assert_eq!(page.status, 200);
+    assert!(page.text().contains("No runs yet"));
+    assert!(
+        page.header("content-security-policy")
+            .is_some_and(|csp| csp.contains("default-src 'none'"))
+    );
+    assert_eq!(
+        server.interrupt(Duration::from_secs(10)),
+        Some(0),
+        "Ctrl-C stops it cleanly"
+    );
+
+    // A second server gets its own token.
+    let other = Served::start(&repo, &[]);
+    assert_ne!(other.token, server.token);
+    // The address in use: one line, exit 2.
+    let busy = repo.proof(&["serve", "--addr", &other.addr.to_string()]).expect_code(2);
+    assert!(busy.one_error_line().contains("cannot listen on"), "{}", busy.stderr);
+    // Not a repository: one line, exit 2, no server.
+    let outside = tempfile::tempdir().unwrap();
+    let run = repo.proof(&["-C", outside.path().to_str().unwrap(), "serve", "--addr", "127.0.0.1:0"]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    run.one_error_line();
+}
+
+/// The headless browser, or `None` (then the test says it skipped) where none is installed and
+/// `GIT_PROOF_REQUIRE_BROWSER` is not set; CI sets it, so there the test never skips.
+fn chromium() -> Option<PathBuf> {
+    let found = ["chromium", "chromium-browser", "google-chrome"]
+        .iter()
+        .find_map(|name| {
+            std::env::var_os("PATH")?
+                .to_str()?
+                .split(':')
+                .map(|dir| Path::new(dir).join(name))
+                .find(|p| p.is_file())
+        });
+    if found.is_none() {
+        assert!(
+            std::env::var_os("GIT_PROOF_REQUIRE_BROWSER").is_none(),
+            "GIT_PROOF_REQUIRE_BROWSER is set but no chromium is installed (apt-get install chromium)"
+        );
+        eprintln!("skipped: no chromium on PATH");
+    }
+    found
+}
+
+/// Runs headless Chromium on `url` with `args` (`--dump-dom`, `--screenshot=...`); returns stdout.
+fn browse(browser: &Path, profile: &Path, url: &str, args: &[&str]) -> String {
+    let out = Command::new(browser)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            "--no-first-run",
+            "--hide-scrollbars",
+            "--virtual-time-budget=2000",
+        ])
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .args(args)
+        .arg(url)
+        .output()
+        .expect("chromium runs");
+    assert!(
+        out.status.success(),
+        "chromium failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Where screenshots go: kept after the test, under the target directory.
+fn artifacts() -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("artifacts");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// The element of the DOM dump that carries `attribute`, as text up to its end tag.
+fn element<'a>(dom: &'a str, attribute: &str) -> &'a str {
+    let at = dom
+        .find(attribute)
+        .unwrap_or_else(|| panic!("no element with {attribute} in the page"));
+    let start = dom[..at].rfind('<').unwrap();
+    let end = dom[at..].find("</tr>").or_else(|| dom[at..].find("</li>")).unwrap() + at;
+    &dom[start..end]
+}
+
+#[test]
+fn proof_view_in_headless_chromium_shows_files_numbers_and_badges() {
+    let Some(browser) = chromium() else { return };
+    let repo = TestRepo::new();
+    trust(&repo);
+    repo.write("src/lib.rs", "fn one() {}\nfn two() {}\n");
+    repo.write("docs/guide.md", "one\ntwo\nthree\n");
+    let base = repo.commit_all("before the run");
+    let head = proven_run(
+        &repo,
+        "run-view",
+        &["--scope", "src/**", "--dod", "tests=true", "--dod", "lint=false"],
+        &[
+            ("src/lib.rs", "fn one() {}\nfn three() {}\nfn four() {}\n"),
+            ("src/new.rs", "pub fn new() {}\n"),
+            ("docs/guide.md", "one\n"),
+            (XSS_NAME, "boom\n"),
+            (XSS_TRACE_NAME, "trace\n"),
+        ],
+    );
+    let server = Served::start(&repo, &[]);
+    let url = format!("http://{}/runs/run-view", server.addr);
+    let profile = repo.tmp.path().join("chromium-profile");
+    let dom = browse(&browser, &profile, &url, &["--dump-dom"]);
+
+    // Every changed file with git's own numbers.
+    let expected = git_diff_entries(&repo, &base, &head);
+    assert_eq!(expected.len(), 5);
+    for entry in &expected {
+        let row = element(&dom, &format!("data-path=\"{}\"", escape(&entry.path)));
+        assert!(row.contains(&format!("data-status=\"{}\"", entry.status)), "{row}");
+        assert!(row.contains(&format!("+{}<", entry.insertions)), "{row}");
+        assert!(row.contains(&format!("−{}<", entry.deletions)), "{row}");
+    }
+    let insertions: u64 = expected.iter().map(|e| e.insertions).sum();
+    let deletions: u64 = expected.iter().map(|e| e.deletions).sum();
+    assert!(
+        dom.contains(&format!(
+            "5 files, <span class=\"plus\">+{insertions}</span> <span class=\"minus\">−{deletions}</span>"
+        )),
+        "totals"
+    );
+    // The badges: a passed and a failed check, a pending violation per path outside src/**.
+    let tests = element(&dom, "data-check=\"tests\"");
+    assert!(
+        tests.contains("data-status=\"passed\"") && tests.contains(">passed</span>"),
+        "{tests}"
+    );
+    let lint = element(&dom, "data-check=\"lint\"");
+    assert!(
+        lint.contains("data-status=\"failed\"") && lint.contains(">failed</span>"),
+        "{lint}"
+    );
+    let violations = &dom[dom.find("id=\"violations\"").unwrap()..dom.find("id=\"scope\"").unwrap()];
+    for path in ["docs/guide.md", XSS_NAME, XSS_TRACE_NAME] {
+        let row = element(violations, &format!("data-path=\"{}\"", escape(path)));
+        assert!(row.contains("badge approval-pending\">pending<"), "{row}");
+    }
+    assert!(!violations.contains("src/lib.rs"), "in scope");
+    // Signature checked against the configured trust, and by whom.
+    assert!(dom.contains("badge sig-valid\">valid<"), "signature state");
+    assert!(dom.contains("signed by agent@example.com (SHA256:"), "signer");
+    // The evidence summary.
+    let bundle = repo.bundle("run-view");
+    let root = bundle["evidence"]["event_hash_root"].as_str().unwrap();
+    assert!(dom.contains(root), "event hash root");
+    assert!(dom.contains("data-flag=\"terminal_event_present\">yes<"));
+    // The download link serves exactly what `show --json` prints; nothing links outside.
+    assert!(dom.contains("href=\"/api/runs/run-view/proof\""));
+    assert_eq!(
+        server.get("/api/runs/run-view/proof").text(),
+        repo.proof(&["show", "--json", "run-view"]).ok().stdout
+    );
+    assert!(!dom.contains("href=\"http"), "no external links");
+
+    // The file names that are HTML stayed text: no element was made of them, nothing ran.
+    assert!(dom.contains("&lt;img src=x onerror=alert(1)&gt;.txt"));
+    assert!(!dom.contains("<img"), "an <img> element was created from a file name");
+    assert!(!dom.contains("<svg"), "an <svg> element was created from a file name");
+    assert!(
+        dom.contains("<title>Run run-view · git-proof</title>"),
+        "the title changed: script ran"
+    );
+
+    // The index page lists the run with its numbers.
+    let index = browse(&browser, &profile, &format!("http://{}/", server.addr), &["--dump-dom"]);
+    let row = element(&index, "data-run=\"run-view\"");
+    assert!(
+        row.contains(">5<") && row.contains("1 passed") && row.contains("1 failed"),
+        "{row}"
+    );
+
+    // Screenshots at a laptop and a phone width, kept as test artifacts.
+    for (name, size) in [("proof-view.png", "1280,1500"), ("proof-view-phone.png", "390,1500")] {
+        let shot = artifacts().join(name);
+        let _ = std::fs::remove_file(&shot);
+        browse(
+            &browser,
+            &profile,
+            &url,
+            &[
+                &format!("--window-size={size}"),
+                &format!("--screenshot={}", shot.display()),
+            ],
+        );
+        let png = std::fs::read(&shot).expect("a screenshot");
+        assert!(png.starts_with(b"\x89PNG\r\n\x1a\n") && png.len() > 10_000, "{name}");
+        eprintln!("screenshot: {}", shot.display());
+    }
+}
+
+/// HTML attribute escaping as the page does it (and Chromium serializes it back).
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('"', "&quot;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+#[test]
+fn proof_view_of_unknown_and_active_runs() {
+    let repo = TestRepo::new();
+    repo.proof(&["start", "--run-id", "run-open"]).ok();
+    let server = Served::start(&repo, &[]);
+    let active = server.get("/runs/run-open");
+    assert_eq!(active.status, 200);
+    assert!(active.text().contains("has no proof yet"), "{}", active.text());
+    assert!(active.text().contains("badge run-active"));
+    let unknown = server.get("/runs/no-such-run");
+    assert_eq!(unknown.status, 404);
+    assert_eq!(unknown.header("content-type"), Some("text/html; charset=utf-8"));
+    let bad = server.get("/runs/..%2f..%2fetc");
+    assert_eq!(bad.status, 400);
+    let bad_page = server.get("/?page=abc");
+    assert_eq!(bad_page.status, 400);
+    // No trust configured: the signature is reported unchecked, never valid.
+    repo.write("x.txt", "x\n");
+    repo.commit_all("work");
+    repo.proof(&["finish", "--run", "run-open"]).ok();
+    let view = server.get("/runs/run-open").text();
+    assert!(view.contains("badge sig-unchecked"), "{view}");
+}
