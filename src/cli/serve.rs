@@ -56,11 +56,14 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<u8> {
     } else {
         format!("{}: reachable from other machines", server.local_addr())
     };
+    // A reader that stops after the first line (`| head -1`) must not stop the server.
+    let banner = format!(
+        "Serving {} at {url}\nListening on {reach}. Ctrl-C stops.\nPOST requests need: Authorization: Bearer {}\n",
+        workdir.display(),
+        server.token()
+    );
     let mut out = std::io::stdout().lock();
-    writeln!(out, "Serving {} at {url}", workdir.display())?;
-    writeln!(out, "Listening on {reach}. Ctrl-C stops.")?;
-    writeln!(out, "POST requests need: Authorization: Bearer {}", server.token())?;
-    out.flush()?;
+    let _ = out.write_all(banner.as_bytes()).and_then(|()| out.flush());
     drop(out);
     if open {
         open_browser(&url);
