@@ -150,6 +150,11 @@ impl<'repo> NotesReader<'repo> {
         })
     }
 
+    /// The repository it reads.
+    pub fn repo(&self) -> &'repo gix::Repository {
+        self.repo
+    }
+
     /// The note attached to `commit`, if any.
     pub fn note(&mut self, commit: ObjectId) -> Result<Option<Vec<u8>>, Error> {
         let Some(state) = &mut self.state else {

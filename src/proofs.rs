@@ -119,7 +119,7 @@ pub fn find(
             Err(e) => return Err(e.into()),
         },
     };
-    on_commit(repo, commit, run_id, signers, now)
+    on_commit(&mut notes::NotesReader::new(repo)?, commit, run_id, signers, now)
 }
 
 /// The proof of one run, by run id only.
@@ -130,21 +130,32 @@ pub fn of_run(
     signers: Option<&AllowedSigners>,
     now: i64,
 ) -> Result<ShownProof, Error> {
-    let commit = run::locate_run(repo, index, run_id)?;
-    let mut shown = on_commit(repo, commit, Some(run_id), signers, now)?;
+    of_run_in(&mut notes::NotesReader::new(repo)?, index, run_id, signers, now)
+}
+
+/// [`of_run`] through a reader the caller keeps for several runs.
+fn of_run_in(
+    reader: &mut notes::NotesReader<'_>,
+    index: &Index,
+    run_id: &str,
+    signers: Option<&AllowedSigners>,
+    now: i64,
+) -> Result<ShownProof, Error> {
+    let commit = run::locate_run(reader.repo(), index, run_id)?;
+    let mut shown = on_commit(reader, commit, Some(run_id), signers, now)?;
     // A note holds at most one bundle per run (appending checks for it).
     Ok(shown.swap_remove(0))
 }
 
 /// The bundles on `commit`'s note, only `run_id`'s when given.
 fn on_commit(
-    repo: &gix::Repository,
+    reader: &mut notes::NotesReader<'_>,
     commit: ObjectId,
     run_id: Option<&str>,
     signers: Option<&AllowedSigners>,
     now: i64,
 ) -> Result<Vec<ShownProof>, Error> {
-    let note = notes::read_note(repo, commit)?.ok_or(Error::NoNote(commit))?;
+    let note = reader.note(commit)?.ok_or(Error::NoNote(commit))?;
     let records = notes::parse_records(&note).map_err(|e| Error::Corrupt {
         commit,
         why: e.to_string(),
@@ -252,9 +263,23 @@ impl DodCounts {
     }
 }
 
-/// Summarizes a run of the index: its proof read from the notes, signature checked.
+/// Summarizes runs of the index: each proof read from the notes (through one reader, so the
+/// notes tree is read once for a whole page), its signature checked.
 pub fn summarize(
     repo: &gix::Repository,
+    index: &Index,
+    runs: Vec<RunRecord>,
+    signers: Option<&AllowedSigners>,
+    now: i64,
+) -> Result<Vec<RunSummary>, Error> {
+    let mut reader = notes::NotesReader::new(repo)?;
+    runs.into_iter()
+        .map(|run| summarize_one(&mut reader, index, run, signers, now))
+        .collect()
+}
+
+fn summarize_one(
+    reader: &mut notes::NotesReader<'_>,
     index: &Index,
     run: RunRecord,
     signers: Option<&AllowedSigners>,
@@ -262,7 +287,7 @@ pub fn summarize(
 ) -> Result<RunSummary, Error> {
     let proof = match index.bundle_ref(&run.run_id).map_err(run::Error::Store)? {
         None => None,
-        Some(reference) => Some(match of_run(repo, index, &run.run_id, signers, now) {
+        Some(reference) => Some(match of_run_in(reader, index, &run.run_id, signers, now) {
             Ok(shown) => {
                 let stat = &shown.bundle.diff_stat;
                 let signed_by = match &shown.signature {
@@ -305,7 +330,7 @@ pub fn summarize(
     };
     let head = run.head_sha.as_deref().unwrap_or(&run.base_sha);
     Ok(RunSummary {
-        head_subject: git::subject(repo, head),
+        head_subject: git::subject(reader.repo(), head),
         state: if run.active { "active" } else { "ended" },
         run_status: run.exit_code.map(|c| RunStatus::from_exit_code(c).as_str()),
         exit_code: run.exit_code,

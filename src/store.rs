@@ -360,11 +360,8 @@ impl Index {
     /// The run with this id.
     pub fn run(&self, run_id: &str) -> Result<RunRecord> {
         self.conn
-            .query_row(
-                &format!("{RUN_SELECT} WHERE run_id = ?1"),
-                params![run_id],
-                run_from_row,
-            )
+            .prepare_cached(&format!("{RUN_SELECT} WHERE run_id = ?1"))
+            .and_then(|mut stmt| stmt.query_row(params![run_id], run_from_row))
             .optional()
             .map_err(self.err("read a run"))?
             .ok_or_else(|| Error::UnknownRun(run_id.to_owned()))?
@@ -803,11 +800,10 @@ impl Index {
     /// Where the run's proof is, if written.
     pub fn bundle_ref(&self, run_id: &str) -> Result<Option<BundleRef>> {
         self.conn
-            .query_row(
+            .prepare_cached(
                 "SELECT run_id, commit_sha, bundle_digest, recorded_at FROM proof_bundle_ref WHERE run_id = ?1",
-                params![run_id],
-                bundle_ref_from_row,
             )
+            .and_then(|mut stmt| stmt.query_row(params![run_id], bundle_ref_from_row))
             .optional()
             .map_err(self.err("read the proof reference"))
     }

@@ -52,21 +52,15 @@ pub(super) fn runs_page(session: &mut super::Session, page: u64, per_page: u32) 
     let index = &session.index;
     let total = index.run_count().map_err(Failure::from_store)?;
     let offset = (page - 1).saturating_mul(u64::from(per_page));
-    let runs = index
-        .runs_page(per_page, offset)
-        .map_err(Failure::from_store)?
-        .into_iter()
-        .map(|run| {
-            proofs::summarize(
-                &session.ws.repo,
-                index,
-                run,
-                session.signers.as_ref(),
-                session.now.as_second(),
-            )
-            .map_err(Failure::from_proofs)
-        })
-        .collect::<Result<Vec<_>, _>>()?;
+    let runs = index.runs_page(per_page, offset).map_err(Failure::from_store)?;
+    let runs = proofs::summarize(
+        &session.ws.repo,
+        index,
+        runs,
+        session.signers.as_ref(),
+        session.now.as_second(),
+    )
+    .map_err(Failure::from_proofs)?;
     let next =
         (offset + u64::from(per_page) < total).then(|| format!("/api/runs?page={}&per_page={per_page}", page + 1));
     Ok(RunsPage {

@@ -33,6 +33,8 @@ pub const DEFAULT_ADDR: &str = "127.0.0.1:7878";
 pub const PAGE_SIZE: u32 = 50;
 /// The largest request body read (no endpoint needs one).
 const BODY_LIMIT: usize = 64 * 1024;
+/// Bytes of decoded objects each repository handle keeps.
+const OBJECT_CACHE: usize = 4 * 1024 * 1024;
 /// Requests worked on at once; others wait their turn, so memory stays bounded under load.
 const CONCURRENT_WORK: usize = 8;
 
@@ -91,7 +93,7 @@ impl Server {
             },
             trust: config.trust,
             key: config.key,
-            indexes: Mutex::new(Vec::new()),
+            idle: Mutex::new(Vec::new()),
             work: tokio::sync::Semaphore::new(CONCURRENT_WORK),
         };
         Ok(Self {
@@ -178,8 +180,9 @@ struct App {
     hosts: HostRule,
     trust: TrustOptions,
     key: Option<PathBuf>,
-    /// Open index connections, reused across requests.
-    indexes: Mutex<Vec<Index>>,
+    /// Repository handles and index connections, reused across requests so that their object
+    /// caches stay warm; at most one per request in flight.
+    idle: Mutex<Vec<(gix::Repository, Index)>>,
     work: tokio::sync::Semaphore,
 }
 
@@ -195,12 +198,16 @@ impl App {
     /// Runs `work` with a session: the repository, an index connection and the trust sources as
     /// they are now (a key added while the server runs counts at once).
     fn with_session<T>(&self, work: impl FnOnce(&mut Session) -> Result<T, Failure>) -> Result<T, Failure> {
-        let index = self.indexes.lock().ok().and_then(|mut pool| pool.pop());
-        let index = match index {
-            Some(index) => index,
-            None => Index::open(&self.common_dir).map_err(Failure::from_store)?,
+        let idle = self.idle.lock().ok().and_then(|mut idle| idle.pop());
+        let (repo, index) = match idle {
+            Some(pair) => pair,
+            None => {
+                let mut repo = self.repo.to_thread_local();
+                // Notes trees and delta bases are read again by every page: keep them decoded.
+                repo.object_cache_size_if_unset(OBJECT_CACHE);
+                (repo, Index::open(&self.common_dir).map_err(Failure::from_store)?)
+            }
         };
-        let repo = self.repo.to_thread_local();
         let signers = verify::load_trust(&repo, &self.trust).ok();
         let mut session = Session {
             ws: Workspace {
@@ -213,8 +220,8 @@ impl App {
             now: jiff::Timestamp::now(),
         };
         let result = work(&mut session);
-        if let Ok(mut pool) = self.indexes.lock() {
-            pool.push(session.index);
+        if let Ok(mut idle) = self.idle.lock() {
+            idle.push((session.ws.repo, session.index));
         }
         result
     }
