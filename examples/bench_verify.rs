@@ -8,16 +8,17 @@
 
 #[path = "support/bench.rs"]
 mod bench;
+#[path = "support/proven_history.rs"]
+mod proven_history;
 
 use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use bench::{fast_import, git, git_proof_binary, ms, output, run, time};
+use bench::{git, git_proof_binary, ms, output, run, time};
+use proven_history::{build_history, write_proofs};
 
-use git_proof::evidence::{self, Event, EventSummary, ManifestIdentity};
-use git_proof::model::{Bundle, DiffStat, Generator, RunStatus, ScopeSnapshot};
 use git_proof::signing::{KeySource, SigningKey};
 
 fn main() {
@@ -82,88 +83,6 @@ fn main() {
             "NOT met"
         }
     );
-}
-
-/// `count` commits through one fast-import, each changing one of 100 files. Returns the ids,
-/// oldest first.
-fn build_history(repo: &Path, count: usize) -> Vec<String> {
-    std::fs::create_dir_all(repo).unwrap();
-    run(git(repo).args(["init", "-q", "-b", "main"]));
-    let mut script = String::new();
-    for i in 0..count {
-        let body = format!("line {i}\n");
-        script.push_str(&format!(
-            "commit refs/heads/main\ncommitter Agent <agent@example.com> {} +0000\ndata 6\nchange\nM 100644 inline f{}.txt\ndata {}\n{body}\n",
-            1_795_428_000 + i,
-            i % 100,
-            body.len()
-        ));
-    }
-    fast_import(repo, &script);
-    output(git(repo).args(["rev-list", "--reverse", "main"]))
-        .lines()
-        .map(str::to_owned)
-        .collect()
-}
-
-/// A signed bundle per commit (its run: the commit on its parent), all notes in one notes
-/// commit written by fast-import.
-fn write_proofs(repo: &Path, commits: &[String], key: &SigningKey) {
-    let git_repo = git_proof::git::discover(repo).unwrap();
-    let mut script =
-        String::from("commit refs/notes/proof\ncommitter Bench <bench@example.com> 1795428000 +0000\ndata 7\nproofs\n");
-    for pair in commits.windows(2) {
-        let (base, head) = (&pair[0], &pair[1]);
-        let base_id = gix::ObjectId::from_hex(base.as_bytes()).unwrap();
-        let head_id = gix::ObjectId::from_hex(head.as_bytes()).unwrap();
-        let run_id = format!("run-{}", &head[..12]);
-        let diff_stat: DiffStat = git_proof::diffstat::diff_stat(&git_repo, base_id, head_id).unwrap();
-        let events: Vec<Event> = [("run.started", 1), ("commit.recorded", 2), ("run.completed", 3)]
-            .iter()
-            .map(|(kind, seq)| Event {
-                event_id: format!("{run_id}.{seq}"),
-                run_id: run_id.clone(),
-                stream_seq: *seq,
-                event_type: (*kind).into(),
-                occurred_at: "2026-11-23T10:00:00Z".into(),
-                data: serde_json::json!({}),
-            })
-            .collect();
-        let manifest = evidence::build_manifest(
-            ManifestIdentity {
-                run_id: run_id.clone(),
-                run_status: RunStatus::Succeeded,
-                correlation_id: None,
-                workspace_id: Some(commits[0].clone()),
-                thread_id: None,
-            },
-            events.iter().map(|e| EventSummary::of(e).unwrap()),
-        )
-        .unwrap();
-        let bundle = Bundle {
-            version: "1.0".into(),
-            run_id,
-            generated_at: "2026-11-23T10:00:00Z".into(),
-            prompt_hash: None,
-            scope_snapshot: ScopeSnapshot::default(),
-            dod_snapshot: Vec::new(),
-            base_sha: base.clone(),
-            head_sha: head.clone(),
-            head_tree: git_proof::git::tree_of(&git_repo, head_id).unwrap().to_string(),
-            changed_files: diff_stat.entries.iter().map(|e| e.path.clone()).collect(),
-            diff_stat,
-            dirty_files: Vec::new(),
-            exit_code: 0,
-            run_status: RunStatus::Succeeded,
-            dod_results: Vec::new(),
-            scope_violations: Vec::new(),
-            evidence: manifest,
-            generator: Generator::current(),
-        };
-        let record = git_proof::run::sign_bundle(&bundle, key).unwrap().to_text();
-        script.push_str(&format!("N inline {head}\ndata {}\n{record}\n", record.len()));
-    }
-    fast_import(repo, &script);
 }
 
 fn shell_verify(repo: &Path, commit: &str, signers: &Path, scratch: &Path) {
