@@ -400,11 +400,11 @@ fn violations_section(b: &Bundle) -> Markup {
                         tbody {
                             @for v in &b.scope_violations {
                                 tr data-path=(v.path) data-state=(v.approval.state) {
-                                    td.path { code { (v.path) } }
-                                    td { code { (v.rule) } }
-                                    td { span class={ "badge approval-" (v.approval.state) } { (v.approval.state) } }
-                                    td { @if let Some(by) = &v.approval.decided_by { (by) } @if let Some(at) = &v.approval.decided_at { br; span.muted { (at) } } }
-                                    td { @if let Some(reason) = &v.approval.reason { (reason) } }
+                                    td.path data-label="Path" { code { (v.path) } }
+                                    td data-label="Rule" { code { (v.rule) } }
+                                    td data-label="Decision" { span class={ "badge approval-" (v.approval.state) } { (v.approval.state) } }
+                                    td data-label="By" { @if let Some(by) = &v.approval.decided_by { (by) } @if let Some(at) = &v.approval.decided_at { br; span.muted { (at) } } }
+                                    td data-label="Reason" { @if let Some(reason) = &v.approval.reason { (reason) } }
                                 }
                             }
                         }

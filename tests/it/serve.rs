@@ -164,6 +164,20 @@ fn api_answers_every_endpoint_with_the_status_codes_of_spec_9() {
     assert_eq!(proven.json(), repo.bundle("run-a")["evidence"]);
     assert_eq!(events_of_type(&repo, "run-a", "evidence.manifest.created"), 1);
 
+    // A run finished by another process while the server runs shows at once: the server's
+    // reused repository handles must see the new note, objects and index rows.
+    repo.write("c.txt", "c\n");
+    repo.commit_all("work of run-c");
+    repo.proof(&["finish", "--run", "run-c"]).ok();
+    let listed = server.get("/api/runs").json();
+    assert_eq!(listed["runs"][0]["run_id"], "run-c");
+    assert_eq!(listed["runs"][0]["state"], "ended");
+    assert_eq!(listed["runs"][0]["proof"]["signature"], "valid");
+    assert_eq!(
+        server.get("/api/runs/run-c/proof").text(),
+        repo.proof(&["show", "--json", "run-c"]).ok().stdout
+    );
+
     // Wrong method, unknown path, huge body, foreign Host: JSON errors, and still serving.
     let delete = server.request("DELETE", "/api/runs", &[], b"");
     assert_eq!(delete.expect_error(405), "method_not_allowed");
