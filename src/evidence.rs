@@ -246,28 +246,54 @@ pub fn event_hash_root(events: &[EventPointer]) -> Option<String> {
 }
 
 /// `sha256(JCS(manifest without manifest_hash))`.
+///
+/// `verify` computes this for every proven commit, and the general RFC 8785 serializer costs
+/// about ten times plain serde_json here (it buffers and re-parses every key). So the manifest
+/// is written as structs whose fields are declared in RFC 8785 order, and serde_json's output
+/// of them is already canonical: its string escapes are RFC 8785's, and so are integers below
+/// 2^53. A larger number (only a crafted manifest has one) goes through `serde_jcs`.
+/// `canonical_manifest_is_the_jcs_bytes` checks the two agree.
 pub fn manifest_hash(manifest: &Manifest) -> Result<String, canon::Error> {
-    /// The manifest's fields but its hash, serialized straight from the manifest (no JSON
-    /// tree in between: verify computes this for every proven commit).
+    let bytes = manifest_jcs(manifest)?;
+    Ok(canon::prefixed_sha256(&bytes))
+}
+
+fn manifest_jcs(manifest: &Manifest) -> Result<Vec<u8>, canon::Error> {
+    // Keys sorted by UTF-16 code units (all ASCII, so byte order), as RFC 8785 section 3.2.3.
     #[derive(Serialize)]
-    struct WithoutHash<'a> {
+    struct SortedManifest<'a> {
+        artifact_ids: &'a [String],
+        completeness: SortedCompleteness,
+        correlation_id: &'a Option<String>,
+        event_count: u64,
+        event_hash_root: &'a str,
+        events: Vec<SortedPointer<'a>>,
+        from_seq: u64,
         run_id: &'a str,
         run_status: RunStatus,
-        correlation_id: &'a Option<String>,
-        workspace_id: &'a Option<String>,
-        thread_id: &'a Option<String>,
         step_ids: &'a [String],
-        toolcall_ids: &'a [String],
-        artifact_ids: &'a [String],
-        stream_type: &'a str,
         stream_id: &'a str,
-        from_seq: u64,
+        stream_type: &'a str,
+        thread_id: &'a Option<String>,
         to_seq: u64,
-        event_count: u64,
-        events: &'a [EventPointer],
-        event_hash_root: &'a str,
-        completeness: &'a Completeness,
+        toolcall_ids: &'a [String],
+        workspace_id: &'a Option<String>,
     }
+    #[derive(Serialize)]
+    struct SortedCompleteness {
+        all_toolcalls_terminal: bool,
+        artifact_count: u64,
+        terminal_event_present: bool,
+    }
+    #[derive(Serialize)]
+    struct SortedPointer<'a> {
+        event_hash: &'a str,
+        event_id: &'a str,
+        event_type: &'a str,
+        stream_seq: u64,
+    }
+    // Destructured so that a new manifest field fails to compile here instead of silently
+    // escaping the hash.
     let Manifest {
         run_id,
         run_status,
@@ -284,27 +310,54 @@ pub fn manifest_hash(manifest: &Manifest) -> Result<String, canon::Error> {
         event_count,
         events,
         event_hash_root,
-        completeness,
+        completeness:
+            Completeness {
+                terminal_event_present,
+                all_toolcalls_terminal,
+                artifact_count,
+            },
         manifest_hash: _,
     } = manifest;
-    canon::jcs_digest(&WithoutHash {
+    let sorted = SortedManifest {
+        artifact_ids,
+        completeness: SortedCompleteness {
+            all_toolcalls_terminal: *all_toolcalls_terminal,
+            artifact_count: *artifact_count,
+            terminal_event_present: *terminal_event_present,
+        },
+        correlation_id,
+        event_count: *event_count,
+        event_hash_root,
+        events: events
+            .iter()
+            .map(|e| SortedPointer {
+                event_hash: &e.event_hash,
+                event_id: &e.event_id,
+                event_type: &e.event_type,
+                stream_seq: e.stream_seq,
+            })
+            .collect(),
+        from_seq: *from_seq,
         run_id,
         run_status: *run_status,
-        correlation_id,
-        workspace_id,
-        thread_id,
         step_ids,
-        toolcall_ids,
-        artifact_ids,
-        stream_type,
         stream_id,
-        from_seq: *from_seq,
+        stream_type,
+        thread_id,
         to_seq: *to_seq,
-        event_count: *event_count,
-        events,
-        event_hash_root,
-        completeness,
-    })
+        toolcall_ids,
+        workspace_id,
+    };
+    const EXACT: u64 = 1 << 53;
+    let numbers_exact = [*from_seq, *to_seq, *event_count, *artifact_count]
+        .into_iter()
+        .chain(events.iter().map(|e| e.stream_seq))
+        .all(|n| n < EXACT);
+    if numbers_exact {
+        serde_json::to_vec(&sorted).map_err(canon::Error)
+    } else {
+        canon::to_jcs_vec(&sorted)
+    }
 }
 
 #[cfg(test)]
@@ -358,6 +411,81 @@ mod tests {
         let mut value = serde_json::to_value(&m).unwrap();
         value.as_object_mut().unwrap().remove("manifest_hash");
         assert_eq!(m.manifest_hash, canon::jcs_digest(&value).unwrap());
+    }
+
+    mod canonical_manifest {
+        use super::*;
+        use proptest::prelude::*;
+
+        // Any text: control characters (escaped), quotes, non-ASCII and astral characters.
+        fn text() -> impl Strategy<Value = String> {
+            proptest::string::string_regex("(.|[\\x00-\\x1f\"\\\\\\x7f\u{e9}\u{2028}\u{1f600}])*")
+                .expect("a valid regex")
+        }
+
+        // Small integers, and around and far past 2^53 where RFC 8785 prints doubles.
+        fn number() -> impl Strategy<Value = u64> {
+            prop_oneof![0..1000u64, (1u64 << 53) - 2..(1u64 << 53) + 3, any::<u64>()]
+        }
+
+        prop_compose! {
+            fn manifest()(
+                run_id in text(), failed in any::<bool>(),
+                ids in proptest::collection::vec(proptest::option::of(text()), 3),
+                lists in proptest::collection::vec(proptest::collection::vec(text(), 0..3), 3),
+                stream in (text(), text()), seqs in (number(), number(), number(), number()),
+                events in proptest::collection::vec((text(), number(), text(), text()), 0..4),
+                root in text(), flags in (any::<bool>(), any::<bool>()),
+            ) -> Manifest {
+                Manifest {
+                    run_id,
+                    run_status: if failed { RunStatus::Failed } else { RunStatus::Succeeded },
+                    correlation_id: ids[0].clone(),
+                    workspace_id: ids[1].clone(),
+                    thread_id: ids[2].clone(),
+                    step_ids: lists[0].clone(),
+                    toolcall_ids: lists[1].clone(),
+                    artifact_ids: lists[2].clone(),
+                    stream_type: stream.0,
+                    stream_id: stream.1,
+                    from_seq: seqs.0,
+                    to_seq: seqs.1,
+                    event_count: seqs.2,
+                    events: events
+                        .into_iter()
+                        .map(|(event_id, stream_seq, event_hash, event_type)| EventPointer {
+                            event_id,
+                            stream_seq,
+                            event_hash,
+                            event_type,
+                        })
+                        .collect(),
+                    event_hash_root: root,
+                    completeness: Completeness {
+                        terminal_event_present: flags.0,
+                        all_toolcalls_terminal: flags.1,
+                        artifact_count: seqs.3,
+                    },
+                    manifest_hash: "ignored".into(),
+                }
+            }
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
+
+            /// The fast path of [`manifest_hash`] against the RFC 8785 crate, which sorts the
+            /// keys of the manifest's JSON tree itself.
+            #[test]
+            fn canonical_manifest_is_the_jcs_bytes(m in manifest()) {
+                let mut tree = serde_json::to_value(&m).unwrap();
+                tree.as_object_mut().unwrap().remove("manifest_hash");
+                prop_assert_eq!(
+                    String::from_utf8(manifest_jcs(&m).unwrap()).unwrap(),
+                    String::from_utf8(canon::to_jcs_vec(&tree).unwrap()).unwrap()
+                );
+            }
+        }
     }
 
     #[test]
