@@ -275,6 +275,10 @@ pub struct AllowedSigner {
     pub key: PublicKey,
     /// 1-based line number, for messages.
     pub line: usize,
+    /// The key's `SHA256:` fingerprint, and for an ed25519 key its decompressed point: made once
+    /// per file, not once per signature (verify checks thousands of signatures by a few keys).
+    fingerprint: String,
+    ed25519: Option<ed25519_dalek::VerifyingKey>,
 }
 
 /// A parsed `allowed_signers` file.
@@ -321,6 +325,8 @@ impl AllowedSigners {
                 valid_after,
                 valid_before,
                 cert_authority,
+                fingerprint: key.fingerprint(HashAlg::Sha256).to_string(),
+                ed25519: ed25519_point(key.key_data()),
                 key,
                 line,
             });
@@ -510,8 +516,10 @@ pub fn verify(payload: &[u8], armored: &str, signers: &AllowedSigners, now: i64)
     let canonical = signature
         .to_pem(LineEnding::LF)
         .map_err(|e| Rejection::Malformed(e.to_string()))?;
-    let squeeze = |s: &str| s.chars().filter(|c| !c.is_whitespace()).collect::<String>();
-    if squeeze(&canonical) != squeeze(armored) {
+    fn squeeze(text: &str) -> impl Iterator<Item = char> + '_ {
+        text.chars().filter(|c| !c.is_whitespace())
+    }
+    if !squeeze(&canonical).eq(squeeze(armored)) {
         return Err(Rejection::Malformed("not the canonical SSHSIG encoding".into()));
     }
     // Also found by fuzzing: version 0 decodes too. PROTOCOL.sshsig defines version 1 only.
@@ -524,16 +532,22 @@ pub fn verify(payload: &[u8], armored: &str, signers: &AllowedSigners, now: i64)
     if signature.namespace() != NAMESPACE {
         return Err(Rejection::WrongNamespace(signature.namespace().to_owned()));
     }
-    let key = PublicKey::from(signature.public_key().clone());
-    let fingerprint = key.fingerprint(HashAlg::Sha256).to_string();
-    key.verify(NAMESPACE, payload, &signature)
-        .map_err(|_| Rejection::BadSignature)?;
+    let mut listed = signers
+        .entries
+        .iter()
+        .filter(|entry| !entry.cert_authority && entry.key.key_data() == signature.public_key())
+        .peekable();
+    let known = listed.peek().copied();
+    check_signature(&signature, payload, known.and_then(|entry| entry.ed25519.as_ref()))?;
+    let fingerprint = match known {
+        Some(entry) => entry.fingerprint.clone(),
+        None => PublicKey::from(signature.public_key().clone())
+            .fingerprint(HashAlg::Sha256)
+            .to_string(),
+    };
 
     let mut last_problem = Rejection::UntrustedKey(fingerprint.clone());
-    for entry in &signers.entries {
-        if entry.cert_authority || entry.key.key_data() != key.key_data() {
-            continue;
-        }
+    for entry in listed {
         let principals = entry.principals.clone();
         if let Some(namespaces) = &entry.namespaces
             && !pattern_list_match(namespaces, NAMESPACE)
@@ -559,6 +573,41 @@ pub fn verify(payload: &[u8], armored: &str, signers: &AllowedSigners, now: i64)
         });
     }
     Err(last_problem)
+}
+
+/// The curve point of an ed25519 key, or `None` for another kind of key (or bytes that are not
+/// a point, which then fail as a bad signature when used).
+fn ed25519_point(key: &ssh_key::public::KeyData) -> Option<ed25519_dalek::VerifyingKey> {
+    let ssh_key::public::KeyData::Ed25519(key) = key else {
+        return None;
+    };
+    ed25519_dalek::VerifyingKey::from_bytes(&key.0).ok()
+}
+
+/// Checks the SSHSIG signature over `payload`. The signed data is what OpenSSH's
+/// `sshsig_wrap_verify` hashes: the preamble, our namespace, an empty reserved field, the
+/// hash algorithm and the payload's hash. An ed25519 signature is checked with the key point
+/// `point` when the caller has it decompressed already, as ssh-key itself checks it otherwise
+/// (dalek's `Verifier::verify`).
+fn check_signature(
+    signature: &SshSig,
+    payload: &[u8],
+    point: Option<&ed25519_dalek::VerifyingKey>,
+) -> Result<(), Rejection> {
+    use ed25519_dalek::Verifier;
+    let key = signature.public_key();
+    let Some(point) = point.copied().or_else(|| ed25519_point(key)) else {
+        return PublicKey::from(key.clone())
+            .verify(NAMESPACE, payload, signature)
+            .map_err(|_| Rejection::BadSignature);
+    };
+    if signature.signature().algorithm() != ssh_key::Algorithm::Ed25519 {
+        return Err(Rejection::BadSignature);
+    }
+    let ed25519 =
+        ed25519_dalek::Signature::from_slice(signature.signature_bytes()).map_err(|_| Rejection::BadSignature)?;
+    let signed = SshSig::signed_data(NAMESPACE, signature.hash_alg(), payload).map_err(|_| Rejection::BadSignature)?;
+    point.verify(&signed, &ed25519).map_err(|_| Rejection::BadSignature)
 }
 
 #[cfg(test)]
