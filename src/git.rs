@@ -97,17 +97,37 @@ pub fn resolve_commit(repo: &gix::Repository, spec: &str) -> Result<ObjectId, Er
 /// The commits a `verify` argument names: one revision, or `A..B` (reachable from B, not A),
 /// oldest first.
 pub fn resolve_commits(repo: &gix::Repository, spec: &str) -> Result<Vec<ObjectId>, Error> {
+    let mut commits = commits_newest_first(repo, spec)?.collect::<Result<Vec<_>, _>>()?;
+    commits.reverse();
+    Ok(commits)
+}
+
+/// The commits of [`resolve_commits`], newest first, as the walk finds them: a caller can work
+/// on the first while the walk goes on. The revisions are resolved before this returns, so a
+/// bad one fails here.
+pub fn commits_newest_first<'r>(
+    repo: &'r gix::Repository,
+    spec: &str,
+) -> Result<Box<dyn Iterator<Item = Result<ObjectId, Error>> + 'r>, Error> {
     if spec.contains("...") {
         return Err(Error::UnsupportedRange(spec.to_owned()));
     }
-    match spec.split_once("..") {
-        Some((from, to)) => {
-            let from = resolve_commit(repo, if from.is_empty() { "HEAD" } else { from })?;
-            let to = resolve_commit(repo, if to.is_empty() { "HEAD" } else { to })?;
-            commits_between(repo, from, to)
-        }
-        None => Ok(vec![resolve_commit(repo, spec)?]),
+    let Some((from, to)) = spec.split_once("..") else {
+        return Ok(Box::new(std::iter::once(resolve_commit(repo, spec))));
+    };
+    let from = resolve_commit(repo, if from.is_empty() { "HEAD" } else { from })?;
+    let to = resolve_commit(repo, if to.is_empty() { "HEAD" } else { to })?;
+    if from == to {
+        return Ok(Box::new(std::iter::empty()));
     }
+    let walk = repo
+        .rev_walk([to])
+        .with_hidden([from])
+        .all()
+        .doing(|| format!("walk {from}..{to}"))?;
+    Ok(Box::new(walk.map(move |info| {
+        info.map(|info| info.id).doing(|| format!("walk {from}..{to}"))
+    })))
 }
 
 /// The id of `commit`'s tree.

@@ -3,6 +3,8 @@
 //! its own contents.
 
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use gix::ObjectId;
 use gix::bstr::ByteSlice;
@@ -227,59 +229,114 @@ impl CommitReport {
     }
 }
 
-/// Checks many commits, on every core: each thread reads notes through its own handles.
+/// Counts for a progress display: commits found by the walk, and checked so far.
+#[derive(Debug, Default)]
+pub struct Progress {
+    pub found: AtomicUsize,
+    pub checked: AtomicUsize,
+}
+
+/// Checks many commits, on every core, while `commits` is still being walked: the calling
+/// thread walks and hands out batches, each worker reads notes through its own handles.
 /// Reports come back in the order of `commits`. `notes_commit` reads the proofs from that
 /// notes commit instead of `refs/notes/proof`.
-/// `done`, when given, counts the commits checked so far (for a progress display).
 pub fn verify_commits(
     repo: &gix::Repository,
-    commits: &[ObjectId],
+    commits: impl Iterator<Item = Result<ObjectId, git::Error>>,
     notes_commit: Option<ObjectId>,
     signers: &AllowedSigners,
     now: i64,
     policy: Policy,
-    done: Option<&std::sync::atomic::AtomicUsize>,
+    progress: Option<&Progress>,
 ) -> Result<Vec<CommitReport>, git::Error> {
-    let threads = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .min(commits.len().div_ceil(64).max(1));
+    /// Commits per hand-out: large enough that the queue is no cost, small enough that both
+    /// workers start while the walk has found little.
+    const BATCH: usize = 64;
+    type Checked = Result<Vec<(usize, Vec<CommitReport>)>, git::Error>;
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     let shared = repo.clone().into_sync();
-    let chunk = commits.len().div_ceil(threads).max(1);
-    let results: Vec<Result<Vec<CommitReport>, git::Error>> = std::thread::scope(|scope| {
-        let handles: Vec<_> = commits
-            .chunks(chunk)
-            .map(|part| {
-                let shared = &shared;
-                scope.spawn(move || {
-                    let mut repo = shared.to_thread_local();
-                    // Each commit, its tree and its parent are read by several checks.
-                    repo.object_cache_size_if_unset(32 * 1024 * 1024);
-                    let mut reader = match notes_commit {
-                        Some(commit) => NotesReader::at(&repo, commit)?,
-                        None => NotesReader::new(&repo)?,
-                    };
-                    part.iter()
-                        .map(|commit| {
-                            let report = verify_commit(&repo, &mut reader, *commit, signers, now, policy);
-                            if let Some(done) = done {
-                                done.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                            }
-                            report
-                        })
-                        .collect()
-                })
-            })
-            .collect();
-        handles
+    let (hand_out, batches) = std::sync::mpsc::sync_channel::<(usize, Vec<ObjectId>)>(threads * 2);
+    let batches = Mutex::new(batches);
+    let worker = || -> Checked {
+        let next = || batches.lock().ok().and_then(|receiver| receiver.recv().ok());
+        let mut repo = shared.to_thread_local();
+        // A commit's tree is read again as the parent tree of the next commit checked: a small
+        // cache keeps it. A large one costs more in copying every note blob into it than it
+        // saves (32 MiB measured 10% slower than 4 MiB on the 10,000-commit benchmark).
+        repo.object_cache_size_if_unset(4 * 1024 * 1024);
+        let reader = match notes_commit {
+            Some(commit) => NotesReader::at(&repo, commit),
+            None => NotesReader::new(&repo),
+        };
+        let mut failure = None;
+        let mut checked = Vec::new();
+        let mut reader = reader.map_err(|e| failure = Some(e)).ok();
+        // After a failure, batches are still taken (and dropped) so the walk never waits on a
+        // full queue.
+        while let Some((first, part)) = next() {
+            let Some(reader) = reader.as_mut().filter(|_| failure.is_none()) else {
+                continue;
+            };
+            let mut reports = Vec::with_capacity(part.len());
+            for commit in part {
+                match verify_commit(&repo, reader, commit, signers, now, policy) {
+                    Ok(report) => reports.push(report),
+                    Err(e) => {
+                        failure = Some(e);
+                        break;
+                    }
+                }
+                if let Some(progress) = progress {
+                    progress.checked.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+            checked.push((first, reports));
+        }
+        match failure {
+            Some(e) => Err(e),
+            None => Ok(checked),
+        }
+    };
+    let (walked, checked): (Result<(), git::Error>, Vec<Checked>) = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads).map(|_| scope.spawn(worker)).collect();
+        let mut walked = Ok(());
+        let mut batch = Vec::with_capacity(BATCH);
+        let mut first = 0;
+        for (index, commit) in commits.enumerate() {
+            match commit {
+                Ok(commit) => batch.push(commit),
+                Err(e) => {
+                    walked = Err(e);
+                    break;
+                }
+            }
+            if let Some(progress) = progress {
+                progress.found.fetch_add(1, Ordering::Relaxed);
+            }
+            if batch.len() == BATCH {
+                let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
+                // Fails only when every worker is gone, which they are not before the sender.
+                let _ = hand_out.send((first, full));
+                first = index + 1;
+            }
+        }
+        if walked.is_ok() && !batch.is_empty() {
+            let _ = hand_out.send((first, batch));
+        }
+        drop(hand_out);
+        let checked = workers
             .into_iter()
-            .map(|h| h.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
-            .collect()
+            .map(|w| w.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
+            .collect();
+        (walked, checked)
     });
-    let mut reports = Vec::with_capacity(commits.len());
-    for part in results {
-        reports.extend(part?);
+    walked?;
+    let mut parts = Vec::new();
+    for part in checked {
+        parts.extend(part?);
     }
-    Ok(reports)
+    parts.sort_unstable_by_key(|(first, _)| *first);
+    Ok(parts.into_iter().flat_map(|(_, reports)| reports).collect())
 }
 
 /// Checks the note of `commit`.

@@ -2,7 +2,7 @@
 
 use std::collections::HashSet;
 use std::fmt::Write as _;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use git_proof::verify::{self, CommitReport, RecordKind, Verdict};
 
@@ -123,15 +123,10 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<u8> {
         require_dod: require_dod || (use_policy && team.require_dod),
     };
     let revs = if revs.is_empty() { vec!["HEAD".to_owned()] } else { revs };
-    let mut commits = Vec::new();
-    let mut seen = HashSet::new();
-    for rev in &revs {
-        for commit in git_proof::git::resolve_commits(&repo, rev)? {
-            if seen.insert(commit) {
-                commits.push(commit);
-            }
-        }
-    }
+    let walks = revs
+        .iter()
+        .map(|rev| git_proof::git::commits_newest_first(&repo, rev))
+        .collect::<Result<Vec<_>, _>>()?;
     let signers = verify::load_trust(&repo, &trust.options())?;
     let patterns = team.agents;
     let notes_commit = notes
@@ -139,9 +134,31 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<u8> {
         .map(|rev| git_proof::git::resolve_commit(&repo, rev))
         .transpose()?;
     let now = ctx.now.as_second();
-    let reports = with_progress(commits.len(), |done| {
-        verify::verify_commits(&repo, &commits, notes_commit, &signers, now, policy, done)
+    // Each commit once, in the first revision that names it; `from_rev[i]` is the revision of
+    // the i-th commit checked.
+    let mut seen = HashSet::new();
+    let mut from_rev = Vec::new();
+    let commits = walks
+        .into_iter()
+        .enumerate()
+        .flat_map(|(rev, walk)| walk.map(move |commit| (rev, commit)))
+        .filter(|(rev, commit)| {
+            let new = commit.as_ref().map_or(true, |c| seen.insert(*c));
+            if new {
+                from_rev.push(*rev);
+            }
+            new
+        })
+        .map(|(_, commit)| commit);
+    let mut reports = with_progress(|progress| {
+        verify::verify_commits(&repo, commits, notes_commit, &signers, now, policy, progress)
     })?;
+    // The walks run newest first; reports list each revision's commits oldest first.
+    let mut start = 0;
+    for run in from_rev.chunk_by(|a, b| a == b) {
+        reports[start..start + run.len()].reverse();
+        start += run.len();
+    }
     let checked: Vec<Checked> = reports
         .into_iter()
         .map(|report| {
@@ -172,29 +189,38 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<u8> {
     Ok(if failed { super::EXIT_INVALID } else { super::EXIT_OK })
 }
 
-/// Runs `work`, showing "verified N/M commits" on stderr while it runs, when stderr is a
-/// terminal and the range is long enough to wait for; nothing in CI or in pipes.
-fn with_progress<T>(total: usize, work: impl FnOnce(Option<&AtomicUsize>) -> T) -> T {
+/// Runs `work`, showing "verified N/M commits" on stderr while it runs (M grows while the walk
+/// finds commits), when stderr is a terminal and the range is long enough to wait for;
+/// nothing in CI or in pipes.
+fn with_progress<T>(work: impl FnOnce(Option<&verify::Progress>) -> T) -> T {
     use std::io::IsTerminal;
-    if total < 500 || !std::io::stderr().is_terminal() {
+    if !std::io::stderr().is_terminal() {
         return work(None);
     }
-    let done = AtomicUsize::new(0);
+    let progress = verify::Progress::default();
     let finished = AtomicBool::new(false);
     std::thread::scope(|scope| {
         scope.spawn(|| {
+            let mut shown = false;
             loop {
-                let end = finished.load(Ordering::Relaxed);
-                eprint!("\rgit-proof: verified {}/{total} commits", done.load(Ordering::Relaxed));
+                let end = finished.load(Ordering::Acquire);
+                let found = progress.found.load(Ordering::Relaxed);
+                if shown || found >= 500 {
+                    shown = true;
+                    let checked = progress.checked.load(Ordering::Relaxed);
+                    eprint!("\rgit-proof: verified {checked}/{found} commits");
+                }
                 if end {
                     break;
                 }
                 std::thread::sleep(std::time::Duration::from_millis(100));
             }
-            eprintln!();
+            if shown {
+                eprintln!();
+            }
         });
-        let result = work(Some(&done));
-        finished.store(true, Ordering::Relaxed);
+        let result = work(Some(&progress));
+        finished.store(true, Ordering::Release);
         result
     })
 }

@@ -44,6 +44,31 @@ fn a_range_of_300_commits_reports_exactly_the_forged_proof() {
     let out = repo.verify(&[&range, "--require", "--format", "json"]).expect_code(1);
     let reports: Vec<Value> = serde_json::from_str(&out.stdout).unwrap();
     assert_eq!(reports.iter().filter(|r| r["verdict"] == "missing").count(), 200);
+
+    // The walk is checked while it runs, in batches on several threads; the reports still come
+    // in git's order: each argument's commits oldest first, each commit once, where first named.
+    let revs = ["HEAD~250..HEAD~100", "HEAD~120..HEAD", "HEAD~5", "HEAD~130"];
+    let mut expected = Vec::new();
+    for rev in revs {
+        let listed = repo.git(&["rev-list", "--reverse", "--no-walk", rev]);
+        let listed = if rev.contains("..") {
+            repo.git(&["rev-list", "--reverse", rev])
+        } else {
+            listed
+        };
+        for commit in listed.lines() {
+            if !expected.iter().any(|c: &String| c == commit) {
+                expected.push(commit.to_owned());
+            }
+        }
+    }
+    let mut args = revs.to_vec();
+    args.extend(["--format", "json"]);
+    let reports: Vec<Value> = serde_json::from_str(&repo.verify(&args).expect_code(1).stdout).unwrap();
+    let order: Vec<&str> = reports.iter().map(|r| r["commit"].as_str().unwrap()).collect();
+    // 150, then the 100 of the second range the first did not have; the last two are repeats.
+    assert_eq!(order.len(), 250);
+    assert_eq!(order, expected);
 }
 
 #[test]
