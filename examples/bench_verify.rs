@@ -83,6 +83,10 @@ fn main() {
             "NOT met"
         }
     );
+    if std::env::var_os("BENCH_KEEP").is_some() {
+        // For profiling: keep the repository, its key and the allowed_signers file.
+        println!("kept {} (range {range})", tmp.keep().display());
+    }
 }
 
 fn shell_verify(repo: &Path, commit: &str, signers: &Path, scratch: &Path) {

@@ -91,4 +91,9 @@ pub fn write_proofs(repo: &Path, commits: &[String], key: &SigningKey) {
         script.push_str(&format!("N inline {head}\ndata {}\n{record}\n", record.len()));
     }
     fast_import(repo, &script);
+    // fast-import deltifies each object against its previous version, so the newest commits
+    // sit at the end of the longest delta chains: the opposite of a clone's or gc's pack, where
+    // git pack-objects keeps the newest whole. Repack as git-fast-import(1) advises, with -f so
+    // the deltas are chosen again, and measure the repository a user would have.
+    run(git(repo).args(["repack", "-adfq"]));
 }
