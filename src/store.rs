@@ -5,6 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use rusqlite::config::DbConfig;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use serde_json::Value;
 
@@ -101,6 +102,24 @@ pub struct NewEvent {
 pub struct Index {
     conn: Connection,
     path: PathBuf,
+}
+
+/// The WAL size from which closing the index checkpoints it. The first connection of a
+/// process reads the whole WAL to rebuild its shared index, and SQLite only restarts a WAL it
+/// knows was checkpointed, which a new process does not: without this it would grow forever.
+const CHECKPOINT_AT_WAL_BYTES: u64 = 256 * 1024;
+
+impl Drop for Index {
+    fn drop(&mut self) {
+        let wal = with_suffix(&self.path, "-wal");
+        if std::fs::metadata(wal).is_ok_and(|m| m.len() >= CHECKPOINT_AT_WAL_BYTES) {
+            // Closing then checkpoints and, as the last connection, removes the WAL. A failure
+            // only leaves the WAL for the next close.
+            let _ = self
+                .conn
+                .set_db_config(DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, false);
+        }
+    }
 }
 
 /// Bumped when [`SCHEMA`] changes; stored as SQLite's `user_version`.
@@ -280,6 +299,13 @@ impl Index {
         self.conn
             .pragma_update(None, "synchronous", "NORMAL")
             .map_err(wrap("set synchronous"))?;
+        // Most processes open the index, append an event and exit. Closing the last connection
+        // would checkpoint the WAL into the database and delete the WAL and shared-memory
+        // files: fsyncs and two files made and removed, most of what an event costs. So a
+        // close checkpoints only once the WAL has grown (see `Drop`).
+        self.conn
+            .set_db_config(DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, true)
+            .map_err(wrap("defer the checkpoint on close"))?;
         self.conn
             .pragma_update(None, "foreign_keys", "ON")
             .map_err(wrap("enable foreign keys"))?;

@@ -116,3 +116,28 @@ fn verify_rejects_an_edited_pointer_list_even_when_re_signed() {
         out.stdout
     );
 }
+
+/// Each hook is a process that appends one event and exits, and closing does not checkpoint
+/// the WAL every time (that was most of an event's cost). The WAL must still stay bounded, and
+/// every event must be there for the next process.
+#[test]
+fn many_event_processes_keep_the_wal_bounded_and_lose_nothing() {
+    let repo = TestRepo::new();
+    let run_id = repo.start(&[]);
+    let wal = repo.path(".git/proof/index.sqlite-wal");
+    let mut largest = 0;
+    for i in 0..400 {
+        let data = format!("{{\"toolcall_id\":\"t{i}\"}}");
+        repo.proof(&["event", "toolcall.requested", "--data", &data]).ok();
+        largest = largest.max(std::fs::metadata(&wal).map_or(0, |m| m.len()));
+    }
+    // Checkpointed from 256 KiB on: never more than that and one more event's pages.
+    assert!(largest > 0, "the WAL is kept between processes");
+    assert!(largest < 512 * 1024, "the WAL grew to {largest} bytes");
+    repo.write("a.txt", "a\n");
+    repo.commit_all("work");
+    repo.proof(&["finish"]).ok();
+    let bundle = repo.bundle(&run_id);
+    // run.started, 400 tool calls, commit.recorded, run.completed.
+    assert_eq!(bundle["evidence"]["event_count"], 403, "{}", bundle["evidence"]);
+}
