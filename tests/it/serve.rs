@@ -232,6 +232,50 @@ fn serve_prints_its_address_and_token_and_stops_on_ctrl_c() {
     run.one_error_line();
 }
 
+/// `--open` starts the desktop's opener (`xdg-open`) with the printed URL; without one the
+/// server says so in one line and serves all the same.
+#[test]
+fn serve_open_hands_the_url_to_the_opener() {
+    use std::io::Read;
+    use std::os::unix::fs::PermissionsExt;
+    let repo = TestRepo::new();
+    let bin = tempfile::tempdir().unwrap();
+    let opened = bin.path().join("opened");
+    let opener = bin.path().join("xdg-open");
+    std::fs::write(
+        &opener,
+        format!("#!/bin/sh\nprintf '%s' \"$1\" > '{}'\n", opened.display()),
+    )
+    .unwrap();
+    std::fs::set_permissions(&opener, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let path = format!("{}:{}", bin.path().display(), std::env::var("PATH").unwrap_or_default());
+    let mut server = Served::start_with(&repo, &["--open"], |cmd| {
+        cmd.env("PATH", &path);
+    });
+    let waited = std::time::Instant::now();
+    while !opened.exists() && waited.elapsed() < Duration::from_secs(10) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let url = std::fs::read_to_string(&opened).expect("the opener ran");
+    assert_eq!(url, format!("http://{}/", server.addr));
+    assert_eq!(server.interrupt(Duration::from_secs(10)), Some(0));
+
+    let empty = tempfile::tempdir().unwrap();
+    let mut server = Served::start_with(&repo, &["--open"], |cmd| {
+        cmd.env("PATH", empty.path()).stderr(std::process::Stdio::piped());
+    });
+    assert_eq!(server.get("/api/runs").status, 200, "serving without an opener");
+    assert_eq!(server.interrupt(Duration::from_secs(10)), Some(0));
+    let mut stderr = String::new();
+    server.child.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
+    let said: Vec<&str> = stderr.lines().filter(|l| l.contains("xdg-open")).collect();
+    assert_eq!(said.len(), 1, "{stderr}");
+    assert!(
+        said[0].contains(&format!("open http://{}/ yourself", server.addr)),
+        "{stderr}"
+    );
+}
+
 /// The headless browser, or `None` (then the test says it skipped) where none is installed and
 /// `GIT_PROOF_REQUIRE_BROWSER` is not set; CI sets it, so there the test never skips.
 fn chromium() -> Option<PathBuf> {

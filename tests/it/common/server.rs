@@ -23,14 +23,18 @@ impl Served {
     /// Starts `git proof serve --addr 127.0.0.1:0 ARGS` in `repo` and waits for its banner.
     #[track_caller]
     pub fn start(repo: &TestRepo, args: &[&str]) -> Self {
+        Self::start_with(repo, args, |_| {})
+    }
+
+    /// [`Served::start`], with the command adjusted by `configure` first (environment, stderr).
+    #[track_caller]
+    pub fn start_with(repo: &TestRepo, args: &[&str], configure: impl FnOnce(&mut std::process::Command)) -> Self {
         let mut all = vec!["serve", "--addr", "127.0.0.1:0"];
         all.extend_from_slice(args);
-        let mut child = repo
-            .proof_cmd(&all)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("git-proof serve starts");
+        let mut command = repo.proof_cmd(&all);
+        command.stdout(Stdio::piped()).stderr(Stdio::inherit());
+        configure(&mut command);
+        let mut child = command.spawn().expect("git-proof serve starts");
         let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
         let mut banner = String::new();
         let (mut addr, mut token) = (None, None);
