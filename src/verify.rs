@@ -256,9 +256,23 @@ pub fn verify_commits(
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     let shared = repo.clone().into_sync();
     let (hand_out, batches) = std::sync::mpsc::sync_channel::<(usize, Vec<ObjectId>)>(threads * 2);
-    let batches = Mutex::new(batches);
+    let batches = Mutex::new(Some(batches));
     let worker = || -> Checked {
-        let next = || batches.lock().ok().and_then(|receiver| receiver.recv().ok());
+        // A worker that panics (a bug, never input) closes the queue on its way out, so the
+        // walk stops handing out work and the panic reaches the caller instead of a hang.
+        struct CloseOnPanic<'a, T>(&'a Mutex<Option<T>>);
+        impl<T> Drop for CloseOnPanic<'_, T> {
+            fn drop(&mut self) {
+                if std::thread::panicking() {
+                    self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take();
+                }
+            }
+        }
+        let _close = CloseOnPanic(&batches);
+        let next = || {
+            let receiver = batches.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            receiver.as_ref()?.recv().ok()
+        };
         let mut repo = shared.to_thread_local();
         // A commit's tree is read again as the parent tree of the next commit checked: a small
         // cache keeps it. A large one costs more in copying every note blob into it than it
@@ -315,8 +329,9 @@ pub fn verify_commits(
             }
             if batch.len() == BATCH {
                 let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
-                // Fails only when every worker is gone, which they are not before the sender.
-                let _ = hand_out.send((first, full));
+                if hand_out.send((first, full)).is_err() {
+                    break; // A worker panicked; joining it below passes the panic on.
+                }
                 first = index + 1;
             }
         }
