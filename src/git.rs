@@ -95,16 +95,8 @@ pub fn resolve_commit(repo: &gix::Repository, spec: &str) -> Result<ObjectId, Er
 }
 
 /// The commits a `verify` argument names: one revision, or `A..B` (reachable from B, not A),
-/// oldest first.
-pub fn resolve_commits(repo: &gix::Repository, spec: &str) -> Result<Vec<ObjectId>, Error> {
-    let mut commits = commits_newest_first(repo, spec)?.collect::<Result<Vec<_>, _>>()?;
-    commits.reverse();
-    Ok(commits)
-}
-
-/// The commits of [`resolve_commits`], newest first, as the walk finds them: a caller can work
-/// on the first while the walk goes on. The revisions are resolved before this returns, so a
-/// bad one fails here.
+/// newest first, as the walk finds them: a caller can work on the first while the walk goes
+/// on. The revisions are resolved before this returns, so a bad one fails here.
 pub fn commits_newest_first<'r>(
     repo: &'r gix::Repository,
     spec: &str,
@@ -117,17 +109,7 @@ pub fn commits_newest_first<'r>(
     };
     let from = resolve_commit(repo, if from.is_empty() { "HEAD" } else { from })?;
     let to = resolve_commit(repo, if to.is_empty() { "HEAD" } else { to })?;
-    if from == to {
-        return Ok(Box::new(std::iter::empty()));
-    }
-    let walk = repo
-        .rev_walk([to])
-        .with_hidden([from])
-        .all()
-        .doing(|| format!("walk {from}..{to}"))?;
-    Ok(Box::new(walk.map(move |info| {
-        info.map(|info| info.id).doing(|| format!("walk {from}..{to}"))
-    })))
+    Ok(Box::new(walk_between(repo, from, to)?))
 }
 
 /// The id of `commit`'s tree.
@@ -178,20 +160,28 @@ pub fn workspace_id(repo: &gix::Repository, commit: ObjectId) -> Result<Option<S
 
 /// Commits reachable from `head` but not from `base`, oldest first.
 pub fn commits_between(repo: &gix::Repository, base: ObjectId, head: ObjectId) -> Result<Vec<ObjectId>, Error> {
-    if base == head {
-        return Ok(Vec::new());
-    }
-    let walk = repo
-        .rev_walk([head])
-        .with_hidden([base])
-        .all()
-        .doing(|| format!("walk {base}..{head}"))?;
-    let mut ids = Vec::new();
-    for info in walk {
-        ids.push(info.doing(|| format!("walk {base}..{head}"))?.id);
-    }
+    let mut ids = walk_between(repo, base, head)?.collect::<Result<Vec<_>, _>>()?;
     ids.reverse();
     Ok(ids)
+}
+
+/// Commits reachable from `head` but not from `base`, newest first, as the walk finds them.
+fn walk_between(
+    repo: &gix::Repository,
+    base: ObjectId,
+    head: ObjectId,
+) -> Result<impl Iterator<Item = Result<ObjectId, Error>> + '_, Error> {
+    let walk = if base == head {
+        None
+    } else {
+        let walk = repo
+            .rev_walk([head])
+            .with_hidden([base])
+            .all()
+            .doing(|| format!("walk {base}..{head}"))?;
+        Some(walk.map(move |info| info.map(|info| info.id).doing(|| format!("walk {base}..{head}"))))
+    };
+    Ok(walk.into_iter().flatten())
 }
 
 /// [`dirty_files`] on another thread, so the worktree scan overlaps the diff.
