@@ -19,9 +19,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use bench::{git, git_proof_binary, median, ms, p99, run, time};
-use proven_history::{build_history, write_proofs};
-
-use git_proof::signing::{KeySource, SigningKey};
+use proven_history::{build_history, trusted_key, write_proofs};
 
 const REQUESTS: usize = 1_000;
 
@@ -30,18 +28,11 @@ fn main() {
     let binary = git_proof_binary();
     let tmp = tempfile::tempdir().expect("tempdir");
     let repo = tmp.path().join("repo");
-    let key_path = tmp.path().join("key");
-    run(Command::new("ssh-keygen")
-        .args(["-q", "-t", "ed25519", "-N", "", "-C", "bench", "-f"])
-        .arg(&key_path));
-    let public = std::fs::read_to_string(key_path.with_extension("pub")).unwrap();
-    let signers = tmp.path().join("allowed_signers");
-    std::fs::write(&signers, format!("bench@example.com namespaces=\"git-proof\" {public}")).unwrap();
+    let (key, signers) = trusted_key(tmp.path());
 
     let started = Instant::now();
     // One more commit than runs: each run is a commit on its parent.
     let commits = build_history(&repo, count + 1);
-    let key = SigningKey::load(&KeySource::Path(key_path)).unwrap();
     write_proofs(&repo, &commits, &key);
     run(Command::new(&binary).current_dir(&repo).arg("reindex"));
     println!("built {count} proven runs and their index in {:.1?}", started.elapsed());

@@ -16,27 +16,18 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use bench::{git, git_proof_binary, ms, output, run, time};
-use proven_history::{build_history, write_proofs};
-
-use git_proof::signing::{KeySource, SigningKey};
+use bench::{git, git_proof_binary, ms, output, time};
+use proven_history::{build_history, trusted_key, write_proofs};
 
 fn main() {
     let count: usize = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(10_000);
     let binary = git_proof_binary();
     let tmp = tempfile::tempdir().expect("tempdir");
     let repo = tmp.path().join("repo");
-    let key_path = tmp.path().join("key");
-    run(Command::new("ssh-keygen")
-        .args(["-q", "-t", "ed25519", "-N", "", "-C", "bench", "-f"])
-        .arg(&key_path));
-    let public = std::fs::read_to_string(key_path.with_extension("pub")).unwrap();
-    let signers = tmp.path().join("allowed_signers");
-    std::fs::write(&signers, format!("bench@example.com namespaces=\"git-proof\" {public}")).unwrap();
+    let (key, signers) = trusted_key(tmp.path());
 
     let started = Instant::now();
     let commits = build_history(&repo, count);
-    let key = SigningKey::load(&KeySource::Path(key_path.clone())).unwrap();
     write_proofs(&repo, &commits, &key);
     println!("built {count} proven commits in {:.1?}", started.elapsed());
 
@@ -97,7 +88,7 @@ fn shell_verify(repo: &Path, commit: &str, signers: &Path, scratch: &Path) {
     let mut child = Command::new("ssh-keygen")
         .args(["-Y", "verify", "-f"])
         .arg(signers)
-        .args(["-I", "bench@example.com", "-n", "git-proof", "-s"])
+        .args(["-I", proven_history::PRINCIPAL, "-n", "git-proof", "-s"])
         .arg(&sig)
         .stdin(Stdio::piped())
         .stdout(Stdio::null())

@@ -3,13 +3,30 @@
 
 #![allow(dead_code)]
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::process::Command;
 
 use git_proof::evidence::{self, Event, EventSummary, ManifestIdentity};
 use git_proof::model::{Bundle, DiffStat, Generator, RunStatus, ScopeSnapshot};
-use git_proof::signing::SigningKey;
+use git_proof::signing::{KeySource, SigningKey};
 
 use crate::bench::{fast_import, git, output, run};
+
+/// The principal the benchmark key is trusted as.
+pub const PRINCIPAL: &str = "bench@example.com";
+
+/// A fresh ed25519 key made by ssh-keygen in `dir`, and an allowed_signers file trusting it as
+/// [`PRINCIPAL`] for git-proof signatures. Returns the key and the file's path.
+pub fn trusted_key(dir: &Path) -> (SigningKey, PathBuf) {
+    let key_path = dir.join("key");
+    run(Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-C", "bench", "-f"])
+        .arg(&key_path));
+    let public = std::fs::read_to_string(key_path.with_extension("pub")).unwrap();
+    let signers = dir.join("allowed_signers");
+    std::fs::write(&signers, format!("{PRINCIPAL} namespaces=\"git-proof\" {public}")).unwrap();
+    (SigningKey::load(&KeySource::Path(key_path)).unwrap(), signers)
+}
 
 /// `count` commits through one fast-import, each changing one of 100 files. Returns the ids,
 /// oldest first.
