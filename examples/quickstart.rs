@@ -12,7 +12,8 @@ use std::process::Command;
 use git_proof::notes::{self, NotesReader};
 use git_proof::run::{self, FinishOptions, StartOptions, Workspace};
 use git_proof::signing::{self, AllowedSigners, KeySource, SigningKey};
-use git_proof::{policy, summary, verify};
+use git_proof::trust::Trust;
+use git_proof::{policy, proofs, summary, verify};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     // Kept afterwards, so the note can be read with stock git.
@@ -86,24 +87,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("5. proof written to {} on {}", notes::NOTES_REF, proof.commit);
 
     let signers = AllowedSigners::parse("quickstart", &trust_line)?;
+    let trust = Trust::signers(signers, jiff::Timestamp::now().as_second());
     let commit = gix::ObjectId::from_hex(proof.commit.as_bytes())?;
     let mut reader = NotesReader::new(&ws.repo)?;
-    let report = verify::verify_commit(
-        &ws.repo,
-        &mut reader,
-        commit,
-        &signers,
-        jiff::Timestamp::now().as_second(),
-        verify::Policy::default(),
-    )?;
+    let report = verify::verify_commit(&ws.repo, &mut reader, commit, &trust, &verify::Policy::default())?;
     println!("6. verify: {:?} {:?}\n", report.verdict(), report.reasons());
-    let signer = report
-        .records
-        .iter()
-        .flatten()
-        .find_map(|r| r.signer.clone())
-        .map_or("not trusted".into(), |s| format!("valid, signed by {}", s.principals));
-    print!("{}", summary::render(&proof.bundle, &signer));
+    let index = ws.open_index()?;
+    let shown = proofs::of_run(&ws.repo, &index, &proof.bundle.run_id, &trust)?;
+    print!("{}", summary::render(&shown));
     println!(
         "\nRead the raw note with stock git:\n  git -C {} notes --ref=proof show HEAD",
         repo_dir.display()

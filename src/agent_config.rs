@@ -47,6 +47,16 @@ pub enum Error {
     Generic,
 }
 
+impl crate::error::Classify for Error {
+    fn kind(&self) -> crate::error::ErrorKind {
+        use crate::error::ErrorKind;
+        match self {
+            Self::Malformed { .. } | Self::Generic => ErrorKind::BadInput,
+            Self::Read { .. } | Self::Write { .. } => ErrorKind::Internal,
+        }
+    }
+}
+
 fn command(agent: Agent) -> String {
     format!("git proof ingest --agent {}", agent.name())
 }

@@ -3,36 +3,23 @@
 //! Before a run's proof is written, a decision is kept in the index and lands in the bundle's
 //! `scope_violations`. After, the bundle is never rewritten: the decision is a new signed record
 //! (an in-toto statement of kind `approval`) appended to the same note, naming the bundle by the
-//! digest of its record's payload. Readers fold the records together.
+//! digest of its record's payload and every earlier decision on the path it supersedes, so the
+//! decision in force never depends on the order of records ([`crate::view`]).
 
 use gix::ObjectId;
 
+use crate::error::{Classify, ErrorKind};
 use crate::evidence::EventType;
-use crate::git;
-use crate::model::{APPROVAL_PREDICATE_TYPE, Approval, ApprovalRecord, Bundle, Generator, Statement};
-use crate::notes::{self, Record};
-use crate::policy::{self, ScopeMatcher};
+use crate::model::{APPROVAL_VERSION, Approval, ApprovalRecord, Bundle, Decision, Generator, Statement};
+use crate::notes::{self, NotesReader};
+use crate::policy::{self, ScopeMatcher, TeamPolicy};
+use crate::record::{self, Record};
 use crate::run::{self, Workspace};
 use crate::signing::SigningKey;
 use crate::store::{Index, NewEvent};
-use crate::{canon, diffstat};
-
-/// Approve or reject.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Decision {
-    Approved,
-    Rejected,
-}
-
-impl Decision {
-    /// `approved` or `rejected`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Decision::Approved => "approved",
-            Decision::Rejected => "rejected",
-        }
-    }
-}
+use crate::trust::Trust;
+use crate::view::NoteView;
+use crate::{canon, diffstat, git};
 
 /// Why a decision was not recorded (nothing is written in every case).
 #[derive(Debug, thiserror::Error)]
@@ -49,6 +36,15 @@ pub enum Error {
     NoPaths,
     #[error(transparent)]
     Run(#[from] run::Error),
+}
+
+impl Classify for Error {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            Self::UnknownPath { .. } | Self::NothingToDecide(_) | Self::NoPaths => ErrorKind::BadInput,
+            Self::Run(e) => e.kind(),
+        }
+    }
 }
 
 impl From<git::Error> for Error {
@@ -85,6 +81,14 @@ pub struct Decided {
     pub signed_on: Option<String>,
 }
 
+/// The proof a decision is about: the commit whose note holds it, its record and bundle.
+struct Proven {
+    commit: ObjectId,
+    record: Record,
+    bundle: Bundle,
+    view: NoteView,
+}
+
 /// Records a decision on one or more violations of a run.
 pub fn decide(
     ws: &Workspace,
@@ -95,31 +99,21 @@ pub fn decide(
     let run_id = request.run_id;
     run::check_run_id(run_id)?;
     let run = index.run(run_id)?;
-    let proof = match index.bundle_ref(run_id)? {
-        Some(reference) => {
-            let commit = ObjectId::from_hex(reference.commit_sha.as_bytes()).map_err(|_| run::Error::ProofMissing {
-                run_id: run_id.to_owned(),
-                commit: reference.commit_sha.clone(),
-            })?;
-            let found = run::record_of_run(&ws.repo, commit, run_id)?.ok_or_else(|| run::Error::ProofMissing {
-                run_id: run_id.to_owned(),
-                commit: reference.commit_sha.clone(),
-            })?;
-            Some((commit, found))
-        }
-        None => None,
-    };
-    let violations: Vec<String> = match &proof {
-        Some((_, (_, bundle))) => bundle.scope_violations.iter().map(|v| v.path.clone()).collect(),
+    let proof = proven(ws, index, run_id)?;
+    let violations = match &proof {
+        Some(proven) => decidable(
+            &proven.bundle,
+            &TeamPolicy::of_worktree(&ws.workdir).map_err(run::Error::from)?,
+        ),
         None => {
             // The proof is not written yet: the violations as they stand now.
             let base = git::resolve_commit(&ws.repo, &run.base_sha)?;
-            let head = match (&run.head_sha, run.active) {
-                (Some(head), false) => git::resolve_commit(&ws.repo, head)?,
-                _ => git::head_commit(&ws.repo)?,
+            let head = match run.ended() {
+                Some(end) => git::resolve_commit(&ws.repo, &end.head_sha)?,
+                None => git::head_commit(&ws.repo)?,
             };
             let diff = diffstat::diff_stat(&ws.repo, base, head)?;
-            let dirty = if run.active {
+            let dirty = if run.is_active() {
                 git::dirty_files(&ws.repo)?
             } else {
                 Vec::new()
@@ -131,43 +125,26 @@ pub fn decide(
                 .collect()
         }
     };
-    let paths: Vec<String> = if request.all {
-        if violations.is_empty() {
-            return Err(Error::NothingToDecide(run_id.to_owned()));
-        }
-        violations.clone()
-    } else if request.paths.is_empty() {
-        return Err(Error::NoPaths);
-    } else {
-        for path in request.paths {
-            if !violations.contains(path) {
-                return Err(Error::UnknownPath {
-                    run_id: run_id.to_owned(),
-                    path: path.clone(),
-                    known: violations,
-                });
-            }
-        }
-        request.paths.to_vec()
-    };
+    let paths = chosen_paths(&request, run_id, violations)?;
     let approval = Approval {
-        state: request.decision.as_str().into(),
+        state: request.decision.state(),
         decided_at: Some(run::format_time(now)),
         decided_by: Some(request.decided_by.clone()),
         reason: request.reason.clone(),
     };
     let mut signed_on = None;
-    if let Some((commit, (bundle_record, _))) = &proof {
+    if let Some(proven) = &proof {
         let key = request.key.ok_or(run::Error::Signing(crate::signing::Error::NoKey))?;
-        // Sign every record first, so a bad key writes nothing.
-        let records = paths
-            .iter()
-            .map(|path| sign_approval(*commit, run_id, bundle_record, path, &approval, key))
-            .collect::<Result<Vec<_>, _>>()?;
-        for record in &records {
-            notes::append_record(&ws.repo, *commit, record, |_| false)?;
+        // Every record is signed first, so a bad key writes nothing; then one notes commit
+        // holds them all, however many paths are decided.
+        let mut text = Vec::new();
+        for path in &paths {
+            let record = sign_approval(proven, run_id, path, request.decision, &approval, key)?;
+            notes::append_text(&mut text, record.to_text().as_bytes());
         }
-        signed_on = Some(commit.to_string());
+        let message = format!("Notes added by 'git proof' for {}\n", proven.commit);
+        notes::add_to_notes(&ws.repo, &[(proven.commit, text)], &message)?;
+        signed_on = Some(proven.commit.to_string());
     }
     for path in &paths {
         index.save_decision(run_id, path, &approval)?;
@@ -192,53 +169,109 @@ pub fn decide(
     Ok(Decided { paths, signed_on })
 }
 
+/// The run's written proof, if it has one: the record the index names by digest.
+fn proven(ws: &Workspace, index: &Index, run_id: &str) -> Result<Option<Proven>, Error> {
+    let Some(reference) = index.bundle_ref(run_id)? else {
+        return Ok(None);
+    };
+    let missing = || run::Error::ProofMissing {
+        run_id: run_id.to_owned(),
+        commit: reference.commit_sha.clone(),
+    };
+    let commit = ObjectId::from_hex(reference.commit_sha.as_bytes()).map_err(|_| missing())?;
+    let note = NotesReader::new(&ws.repo)?.note(commit)?.ok_or_else(missing)?;
+    // Which records count is not this writer's to judge: it names every earlier decision.
+    let view = NoteView::build(commit, &note, &Trust::none(0));
+    let record = view
+        .records
+        .iter()
+        .find(|r| r.digest == reference.bundle_digest)
+        .map(|r| r.record.clone())
+        .ok_or_else(missing)?;
+    let bundle = view
+        .bundles
+        .iter()
+        .find(|b| view.records[b.record].digest == reference.bundle_digest)
+        .map(|b| b.bundle().clone())
+        .ok_or_else(missing)?;
+    Ok(Some(Proven {
+        commit,
+        record,
+        bundle,
+        view,
+    }))
+}
+
+/// The paths of a proven run that can be decided: its own violations, and the paths the
+/// worktree's policy says break the team's scope (which `verify --policy` will judge).
+fn decidable(bundle: &Bundle, team: &TeamPolicy) -> Vec<String> {
+    let mut paths: Vec<String> = bundle.scope_violations.iter().map(|v| v.path.clone()).collect();
+    if team.scope.source.is_some()
+        && let Ok(matcher) = ScopeMatcher::new(&team.scope)
+    {
+        for v in policy::violations(&matcher, &bundle.diff_stat, &bundle.dirty_files) {
+            if !paths.contains(&v.path) {
+                paths.push(v.path);
+            }
+        }
+    }
+    paths.sort();
+    paths
+}
+
+/// The paths the request names, each checked to be a violation; every one with `--all`.
+fn chosen_paths(request: &DecisionRequest<'_>, run_id: &str, violations: Vec<String>) -> Result<Vec<String>, Error> {
+    if request.all {
+        if violations.is_empty() {
+            return Err(Error::NothingToDecide(run_id.to_owned()));
+        }
+        return Ok(violations);
+    }
+    if request.paths.is_empty() {
+        return Err(Error::NoPaths);
+    }
+    for path in request.paths {
+        if !violations.contains(path) {
+            return Err(Error::UnknownPath {
+                run_id: run_id.to_owned(),
+                path: path.clone(),
+                known: violations,
+            });
+        }
+    }
+    Ok(request.paths.to_vec())
+}
+
+/// A decision record on `path`, superseding every earlier decision on it (or, the first time,
+/// naming the bundle): under any trust that counts it, it is then the decision in force.
 fn sign_approval(
-    commit: ObjectId,
+    proven: &Proven,
     run_id: &str,
-    bundle_record: &Record,
     path: &str,
+    decision: Decision,
     approval: &Approval,
     key: &SigningKey,
 ) -> Result<Record, run::Error> {
+    let bundle_digest = proven.record.digest();
+    let mut supersedes = proven.view.decisions_on(&bundle_digest, path);
+    if supersedes.is_empty() {
+        supersedes.push(bundle_digest.clone());
+    }
     let statement = Statement::for_approval(
-        &commit.to_string(),
+        &proven.commit.to_string(),
         ApprovalRecord {
-            version: crate::model::BUNDLE_VERSION.into(),
+            version: APPROVAL_VERSION.into(),
             kind: "approval".into(),
             run_id: run_id.to_owned(),
-            bundle_digest: run::record_digest(bundle_record),
+            bundle_digest,
             path: path.to_owned(),
-            decision: approval.state.clone(),
+            decision,
             decided_at: approval.decided_at.clone().unwrap_or_default(),
             decided_by: approval.decided_by.clone().unwrap_or_default(),
             reason: approval.reason.clone(),
+            supersedes,
             generator: Generator::current(),
         },
     );
-    run::sign_statement(&statement, key)
-}
-
-/// The approval of a record, if its payload is an approval statement.
-pub fn approval_of(record: &Record) -> Option<ApprovalRecord> {
-    let statement: Statement<ApprovalRecord> = serde_json::from_str(&record.payload).ok()?;
-    (statement.predicate_type == APPROVAL_PREDICATE_TYPE).then_some(statement.predicate)
-}
-
-/// Applies the approval records of a note to the bundle of `bundle_record`, in note order (the
-/// latest decision on a path wins).
-pub fn fold(bundle: &mut Bundle, bundle_record: &Record, records: &[Record]) {
-    let digest = run::record_digest(bundle_record);
-    for approval in records.iter().filter_map(approval_of) {
-        if approval.bundle_digest != digest || approval.run_id != bundle.run_id {
-            continue;
-        }
-        if let Some(v) = bundle.scope_violations.iter_mut().find(|v| v.path == approval.path) {
-            v.approval = Approval {
-                state: approval.decision,
-                decided_at: Some(approval.decided_at),
-                decided_by: Some(approval.decided_by),
-                reason: approval.reason,
-            };
-        }
-    }
+    Ok(record::sign(&statement, key)?)
 }

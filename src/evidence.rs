@@ -77,13 +77,26 @@ impl EventType {
     }
 }
 
+impl Serialize for EventType {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for EventType {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let name = std::borrow::Cow::<'de, str>::deserialize(deserializer)?;
+        Self::parse(&name).ok_or_else(|| serde::de::Error::custom(format!("unknown event type '{name}'")))
+    }
+}
+
 /// One stored event, exactly the object that is hashed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Event {
     pub event_id: String,
     pub run_id: String,
     pub stream_seq: u64,
-    pub event_type: String,
+    pub event_type: EventType,
     pub occurred_at: String,
     /// Pointers only: ids, digests, sizes, paths, exit codes.
     pub data: Value,
@@ -98,7 +111,7 @@ impl Event {
     /// The id of the step, tool call or artifact the event is about (`step_id`,
     /// `toolcall_id` or `artifact_id` in its data), if any.
     pub fn subject_id(&self) -> Option<&str> {
-        let key = match EventType::parse(&self.event_type)? {
+        let key = match self.event_type {
             EventType::StepStarted | EventType::StepCompleted => "step_id",
             EventType::ToolcallRequested | EventType::ToolcallCompleted | EventType::ToolcallFailed => "toolcall_id",
             EventType::ArtifactCreated => "artifact_id",
@@ -150,7 +163,7 @@ impl EventSummary {
                 event_id: event.event_id.clone(),
                 stream_seq: event.stream_seq,
                 event_hash: event.hash()?,
-                event_type: event.event_type.clone(),
+                event_type: event.event_type.as_str().to_owned(),
             },
             subject_id: event.subject_id().map(str::to_owned),
         })
@@ -369,7 +382,7 @@ mod tests {
             event_id: format!("e{seq}"),
             run_id: "r".into(),
             stream_seq: seq,
-            event_type: kind.as_str().into(),
+            event_type: kind,
             occurred_at: "2026-11-23T10:00:00Z".into(),
             data,
         }

@@ -41,6 +41,27 @@ pub enum Error {
     },
 }
 
+impl crate::error::Classify for Error {
+    fn kind(&self) -> crate::error::ErrorKind {
+        use crate::error::ErrorKind;
+        match self {
+            Self::UnknownRevision { .. } => ErrorKind::NotFound,
+            Self::NotARepository { .. } | Self::NoCommits | Self::Bare | Self::UnsupportedRange(_) => {
+                ErrorKind::BadInput
+            }
+            Self::Git { .. } => ErrorKind::Internal,
+        }
+    }
+
+    fn code(&self) -> &'static str {
+        match self {
+            Self::UnknownRevision { .. } => "unknown_revision",
+            Self::NotARepository { .. } => "not_a_repository",
+            other => other.kind().code(),
+        }
+    }
+}
+
 /// Attaches what we were doing to a gix error.
 pub(crate) trait GitContext<T> {
     fn doing(self, action: impl FnOnce() -> String) -> Result<T, Error>;

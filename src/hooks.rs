@@ -15,7 +15,7 @@ use std::process::Command;
 
 use serde::{Deserialize, Serialize};
 
-use crate::notes::NOTES_REF;
+use crate::notes::{NOTES_REF, remote_notes_ref};
 
 /// The hook shims, as they are in `hooks/`.
 pub const SHIMS: [(&str, &str); 3] = [
@@ -26,10 +26,6 @@ pub const SHIMS: [(&str, &str); 3] = [
 
 /// The suffix a user's own hook is kept under while ours is installed.
 pub const CHAINED_SUFFIX: &str = ".pre-git-proof";
-
-/// The file in a worktree's git dir that says a run may be active there: the post-commit shim
-/// that finds no such file returns at once, without starting git-proof.
-pub const ACTIVE_MARKER: &str = "proof-active-run";
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -48,6 +44,16 @@ pub enum Error {
     Config { args: String, message: String },
     #[error("{} is not valid: {message}; delete it and run `git proof install` again", path.display())]
     State { path: PathBuf, message: String },
+}
+
+impl crate::error::Classify for Error {
+    fn kind(&self) -> crate::error::ErrorKind {
+        use crate::error::ErrorKind;
+        match self {
+            Self::ChainTaken { .. } | Self::State { .. } => ErrorKind::Conflict,
+            Self::Io { .. } | Self::Config { .. } => ErrorKind::Internal,
+        }
+    }
 }
 
 fn io(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> Error + use<> {
@@ -267,11 +273,6 @@ fn wanted_config(repo: &gix::Repository) -> Result<Vec<(String, String)>, Error>
     Ok(wanted)
 }
 
-/// Where a remote's proof notes are fetched to.
-pub fn remote_notes_ref(remote: &str) -> String {
-    format!("refs/notes/remotes/{remote}/proof")
-}
-
 fn config_values(repo: &gix::Repository, key: &str) -> Result<Vec<String>, Error> {
     let output = git_command(repo, &["--local", "--get-all", key])?;
     match output.status.code() {
@@ -311,18 +312,5 @@ fn config_failure(args: &[&str], output: &std::process::Output) -> Error {
     Error::Config {
         args: args.join(" "),
         message: String::from_utf8_lossy(&output.stderr).trim().to_owned(),
-    }
-}
-
-/// Says a run is active in this worktree; written before the run is, so a hook never misses one.
-pub fn mark_active(git_dir: &Path, run_id: &str) -> std::io::Result<()> {
-    std::fs::write(git_dir.join(ACTIVE_MARKER), format!("{run_id}\n"))
-}
-
-/// Says no run is active in this worktree any more.
-pub fn clear_active(git_dir: &Path) -> std::io::Result<()> {
-    match std::fs::remove_file(git_dir.join(ACTIVE_MARKER)) {
-        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
-        _ => Ok(()),
     }
 }

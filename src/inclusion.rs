@@ -44,6 +44,15 @@ pub enum Error {
     MalformedManifest(String),
 }
 
+impl crate::error::Classify for Error {
+    fn kind(&self) -> crate::error::ErrorKind {
+        match self {
+            Self::UnknownEvent { .. } => crate::error::ErrorKind::NotFound,
+            Self::MalformedManifest(_) => crate::error::ErrorKind::BadInput,
+        }
+    }
+}
+
 /// The proof that `event_id` is part of `bundle`'s manifest.
 pub fn prove(bundle: &Bundle, commit: &str, event_id: &str, event: Option<Event>) -> Result<EventProof, Error> {
     let manifest = &bundle.evidence;

@@ -669,10 +669,10 @@ pub fn apply(
             Action::TurnStart { prompt } => {
                 if let Some(active) = current.take() {
                     let run = index.run(&active)?;
-                    if run.active && run.correlation_id.is_some() && run.correlation_id == n.session_id {
+                    if run.is_active() && run.correlation_id.is_some() && run.correlation_id == n.session_id {
                         // The previous turn of this session never reported its end.
                         applied.finished.push(finish(index, &active, 1)?);
-                    } else if run.active {
+                    } else if run.is_active() {
                         // Someone else's run (a manual `git proof start`): this turn's events
                         // belong to it rather than to a run that cannot start beside it.
                         current = Some(active);

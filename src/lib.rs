@@ -2,20 +2,25 @@
 //!
 //! The library holds all behaviour; the `git-proof` binary only parses arguments, opens the
 //! repository and the index, and prints. Modules by what they are about:
-//! - [`git`]: reading the repository (HEAD, diffs, status, history) through gix;
-//! - [`notes`]: the `refs/notes/proof` ref and the signed records inside a note;
-//! - [`signing`]: OpenSSH ed25519 keys, SSHSIG signatures and `allowed_signers` trust;
-//! - [`store`]: the SQLite index of runs, events, checks and proof references;
-//! - [`model`], [`evidence`], [`canon`], [`merkle`]: the bundle and manifest and their hashes;
-//! - [`policy`], [`dod`]: scope rules and definition-of-done checks;
-//! - [`run`]: the run lifecycle (start, events, finish) that ties the rest together;
-//! - [`verify`]: checking the proofs attached to commits.
+//!
+//! - format: [`model`] (bundle, manifest, statements), [`record`] (the signed record, parsed
+//!   once), [`evidence`], [`canon`], [`merkle`], [`policy`], [`signing`], [`inclusion`];
+//! - storage: [`git`] (the one gateway to gix), [`diffstat`], [`patch_id`], [`notes`] (the
+//!   notes ref), [`store`] (the SQLite index), [`trust`] (where trust is read from);
+//! - read model: [`view`], the one place that decides what a note's records count for;
+//! - verification and lifecycle: [`verify`], [`run`], [`approval`], [`rewrite`], [`reindex`],
+//!   [`proofs`] (reading proofs back), [`sync`], [`ingest`], [`dod`], [`hooks`],
+//!   [`agent_config`], [`summary`];
+//! - front end: [`serve`] (the CLI lives in the binary).
+//!
+//! Imports go down this list, never up. Errors say their [`error::ErrorKind`] once.
 
 pub mod agent_config;
 pub mod approval;
 pub mod canon;
 pub mod diffstat;
 pub mod dod;
+pub mod error;
 pub mod evidence;
 pub mod git;
 pub mod hooks;
@@ -27,6 +32,7 @@ pub mod notes;
 pub mod patch_id;
 pub mod policy;
 pub mod proofs;
+pub mod record;
 pub mod reindex;
 pub mod rewrite;
 pub mod run;
@@ -35,4 +41,6 @@ pub mod signing;
 pub mod store;
 pub mod summary;
 pub mod sync;
+pub mod trust;
 pub mod verify;
+pub mod view;

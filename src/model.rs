@@ -174,8 +174,7 @@ pub struct ScopeViolation {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Approval {
-    /// `pending`, `approved` or `rejected`.
-    pub state: String,
+    pub state: ApprovalState,
     pub decided_at: Option<String>,
     pub decided_by: Option<String>,
     pub reason: Option<String>,
@@ -185,10 +184,63 @@ impl Approval {
     /// An undecided violation.
     pub fn pending() -> Self {
         Self {
-            state: "pending".into(),
+            state: ApprovalState::Pending,
             decided_at: None,
             decided_by: None,
             reason: None,
+        }
+    }
+}
+
+/// Where a scope violation stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ApprovalState {
+    Pending,
+    Approved,
+    Rejected,
+}
+
+impl ApprovalState {
+    /// The name used in JSON and in the index.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Approved => "approved",
+            Self::Rejected => "rejected",
+        }
+    }
+
+    /// Inverse of [`Self::as_str`].
+    pub fn parse(text: &str) -> Option<Self> {
+        Some(match text {
+            "pending" => Self::Pending,
+            "approved" => Self::Approved,
+            "rejected" => Self::Rejected,
+            _ => return None,
+        })
+    }
+}
+
+/// A decision someone made on a scope violation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Decision {
+    Approved,
+    Rejected,
+}
+
+impl Decision {
+    /// `approved` or `rejected`.
+    pub fn as_str(self) -> &'static str {
+        self.state().as_str()
+    }
+
+    /// The state a violation is in once decided so.
+    pub fn state(self) -> ApprovalState {
+        match self {
+            Self::Approved => ApprovalState::Approved,
+            Self::Rejected => ApprovalState::Rejected,
         }
     }
 }
@@ -255,6 +307,7 @@ pub struct Completeness {
 
 /// An in-toto Statement v1 whose predicate is `P`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Statement<P> {
     #[serde(rename = "_type")]
     pub statement_type: String,
@@ -262,6 +315,21 @@ pub struct Statement<P> {
     #[serde(rename = "predicateType")]
     pub predicate_type: String,
     pub predicate: P,
+}
+
+impl<P> Statement<P> {
+    /// The commit ids the statement is about, in order.
+    pub fn subject_commits(&self) -> Vec<&str> {
+        self.subject.iter().map(|s| s.digest.git_commit.as_str()).collect()
+    }
+
+    /// The one commit the statement is about, if it names exactly one.
+    pub fn single_subject(&self) -> Option<&str> {
+        match self.subject.as_slice() {
+            [only] => Some(&only.digest.git_commit),
+            _ => None,
+        }
+    }
 }
 
 /// The statement's subject: the annotated commit.
@@ -295,6 +363,9 @@ impl Statement<Bundle> {
     }
 }
 
+/// Version of new approval records: 1.1 added `supersedes`.
+pub const APPROVAL_VERSION: &str = "1.1";
+
 /// A decision on one scope violation, recorded after the bundle: a signed record appended to the
 /// same note, naming the bundle by the digest of its record's payload.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -307,11 +378,16 @@ pub struct ApprovalRecord {
     /// `sha256:<hex>` of the bundle record's payload.
     pub bundle_digest: String,
     pub path: String,
-    /// `approved` or `rejected`.
-    pub decision: String,
+    pub decision: Decision,
     pub decided_at: String,
     pub decided_by: String,
     pub reason: Option<String>,
+    /// The record digests of the earlier decisions on this path that this one replaces, or the
+    /// bundle's digest for the first decision. Readers never go by the order of records in a
+    /// note: the decision in force is the one no other decision supersedes. Absent (empty) in
+    /// version 1.0 records, which supersede nothing.
+    #[serde(default)]
+    pub supersedes: Vec<String>,
     pub generator: Generator,
 }
 
@@ -331,9 +407,13 @@ impl Statement<ApprovalRecord> {
     }
 }
 
+/// Version of new rewrite records: 1.1 patch-ids are `git patch-id --verbatim` (whitespace
+/// counts); 1.0 ones were `--stable`, which ignores whitespace.
+pub const REWRITE_VERSION: &str = "1.1";
+
 /// A proof carried to a rewritten commit (`git commit --amend`, `git rebase`): a signed record
 /// appended to the new commit's note next to the bundle it names. The change is the same when
-/// the two patch-ids (`git patch-id --stable` of base..head before and after) are equal.
+/// the two patch-ids of base..head before and after are equal.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RewriteRecord {

@@ -1,7 +1,7 @@
 //! The `refs/notes/proof` ref: reading and appending signed records, in-process with gix.
 //!
-//! A note is a sequence of records, each a payload (pretty JSON ending in a newline) followed
-//! by an armored SSHSIG block, the layout of a signed git tag (SPEC section 5). Appending is a
+//! A note is a sequence of signed records ([`crate::record`]); this module stores and merges
+//! them and never decides what one means. Appending is a
 //! compare-and-swap on the ref: a writer that loses the race re-reads and tries again, so
 //! parallel finishes in other worktrees never drop each other's notes.
 
@@ -12,82 +12,15 @@ use gix::bstr::ByteSlice;
 use gix::refs::transaction::PreviousValue;
 
 use crate::git::{Error, GitContext};
+use crate::record::{self, Record};
 
 /// The notes ref every proof lives under.
 pub const NOTES_REF: &str = "refs/notes/proof";
-const BEGIN: &str = "-----BEGIN SSH SIGNATURE-----";
-const END: &str = "-----END SSH SIGNATURE-----";
 const MAX_ATTEMPTS: u32 = 50;
 
-/// One signed record of a note.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Record {
-    /// The exact signed bytes.
-    pub payload: String,
-    /// The armored signature, from BEGIN to END line inclusive.
-    pub signature: String,
-}
-
-impl Record {
-    /// The record as it is stored: payload immediately followed by the signature.
-    pub fn to_text(&self) -> String {
-        let mut text = self.payload.clone();
-        text.push_str(&self.signature);
-        if !text.ends_with('\n') {
-            text.push('\n');
-        }
-        text
-    }
-}
-
-/// Why a note's text is not a sequence of signed records.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum ParseError {
-    #[error("the note is not UTF-8 text")]
-    NotText,
-    #[error("the note holds text that is not a signed record (no '{BEGIN}' after it)")]
-    Unsigned,
-    #[error("a signature block has no '{END}' line")]
-    Unterminated,
-    #[error("a signature block has no payload before it")]
-    EmptyPayload,
-}
-
-/// Splits a note into its records.
-pub fn parse_records(note: &[u8]) -> Result<Vec<Record>, ParseError> {
-    let text = std::str::from_utf8(note).map_err(|_| ParseError::NotText)?;
-    let mut records = Vec::new();
-    let mut rest = text;
-    while !rest.trim().is_empty() {
-        let begin = find_line(rest, BEGIN).ok_or(ParseError::Unsigned)?;
-        let after_begin = &rest[begin..];
-        let end = find_line(after_begin, END).ok_or(ParseError::Unterminated)?;
-        let end_of_line = after_begin[end..].find('\n').map_or(after_begin.len(), |i| end + i + 1);
-        // `git notes merge -s union` and `notes.rewriteMode=concatenate` join notes with a
-        // blank line; a payload is JSON and never starts with whitespace of its own.
-        let payload = rest[..begin].trim_start();
-        if payload.is_empty() {
-            return Err(ParseError::EmptyPayload);
-        }
-        records.push(Record {
-            payload: payload.to_owned(),
-            signature: after_begin[..end_of_line].to_owned(),
-        });
-        rest = &after_begin[end_of_line..];
-    }
-    Ok(records)
-}
-
-/// Byte offset of the first line of `text` that is exactly `marker` (ignoring a trailing `\r`).
-fn find_line(text: &str, marker: &str) -> Option<usize> {
-    let mut offset = 0;
-    for line in text.split_inclusive('\n') {
-        if line.trim_end_matches(['\n', '\r']) == marker {
-            return Some(offset);
-        }
-        offset += line.len();
-    }
-    None
+/// Where a remote's proof notes are fetched to, next to ours and never over them.
+pub fn remote_notes_ref(remote: &str) -> String {
+    format!("refs/notes/remotes/{remote}/proof")
 }
 
 /// The state of the notes ref: its commit and tree (both absent before the first note).
@@ -200,11 +133,9 @@ pub fn append_record(
         let mut state =
             gix::note::plumbing::State::new(tip.tree, repo).doing(|| format!("read the {NOTES_REF} tree"))?;
         let existing = note_in(repo, &mut state, commit)?;
-        // A note we cannot parse is kept as it is: appending after it loses nothing, and
+        // Text that is not a record is kept as it is: appending after it loses nothing, and
         // `verify` reports it.
-        if let Ok(records) = parse_records(&existing)
-            && let Some(found) = records.into_iter().find(|r| equivalent(r))
-        {
+        if let Some(found) = record::split(&existing).records.into_iter().find(|r| equivalent(r)) {
             return Ok(Appended::AlreadyPresent(found));
         }
         let mut text = existing;
@@ -291,15 +222,16 @@ pub fn union_note(ours: &[u8], theirs: &[u8]) -> Option<Vec<u8>> {
         append_text(&mut text, theirs);
         text
     };
-    let (Ok(mine), Ok(other)) = (parse_records(ours), parse_records(theirs)) else {
+    let (mine, other) = (record::split(ours), record::split(theirs));
+    if !mine.junk.is_empty() || !other.junk.is_empty() {
         if ours.windows(theirs.len()).any(|w| w == theirs) {
             return None;
         }
         return Some(joined());
-    };
+    }
     let key = |r: &Record| (r.payload.clone(), r.signature.trim_end().to_owned());
-    let known: std::collections::HashSet<_> = mine.iter().map(key).collect();
-    let missing: Vec<&Record> = other.iter().filter(|r| !known.contains(&key(r))).collect();
+    let known: std::collections::HashSet<_> = mine.records.iter().map(key).collect();
+    let missing: Vec<&Record> = other.records.iter().filter(|r| !known.contains(&key(r))).collect();
     if missing.is_empty() {
         return None;
     }
@@ -498,26 +430,6 @@ mod tests {
     const SIG: &str = "-----BEGIN SSH SIGNATURE-----\nAAAA\n-----END SSH SIGNATURE-----\n";
 
     #[test]
-    fn splits_consecutive_records() {
-        let note = format!("{{\"a\": 1}}\n{SIG}{{\"b\": 2}}\n{SIG}");
-        let records = parse_records(note.as_bytes()).unwrap();
-        assert_eq!(records.len(), 2);
-        assert_eq!(records[1].payload, "{\"b\": 2}\n");
-        assert_eq!(records[1].signature, SIG);
-        let joined: String = records.iter().map(Record::to_text).collect();
-        assert_eq!(joined, note);
-    }
-
-    #[test]
-    fn reads_notes_git_joined_with_a_blank_line() {
-        // `git notes merge -s union` and notes.rewriteMode=concatenate put one between notes.
-        let note = format!("{{\"a\": 1}}\n{SIG}\n{{\"b\": 2}}\n{SIG}");
-        let records = parse_records(note.as_bytes()).unwrap();
-        assert_eq!(records.len(), 2);
-        assert_eq!(records[1].payload, "{\"b\": 2}\n");
-    }
-
-    #[test]
     fn union_keeps_every_record_once() {
         let a = format!("{{\"a\": 1}}\n{SIG}");
         let b = format!("{{\"b\": 2}}\n{SIG}");
@@ -534,21 +446,5 @@ mod tests {
             union_note(b"junk\n", a.as_bytes()),
             Some(format!("junk\n{a}").into_bytes())
         );
-    }
-
-    #[test]
-    fn rejects_text_that_is_not_a_record() {
-        assert_eq!(parse_records(b"hello\n"), Err(ParseError::Unsigned));
-        assert_eq!(
-            parse_records(format!("x\n{SIG}trailing\n").as_bytes()),
-            Err(ParseError::Unsigned)
-        );
-        assert_eq!(
-            parse_records(b"x\n-----BEGIN SSH SIGNATURE-----\nAAAA\n"),
-            Err(ParseError::Unterminated)
-        );
-        assert_eq!(parse_records(SIG.as_bytes()), Err(ParseError::EmptyPayload));
-        assert_eq!(parse_records(&[0xff, 0xfe]), Err(ParseError::NotText));
-        assert_eq!(parse_records(b""), Ok(vec![]));
     }
 }

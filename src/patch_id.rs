@@ -1,8 +1,11 @@
-//! `git diff --no-renames --full-index BASE HEAD | git patch-id --stable`, in-process.
+//! `git diff --no-renames --full-index BASE HEAD | git patch-id --verbatim` (or `--stable`),
+//! in-process.
 //!
 //! A patch-id names a change independently of where it sits: the same edits give the same id
 //! after a rebase or an amend that only rewords the message. A proof carried to a rewritten
-//! commit names both ids, and `verify` recomputes the new one.
+//! commit names both ids, and `verify` recomputes the new one. Carry-over compares patches byte
+//! for byte, so new records use `--verbatim` ids, where whitespace counts (`--stable` ignores
+//! it: an amend that only re-indents a Python line would keep a `--stable` id).
 //!
 //! The diff text is produced as git prints it (no renames, three lines of context, Myers with
 //! git's indent heuristic), then hashed by a port of git's `get_one_patchid` state machine
@@ -19,8 +22,31 @@ use crate::git::Error;
 /// Lines of context git prints around a change.
 const CONTEXT: u32 = 3;
 
-/// The stable patch-id of the diff from `base` to `head`, or `None` when the trees are equal.
-pub fn patch_id(repo: &gix::Repository, base: ObjectId, head: ObjectId) -> Result<Option<String>, Error> {
+/// The verbatim patch-id (`git patch-id --verbatim`) of the diff from `base` to `head`, or
+/// `None` when the trees are equal.
+pub fn verbatim(repo: &gix::Repository, base: ObjectId, head: ObjectId) -> Result<Option<String>, Error> {
+    patch_id(repo, base, head, Whitespace::Counts)
+}
+
+/// The stable patch-id (`git patch-id --stable`), which ignores whitespace: what rewrite records
+/// of version 1.0 hold.
+pub fn stable(repo: &gix::Repository, base: ObjectId, head: ObjectId) -> Result<Option<String>, Error> {
+    patch_id(repo, base, head, Whitespace::Ignored)
+}
+
+/// Whether whitespace is part of the hashed patch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Whitespace {
+    Counts,
+    Ignored,
+}
+
+fn patch_id(
+    repo: &gix::Repository,
+    base: ObjectId,
+    head: ObjectId,
+    whitespace: Whitespace,
+) -> Result<Option<String>, Error> {
     let mut changes = tree_changes(repo, base, head)?;
     changes.sort_by(|a, b| a.path.cmp(&b.path));
     let hash = repo.object_hash();
@@ -28,7 +54,7 @@ pub fn patch_id(repo: &gix::Repository, base: ObjectId, head: ObjectId) -> Resul
     for change in &changes {
         write_file_diff(repo, change, hash, &mut text)?;
     }
-    Ok(hash_patch(&text, hash))
+    Ok(hash_patch(&text, hash, whitespace))
 }
 
 fn write_file_diff(
@@ -161,8 +187,16 @@ fn write_hunks(old: &[u8], new: &[u8], out: &mut Vec<u8>) {
     let token = |t: gix::diff::blob::Token| -> &[u8] { input.interner[t] };
     let line = |out: &mut Vec<u8>, sign: u8, text: &[u8]| {
         out.push(sign);
-        out.extend_from_slice(text.strip_suffix(b"\n").unwrap_or(text));
-        out.push(b'\n');
+        match text.strip_suffix(b"\n") {
+            Some(text) => {
+                out.extend_from_slice(text);
+                out.push(b'\n');
+            }
+            None => {
+                out.extend_from_slice(text);
+                out.extend_from_slice(b"\n\\ No newline at end of file\n");
+            }
+        }
     };
     let old_len = input.before.len() as u32;
     let mut i = 0;
@@ -211,8 +245,9 @@ fn write_hunks(old: &[u8], new: &[u8], out: &mut Vec<u8>) {
     }
 }
 
-/// git's `get_one_patchid` with `--stable`, over one diff: per-file hashes summed with carry.
-fn hash_patch(text: &[u8], kind: gix::hash::Kind) -> Option<String> {
+/// git's `get_one_patchid` with `--stable` or `--verbatim`, over one diff: per-file hashes
+/// summed with carry.
+fn hash_patch(text: &[u8], kind: gix::hash::Kind, whitespace: Whitespace) -> Option<String> {
     let mut result = vec![0u8; kind.len_in_bytes()];
     let mut ctx = Hasher::new(kind);
     let (mut before, mut after) = (-1i64, -1i64);
@@ -223,6 +258,10 @@ fn hash_patch(text: &[u8], kind: gix::hash::Kind) -> Option<String> {
         // C string functions see a line up to its first NUL.
         let line = raw.split(|&b| b == 0).next().unwrap_or(raw);
         if line.starts_with(b"\\ ") && line.len() > 12 {
+            // "\ No newline at end of file": part of a verbatim patch, not of a stable one.
+            if whitespace == Whitespace::Counts {
+                ctx.update(line);
+            }
             continue;
         }
         if patch_len == 0 && !line.starts_with(b"diff ") {
@@ -279,13 +318,18 @@ fn hash_patch(text: &[u8], kind: gix::hash::Kind) -> Option<String> {
             }
             _ => {}
         }
-        let stripped: Vec<u8> = line
-            .iter()
-            .copied()
-            .filter(|c| !matches!(c, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r'))
-            .collect();
-        patch_len += stripped.len();
-        ctx.update(&stripped);
+        if whitespace == Whitespace::Counts {
+            patch_len += line.len();
+            ctx.update(line);
+        } else {
+            let stripped: Vec<u8> = line
+                .iter()
+                .copied()
+                .filter(|c| !matches!(c, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r'))
+                .collect();
+            patch_len += stripped.len();
+            ctx.update(&stripped);
+        }
     }
     ctx.flush_into(&mut result);
     (patch_len > 0).then(|| result.iter().map(|b| format!("{b:02x}")).collect())

@@ -61,24 +61,82 @@ struct VerifyTable {
     /// `verify --policy`: fail unless every DoD check passed.
     #[serde(default)]
     require_dod: bool,
+    /// Principal patterns (OpenSSH style) whose decisions on scope violations count.
+    #[serde(default)]
+    approvers: Vec<String>,
 }
 
 /// The `[verify]` table of a policy file: what a team judges in CI.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct VerifyPolicy {
+    /// Author or committer patterns that mark a commit agent-made.
     pub agents: Vec<String>,
     pub deny_pending: bool,
     pub require_dod: bool,
+    /// Who may decide scope violations: principal patterns matched against the signer's
+    /// allowed_signers principals. Empty: any trusted signer, the run's own included.
+    pub approvers: Vec<String>,
 }
 
-/// Parses the `[verify]` table of a policy file's text; `origin` names it in errors.
-pub fn verify_policy(origin: &Path, text: &str) -> Result<VerifyPolicy, Error> {
-    let table = parse_policy(origin, text)?.verify;
-    Ok(VerifyPolicy {
-        agents: table.agents,
-        deny_pending: table.deny_pending,
-        require_dod: table.require_dod,
-    })
+/// A policy file as a team commits it: the default scope and checks of runs, and how `verify`
+/// judges them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TeamPolicy {
+    /// `[scope]`; `source` is `policy` when it has any glob.
+    pub scope: ScopeSnapshot,
+    /// `[[dod]]`, in file order.
+    pub dod: Vec<DodCheck>,
+    pub verify: VerifyPolicy,
+}
+
+impl TeamPolicy {
+    /// Parses a policy file's text; `origin` names it in errors.
+    pub fn parse(origin: &Path, text: &str) -> Result<Self, Error> {
+        Self::from_file(parse_policy(origin, text)?)
+    }
+
+    /// The worktree's `.proof/policy.toml`, or the empty policy without one.
+    pub fn of_worktree(workdir: &Path) -> Result<Self, Error> {
+        let path = workdir.join(POLICY_PATH);
+        match std::fs::read_to_string(&path) {
+            Ok(text) => Self::parse(&path, &text),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Self::default()),
+            Err(source) => Err(Error::Read { path, source }),
+        }
+    }
+
+    fn from_file(file: PolicyFile) -> Result<Self, Error> {
+        let has_scope = !file.scope.allow.is_empty() || !file.scope.deny.is_empty();
+        let scope = ScopeSnapshot {
+            allow: file.scope.allow,
+            deny: file.scope.deny,
+            source: has_scope.then(|| "policy".to_owned()),
+        };
+        for glob in scope.allow.iter().chain(&scope.deny) {
+            compile(glob)?;
+        }
+        let mut dod: Vec<DodCheck> = Vec::new();
+        for d in file.dod {
+            if dod.iter().any(|c| c.name == d.name) {
+                return Err(Error::DuplicateCheck(d.name));
+            }
+            dod.push(DodCheck {
+                name: d.name,
+                command: d.command,
+                timeout_s: d.timeout_s.unwrap_or(DEFAULT_TIMEOUT_S),
+                cwd: d.cwd,
+                env: d.env,
+                source: "policy".into(),
+            });
+        }
+        let verify = VerifyPolicy {
+            agents: file.verify.agents,
+            deny_pending: file.verify.deny_pending,
+            require_dod: file.verify.require_dod,
+            approvers: file.verify.approvers,
+        };
+        Ok(Self { scope, dod, verify })
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -128,14 +186,12 @@ pub fn parse_dod_spec(spec: &str) -> Result<DodCheck, Error> {
 
 /// The effective scope and DoD: the worktree's policy file, then the command line.
 pub fn effective(workdir: &Path, cli: &CliRules) -> Result<(ScopeSnapshot, Vec<DodCheck>), Error> {
-    let path = workdir.join(POLICY_PATH);
-    let file = match std::fs::read_to_string(&path) {
-        Ok(text) => Some(parse_policy(&path, &text)?),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-        Err(source) => return Err(Error::Read { path, source }),
-    };
-    let file = file.unwrap_or_default();
-    let from_policy = !file.scope.allow.is_empty() || !file.scope.deny.is_empty();
+    let TeamPolicy {
+        scope: file_scope,
+        dod: mut checks,
+        ..
+    } = TeamPolicy::of_worktree(workdir)?;
+    let from_policy = file_scope.source.is_some();
     let from_cli = !cli.allow.is_empty() || !cli.deny.is_empty();
     let source = match (from_policy, from_cli) {
         (false, false) => None,
@@ -144,28 +200,15 @@ pub fn effective(workdir: &Path, cli: &CliRules) -> Result<(ScopeSnapshot, Vec<D
         (true, true) => Some("policy+cli"),
     };
     let scope = ScopeSnapshot {
-        allow: file.scope.allow.iter().chain(&cli.allow).cloned().collect(),
-        deny: file.scope.deny.iter().chain(&cli.deny).cloned().collect(),
+        allow: file_scope.allow.iter().chain(&cli.allow).cloned().collect(),
+        deny: file_scope.deny.iter().chain(&cli.deny).cloned().collect(),
         source: source.map(str::to_owned),
     };
-    for glob in scope.allow.iter().chain(&scope.deny) {
+    for glob in cli.allow.iter().chain(&cli.deny) {
         compile(glob)?;
     }
-    let mut checks: Vec<DodCheck> = Vec::new();
-    for d in file.dod {
-        if checks.iter().any(|c| c.name == d.name) {
-            return Err(Error::DuplicateCheck(d.name));
-        }
-        checks.push(DodCheck {
-            name: d.name,
-            command: d.command,
-            timeout_s: d.timeout_s.unwrap_or(DEFAULT_TIMEOUT_S),
-            cwd: d.cwd,
-            env: d.env,
-            source: "policy".into(),
-        });
-    }
-    // A check named on the command line replaces the policy's check of that name.
+    // A check named on the command line replaces the policy's check of that name (locally:
+    // `verify --policy` judges by the trusted policy, not by the run's snapshot).
     let mut seen_cli = BTreeMap::new();
     for c in &cli.dod {
         if seen_cli.insert(c.name.clone(), ()).is_some() {
@@ -177,16 +220,6 @@ pub fn effective(workdir: &Path, cli: &CliRules) -> Result<(ScopeSnapshot, Vec<D
         }
     }
     Ok((scope, checks))
-}
-
-/// The `[verify]` table of the worktree's policy file (empty without one).
-pub fn worktree_verify_policy(workdir: &Path) -> Result<VerifyPolicy, Error> {
-    let path = workdir.join(POLICY_PATH);
-    match std::fs::read_to_string(&path) {
-        Ok(text) => verify_policy(&path, &text),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(VerifyPolicy::default()),
-        Err(source) => Err(Error::Read { path, source }),
-    }
 }
 
 fn parse_policy(path: &Path, text: &str) -> Result<PolicyFile, Error> {
@@ -213,6 +246,12 @@ fn compile(glob: &str) -> Result<Pattern, Error> {
 pub struct ScopeMatcher {
     allow: Vec<(String, Pattern)>,
     deny: Vec<(String, Pattern)>,
+}
+
+impl crate::error::Classify for Error {
+    fn kind(&self) -> crate::error::ErrorKind {
+        crate::error::ErrorKind::BadInput
+    }
 }
 
 impl ScopeMatcher {

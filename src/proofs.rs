@@ -1,14 +1,18 @@
-//! Reading proofs back, for `git proof show` and `git proof serve` alike: the bundles a run id or
-//! a commit names, with decisions made after the proof folded in, and each signature checked
-//! against the trust sources.
+//! Reading proofs back, for `git proof show`, `git proof log` and `git proof serve` alike: the
+//! bundles a run id or a commit names, as the read model ([`crate::view`]) judges them under the
+//! trust in force. Nothing here is shown as approved or valid that the trust in force does not
+//! vouch for: without a trust source, signatures and decisions are "unverified".
 
 use gix::ObjectId;
 use serde::Serialize;
 
-use crate::model::{Bundle, DodStatus, RunStatus};
-use crate::signing::{self, AllowedSigners};
-use crate::store::{self, Index, RunRecord};
-use crate::{approval, git, notes, run, verify};
+use crate::error::{Classify, ErrorKind};
+use crate::model::{ApprovalState, Bundle, DodStatus, RunStatus};
+use crate::notes::{self, NotesReader};
+use crate::store::{self, Index, RunRecord, RunState};
+use crate::trust::Trust;
+use crate::view::{BundleView, NoteView, Placement, RecordView, SignatureCheck};
+use crate::{git, run};
 
 /// Why no proof could be shown.
 #[derive(Debug, thiserror::Error)]
@@ -17,34 +21,45 @@ pub enum Error {
     Unknown(String),
     #[error("commit {0} has no proof (no note under {ref_name})", ref_name = notes::NOTES_REF)]
     NoNote(ObjectId),
-    #[error("the note on {commit} holds no proof bundle{}", run_id.as_ref().map(|r| format!(" for run {r}")).unwrap_or_default())]
-    NoBundle { commit: ObjectId, run_id: Option<String> },
-    #[error("the proof note on {commit} is corrupt: {why}; run `git proof verify {commit}` for details")]
-    Corrupt { commit: ObjectId, why: String },
+    #[error("the note on {commit} holds no proof bundle{}{}", run_id.as_ref().map(|r| format!(" for run {r}")).unwrap_or_default(), junk.as_ref().map(|j| format!(", only {j}; run `git proof verify {commit}` for details")).unwrap_or_default())]
+    NoBundle {
+        commit: ObjectId,
+        run_id: Option<String>,
+        /// What the note holds instead, when it holds no record at all.
+        junk: Option<String>,
+    },
+    #[error("run '{0}' has no proof yet (finish it with `git proof finish --run {0}`)")]
+    NoProof(String),
     #[error(transparent)]
-    Run(#[from] run::Error),
+    Store(#[from] store::Error),
     #[error(transparent)]
     Git(#[from] git::Error),
 }
 
-impl Error {
-    /// Whether the thing asked for does not exist (as opposed to being unreadable).
-    pub fn is_not_found(&self) -> bool {
-        matches!(
-            self,
-            Self::Unknown(_)
-                | Self::NoNote(_)
-                | Self::NoBundle { .. }
-                | Self::Run(run::Error::NoProof(_) | run::Error::Store(store::Error::UnknownRun(_)))
-        )
+impl Classify for Error {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            Self::Unknown(_) | Self::NoNote(_) | Self::NoBundle { .. } | Self::NoProof(_) => ErrorKind::NotFound,
+            Self::Store(e) => e.kind(),
+            Self::Git(e) => e.kind(),
+        }
+    }
+
+    fn code(&self) -> &'static str {
+        match self {
+            Self::Unknown(_) => "unknown_run",
+            Self::NoNote(_) | Self::NoBundle { .. } | Self::NoProof(_) => "no_proof",
+            Self::Store(e) => e.code(),
+            Self::Git(e) => e.code(),
+        }
     }
 }
 
-/// What a signature check said.
+/// What a bundle's signature check says, for a reader.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Signature {
-    /// No trust source is configured, so nothing was checked.
-    NotChecked,
+    /// No trust source is configured, so nothing could be verified.
+    Unverified,
     Valid {
         principals: String,
         fingerprint: String,
@@ -53,24 +68,21 @@ pub enum Signature {
 }
 
 impl Signature {
-    /// Checks one record's signature; `None` for signers means no trust source.
-    pub fn check(record: &notes::Record, signers: Option<&AllowedSigners>, now: i64) -> Self {
-        match signers {
-            None => Self::NotChecked,
-            Some(signers) => match signing::verify(record.payload.as_bytes(), &record.signature, signers, now) {
-                Ok(signer) => Self::Valid {
-                    principals: signer.principals,
-                    fingerprint: signer.fingerprint,
-                },
-                Err(why) => Self::Invalid(why.to_string()),
+    fn of(check: &SignatureCheck) -> Self {
+        match check {
+            SignatureCheck::Trusted(signer) => Self::Valid {
+                principals: signer.principals.clone(),
+                fingerprint: signer.fingerprint.clone(),
             },
+            SignatureCheck::Untrusted(why) => Self::Invalid(why.to_string()),
+            SignatureCheck::Unverified | SignatureCheck::Skipped => Self::Unverified,
         }
     }
 
-    /// One word: `valid`, `invalid` or `unchecked`.
+    /// One word: `valid`, `invalid` or `unverified`.
     pub fn state(&self) -> &'static str {
         match self {
-            Self::NotChecked => "unchecked",
+            Self::Unverified => "unverified",
             Self::Valid { .. } => "valid",
             Self::Invalid(_) => "invalid",
         }
@@ -79,7 +91,7 @@ impl Signature {
     /// The verdict as a sentence, as `git proof show` prints it.
     pub fn describe(&self) -> String {
         match self {
-            Self::NotChecked => "not checked (no allowed signers configured; see `git proof verify --help`)".into(),
+            Self::Unverified => "unverified (no allowed signers are configured; see `git proof verify --help`)".into(),
             Self::Valid {
                 principals,
                 fingerprint,
@@ -89,104 +101,218 @@ impl Signature {
     }
 }
 
+/// Where a scope violation stands, as a reader may be told.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Standing {
+    /// A state the trust in force vouches for.
+    Decided(ApprovalState),
+    /// Decisions that disagree: undecided.
+    Conflicting,
+    /// A decision nobody trusted can vouch for (no trust source, or the bundle does not count).
+    Unverified(ApprovalState),
+}
+
+impl Standing {
+    /// One word: `pending`, `approved`, `rejected`, `conflicting` or `unverified`.
+    pub fn word(self) -> &'static str {
+        match self {
+            Self::Decided(state) => state.as_str(),
+            Self::Conflicting => "conflicting",
+            Self::Unverified(_) => "unverified",
+        }
+    }
+}
+
 /// One bundle as a reader sees it.
 #[derive(Debug, Clone)]
 pub struct ShownProof {
-    /// The bundle, with approvals recorded after it folded into its violations.
+    /// The bundle, with the decisions in force folded into its violations.
     pub bundle: Bundle,
+    /// The standing of each of `bundle.scope_violations`, in the same order.
+    pub standings: Vec<Standing>,
     /// The commit whose note holds it.
     pub commit: ObjectId,
     pub signature: Signature,
+    /// Why it does not count on this commit although its signature may be fine (it is another
+    /// commit's proof), if so.
+    pub elsewhere: Option<String>,
+    /// "carried from <sha> by amend" for a proof rewrites brought here.
+    pub carried: Option<String>,
+    /// Records about this run that do not count, with why.
+    pub ignored: Vec<String>,
+}
+
+impl ShownProof {
+    fn of(view: &NoteView, shown: &BundleView) -> Self {
+        let record = view.record_of(shown);
+        let counts = view.counts(shown.record);
+        let bundle = shown.folded();
+        let original = shown.bundle();
+        let standings = bundle
+            .scope_violations
+            .iter()
+            .zip(&original.scope_violations)
+            .map(|(v, own)| {
+                if counts {
+                    match shown.decisions.get(&v.path) {
+                        Some(e) if e.state() == ApprovalState::Pending => Standing::Conflicting,
+                        _ => Standing::Decided(shown.state_of(&v.path)),
+                    }
+                } else if own.approval.state == ApprovalState::Pending {
+                    Standing::Decided(ApprovalState::Pending)
+                } else {
+                    Standing::Unverified(own.approval.state)
+                }
+            })
+            .collect();
+        let run_id = &original.run_id;
+        let ignored = view
+            .records
+            .iter()
+            .filter(|r| r.run_id.as_deref() == Some(run_id) && !std::ptr::eq(*r, record))
+            .filter_map(|r: &RecordView| Some(format!("{} record: {}", r.kind.as_str(), r.ignored.as_ref()?)))
+            .collect();
+        let carried = match &shown.placement {
+            Placement::Carried(links) => Some(format!(
+                "carried from {} by {}",
+                &original.head_sha[..original.head_sha.len().min(10)],
+                links
+                    .iter()
+                    .map(|l| l.rewrite.operation.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )),
+            _ => None,
+        };
+        let elsewhere = match (&shown.placement, &record.signature) {
+            (Placement::Elsewhere(why), SignatureCheck::Trusted(_)) => Some(why.clone()),
+            _ => None,
+        };
+        let signature = Signature::of(&record.signature);
+        // Without a trust source the bundle's own decisions are shown, but only as unverified.
+        Self {
+            standings,
+            bundle: if counts { bundle } else { original.clone() },
+            commit: view.commit,
+            signature,
+            elsewhere,
+            carried,
+            ignored,
+        }
+    }
+
+    /// How many violations are not (verifiably) approved.
+    pub fn not_approved(&self) -> usize {
+        self.standings
+            .iter()
+            .filter(|s| **s != Standing::Decided(ApprovalState::Approved))
+            .count()
+    }
 }
 
 /// The bundles `target` names: a run's own (a run id in the index wins over a revision of the
 /// same spelling), or every bundle on a commit.
-pub fn find(
-    repo: &gix::Repository,
-    index: &Index,
-    target: &str,
-    signers: Option<&AllowedSigners>,
-    now: i64,
-) -> Result<Vec<ShownProof>, Error> {
+pub fn find(repo: &gix::Repository, index: &Index, target: &str, trust: &Trust) -> Result<Vec<ShownProof>, Error> {
     let is_run = run::check_run_id(target).is_ok() && index.run(target).is_ok();
     let (commit, run_id) = match git::resolve_commit(repo, target) {
         Ok(commit) if !is_run => (commit, None),
-        _ => match run::locate_run(repo, index, target) {
+        _ => match locate_run(repo, index, target, trust) {
             Ok(commit) => (commit, Some(target)),
-            Err(run::Error::Store(store::Error::UnknownRun(_)) | run::Error::BadRunId(_)) => {
-                return Err(Error::Unknown(target.to_owned()));
-            }
-            Err(e) => return Err(e.into()),
+            Err(Error::Store(store::Error::UnknownRun(_))) => return Err(Error::Unknown(target.to_owned())),
+            Err(e) => return Err(e),
         },
     };
-    on_commit(&mut notes::NotesReader::new(repo)?, commit, run_id, signers, now)
+    on_commit(&mut NotesReader::new(repo)?, commit, run_id, trust)
 }
 
 /// The proof of one run, by run id only.
-pub fn of_run(
-    repo: &gix::Repository,
-    index: &Index,
-    run_id: &str,
-    signers: Option<&AllowedSigners>,
-    now: i64,
-) -> Result<ShownProof, Error> {
-    of_run_in(&mut notes::NotesReader::new(repo)?, index, run_id, signers, now)
+pub fn of_run(repo: &gix::Repository, index: &Index, run_id: &str, trust: &Trust) -> Result<ShownProof, Error> {
+    of_run_in(&mut NotesReader::new(repo)?, index, run_id, trust)
 }
 
 /// [`of_run`] through a reader the caller keeps for several runs.
-fn of_run_in(
-    reader: &mut notes::NotesReader<'_>,
-    index: &Index,
-    run_id: &str,
-    signers: Option<&AllowedSigners>,
-    now: i64,
-) -> Result<ShownProof, Error> {
-    let commit = run::locate_run(reader.repo(), index, run_id)?;
-    let mut shown = on_commit(reader, commit, Some(run_id), signers, now)?;
-    // A note holds at most one bundle per run (appending checks for it).
+fn of_run_in(reader: &mut NotesReader<'_>, index: &Index, run_id: &str, trust: &Trust) -> Result<ShownProof, Error> {
+    let commit = locate_run(reader.repo(), index, run_id, trust)?;
+    let mut shown = on_commit(reader, commit, Some(run_id), trust)?;
     Ok(shown.swap_remove(0))
+}
+
+/// The view of `commit`'s note under `trust`, if it has one.
+pub fn view_of(reader: &mut NotesReader<'_>, commit: ObjectId, trust: &Trust) -> Result<Option<NoteView>, Error> {
+    Ok(reader.note(commit)?.map(|note| NoteView::build(commit, &note, trust)))
 }
 
 /// The bundles on `commit`'s note, only `run_id`'s when given.
 fn on_commit(
-    reader: &mut notes::NotesReader<'_>,
+    reader: &mut NotesReader<'_>,
     commit: ObjectId,
     run_id: Option<&str>,
-    signers: Option<&AllowedSigners>,
-    now: i64,
+    trust: &Trust,
 ) -> Result<Vec<ShownProof>, Error> {
-    let note = reader.note(commit)?.ok_or(Error::NoNote(commit))?;
-    let records = notes::parse_records(&note).map_err(|e| Error::Corrupt {
-        commit,
-        why: e.to_string(),
-    })?;
-    // With a trust source, only the approvals whose signature checks out count.
-    let approvals: Vec<notes::Record> = records
-        .iter()
-        .filter(|r| approval::approval_of(r).is_some())
-        .filter(|r| signers.is_none_or(|s| signing::verify(r.payload.as_bytes(), &r.signature, s, now).is_ok()))
-        .cloned()
-        .collect();
-    let shown: Vec<ShownProof> = records
-        .iter()
-        .filter_map(|r| Some((r, verify::bundle_of(r)?)))
-        .filter(|(_, b)| run_id.is_none_or(|id| b.run_id == id))
-        .map(|(record, mut bundle)| {
-            approval::fold(&mut bundle, record, &approvals);
-            ShownProof {
-                signature: Signature::check(record, signers, now),
-                bundle,
-                commit,
-            }
-        })
-        .collect();
+    let view = view_of(reader, commit, trust)?.ok_or(Error::NoNote(commit))?;
+    let shown: Vec<ShownProof> = match run_id {
+        Some(run_id) => view
+            .bundle_of_run(run_id)
+            .map(|b| ShownProof::of(&view, b))
+            .into_iter()
+            .collect(),
+        None => view.bundles.iter().map(|b| ShownProof::of(&view, b)).collect(),
+    };
     if shown.is_empty() {
         return Err(Error::NoBundle {
             commit,
             run_id: run_id.map(str::to_owned),
+            junk: view
+                .records
+                .is_empty()
+                .then(|| view.junk.first().map(|j| j.why.to_string()))
+                .flatten(),
         });
     }
     Ok(shown)
+}
+
+/// The commit whose note proves `run_id`: from the index, else by reading every note (a clone
+/// whose index has not been rebuilt).
+pub fn locate_run(repo: &gix::Repository, index: &Index, run_id: &str, trust: &Trust) -> Result<ObjectId, Error> {
+    if let Some(reference) = index.bundle_ref(run_id)? {
+        return ObjectId::from_hex(reference.commit_sha.as_bytes()).map_err(|_| {
+            Error::Store(store::Error::Malformed {
+                what: "commit id",
+                run_id: run_id.to_owned(),
+            })
+        });
+    }
+    if index.run(run_id).is_ok() {
+        return Err(Error::NoProof(run_id.to_owned()));
+    }
+    find_run_in_notes(repo, run_id, trust)?.ok_or_else(|| Error::Store(store::Error::UnknownRun(run_id.to_owned())))
+}
+
+/// Looks for a run's bundle in every note, preferring a note where it counts: the path for a
+/// clone whose index is not built yet.
+pub fn find_run_in_notes(repo: &gix::Repository, run_id: &str, trust: &Trust) -> Result<Option<ObjectId>, Error> {
+    if run::check_run_id(run_id).is_err() {
+        return Ok(None);
+    }
+    let mut reader = NotesReader::new(repo)?;
+    let needle = format!("\"run_id\": \"{run_id}\"");
+    let mut fallback = None;
+    for (commit, _) in notes::list_notes(repo)? {
+        let Some(note) = reader.note(commit)? else { continue };
+        if !note.windows(needle.len()).any(|w| w == needle.as_bytes()) {
+            continue;
+        }
+        let view = NoteView::build(commit, &note, trust);
+        match view.bundle_of_run(run_id) {
+            Some(b) if view.counts(b.record) => return Ok(Some(commit)),
+            Some(_) => {
+                fallback.get_or_insert(commit);
+            }
+            None => {}
+        }
+    }
+    Ok(fallback)
 }
 
 /// The bundle as `git proof show --json` prints it and the HTTP API serves it: pretty JSON and
@@ -224,8 +350,9 @@ pub struct ProofSummary {
     pub deletions: u64,
     /// Checks by status: `passed`, `failed`, `error`, `timeout`, `pending`.
     pub dod: DodCounts,
+    /// Violations not approved by a decision the trust in force vouches for.
     pub violations_pending: u64,
-    /// `valid`, `invalid`, `unchecked`, or `unreadable` (then `problem` says why).
+    /// `valid`, `invalid`, `unverified`, or `unreadable` (then `problem` says why).
     pub signature: &'static str,
     pub signed_by: Option<String>,
     pub problem: Option<String>,
@@ -264,30 +391,28 @@ impl DodCounts {
 }
 
 /// Summarizes runs of the index: each proof read from the notes (through one reader, so the
-/// notes tree is read once for a whole page), its signature checked.
+/// notes tree is read once for a whole page), judged under `trust`.
 pub fn summarize(
     repo: &gix::Repository,
     index: &Index,
     runs: Vec<RunRecord>,
-    signers: Option<&AllowedSigners>,
-    now: i64,
+    trust: &Trust,
 ) -> Result<Vec<RunSummary>, Error> {
-    let mut reader = notes::NotesReader::new(repo)?;
+    let mut reader = NotesReader::new(repo)?;
     runs.into_iter()
-        .map(|run| summarize_one(&mut reader, index, run, signers, now))
+        .map(|run| summarize_one(&mut reader, index, run, trust))
         .collect()
 }
 
 fn summarize_one(
-    reader: &mut notes::NotesReader<'_>,
+    reader: &mut NotesReader<'_>,
     index: &Index,
     run: RunRecord,
-    signers: Option<&AllowedSigners>,
-    now: i64,
+    trust: &Trust,
 ) -> Result<RunSummary, Error> {
-    let proof = match index.bundle_ref(&run.run_id).map_err(run::Error::Store)? {
+    let proof = match index.bundle_ref(&run.run_id)? {
         None => None,
-        Some(reference) => Some(match of_run_in(reader, index, &run.run_id, signers, now) {
+        Some(reference) => Some(match of_run_in(reader, index, &run.run_id, trust) {
             Ok(shown) => {
                 let stat = &shown.bundle.diff_stat;
                 let signed_by = match &shown.signature {
@@ -300,17 +425,16 @@ fn summarize_one(
                     insertions: stat.insertions,
                     deletions: stat.deletions,
                     dod: DodCounts::of(&shown.bundle),
-                    violations_pending: shown
-                        .bundle
-                        .scope_violations
-                        .iter()
-                        .filter(|v| v.approval.state == "pending")
-                        .count() as u64,
-                    signature: shown.signature.state(),
+                    violations_pending: shown.not_approved() as u64,
+                    signature: if shown.elsewhere.is_some() {
+                        "invalid"
+                    } else {
+                        shown.signature.state()
+                    },
                     signed_by,
                     problem: match shown.signature {
                         Signature::Invalid(why) => Some(why),
-                        _ => None,
+                        _ => shown.elsewhere,
                     },
                 }
             }
@@ -328,17 +452,27 @@ fn summarize_one(
             },
         }),
     };
-    let head = run.head_sha.as_deref().unwrap_or(&run.base_sha);
+    let (state, run_status, exit_code, ended_at, head_sha) = match &run.state {
+        RunState::Active => ("active", None, None, None, None),
+        RunState::Ended(end) => (
+            "ended",
+            Some(RunStatus::from_exit_code(end.exit_code).as_str()),
+            Some(end.exit_code),
+            Some(end.ended_at.clone()),
+            Some(end.head_sha.clone()),
+        ),
+    };
+    let head = head_sha.as_deref().unwrap_or(&run.base_sha);
     Ok(RunSummary {
         head_subject: git::subject(reader.repo(), head),
-        state: if run.active { "active" } else { "ended" },
-        run_status: run.exit_code.map(|c| RunStatus::from_exit_code(c).as_str()),
-        exit_code: run.exit_code,
+        state,
+        run_status,
+        exit_code,
         run_id: run.run_id,
         started_at: run.started_at,
-        ended_at: run.ended_at,
+        ended_at,
         base_sha: run.base_sha,
-        head_sha: run.head_sha,
+        head_sha,
         proof,
     })
 }

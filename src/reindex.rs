@@ -1,7 +1,11 @@
 //! Rebuilding the index from the notes alone: in a fresh clone after fetching
 //! `refs/notes/proof`, or after the index file was lost or corrupted. Runs, their checks,
-//! scope violations (with the decisions recorded in the note), manifests and proof references
-//! come back; event contents do not (a note holds only their hashes).
+//! scope violations (with the decisions in force), manifests and proof references come back;
+//! event contents do not (a note holds only their hashes).
+//!
+//! The index never places a proof where `verify` would reject it: a bundle is imported on a
+//! commit where it counts under the trust in force ([`crate::view`]). Without any trust source
+//! a bundle on its own commit is imported as unverified (and shown so); nothing is carried.
 
 use std::collections::HashMap;
 
@@ -9,8 +13,10 @@ use gix::ObjectId;
 
 use crate::model::Bundle;
 use crate::notes::{self, NotesReader};
-use crate::run::{self, record_digest};
-use crate::store::{BundleRef, Index, RunRecord};
+use crate::run;
+use crate::store::{BundleRef, Ended, Index, RunRecord, RunState};
+use crate::trust::Trust;
+use crate::view::{BundleView, NoteView, Placement, SignatureCheck};
 
 /// What a rebuild found.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -21,76 +27,100 @@ pub struct Reindexed {
     pub imported: usize,
     /// Runs the index already had.
     pub known: usize,
-    /// Notes that are not signed records (left for `verify` to report).
+    /// Of the imported runs, those no trust source could verify.
+    pub unverified: usize,
+    /// Bundle records that count nowhere they were found (untrusted, or not about their commit).
+    pub ignored: usize,
+    /// Notes that hold no signed record at all (left for `verify` to report).
     pub unreadable: usize,
 }
 
+/// A bundle to import, and where.
+struct Found {
+    bundle: Bundle,
+    commit: ObjectId,
+    digest: String,
+    /// Rewrites that carried it there: the index points at the newest place.
+    depth: usize,
+    verified: bool,
+}
+
 /// Adds every run proven in `refs/notes/proof` that the index does not know.
-pub fn reindex(repo: &gix::Repository, index: &mut Index) -> Result<Reindexed, run::Error> {
+pub fn reindex(repo: &gix::Repository, index: &mut Index, trust: &Trust) -> Result<Reindexed, run::Error> {
     let mut found = Reindexed::default();
     let mut reader = NotesReader::new(repo)?;
-    let mut carried: HashMap<String, (Bundle, ObjectId, usize, String)> = HashMap::new();
+    let mut best: HashMap<String, Found> = HashMap::new();
     for (commit, _) in notes::list_notes(repo)? {
         let Some(note) = reader.note(commit)? else { continue };
         found.notes += 1;
-        let Ok(records) = notes::parse_records(&note) else {
+        let view = NoteView::build(commit, &note, trust);
+        if view.records.is_empty() {
             found.unreadable += 1;
             continue;
-        };
-        let commit_hex = commit.to_string();
-        let rewrite_records: Vec<_> = records.iter().filter_map(crate::rewrite::rewrite_of).collect();
-        let rewrites: Vec<_> = rewrite_records.iter().collect();
-        for record in &records {
-            let Some(mut bundle) = crate::verify::bundle_of(record) else {
+        }
+        for b in &view.bundles {
+            let Some(candidate) = importable(&view, b, trust) else {
+                found.ignored += 1;
                 continue;
             };
-            // A bundle copied onto another commit proves nothing here, unless rewrites that
-            // kept its change carried it (the index then points at the newest such commit).
-            if bundle.head_sha != commit_hex {
-                if let Some(links) = crate::rewrite::chain_to(&bundle, &record_digest(record), &rewrites, &commit_hex)
-                    && links.iter().all(|l| l.old_patch_id == l.new_patch_id)
-                    && crate::git::is_commit(repo, commit)
-                {
-                    let newest = carried.get(&bundle.run_id).is_none_or(|(_, _, n, _)| *n < links.len());
-                    if newest {
-                        crate::approval::fold(&mut bundle, record, &records);
-                        carried.insert(
-                            bundle.run_id.clone(),
-                            (bundle, commit, links.len(), record_digest(record)),
-                        );
-                    }
-                }
-                continue;
-            }
-            crate::approval::fold(&mut bundle, record, &records);
-            let imported = import(index, &bundle, commit, &record_digest(record))?;
-            if imported {
-                found.imported += 1;
-            } else {
-                found.known += 1;
+            let keep = best
+                .get(&candidate.bundle.run_id)
+                .is_none_or(|kept| (candidate.verified, candidate.depth) > (kept.verified, kept.depth));
+            if keep {
+                best.insert(candidate.bundle.run_id.clone(), candidate);
             }
         }
     }
-    for (run_id, (bundle, commit, _, digest)) in carried {
-        if import(index, &bundle, commit, &digest)? {
+    for (run_id, place) in best {
+        if import(index, &place)? {
             found.imported += 1;
+            found.unverified += usize::from(!place.verified);
+        } else {
+            found.known += 1;
         }
-        index.set_bundle_commit(&run_id, &commit.to_string())?;
+        if place.depth > 0 {
+            index.set_bundle_commit(&run_id, &place.commit.to_string())?;
+        }
     }
     Ok(found)
 }
 
-fn import(index: &mut Index, bundle: &Bundle, commit: ObjectId, digest: &str) -> Result<bool, run::Error> {
+/// What of `b` the index may hold: a counting bundle with the decisions in force, or without
+/// any trust source an unverified bundle on its own commit.
+fn importable(view: &NoteView, b: &BundleView, trust: &Trust) -> Option<Found> {
+    let record = view.record_of(b);
+    let depth = match &b.placement {
+        Placement::Own => 0,
+        Placement::Carried(links) => links.len(),
+        Placement::Elsewhere(_) => return None,
+    };
+    let verified = view.counts(b.record);
+    let unverified_own = trust.signers.is_none() && record.signature == SignatureCheck::Unverified && depth == 0;
+    if !verified && !unverified_own {
+        return None;
+    }
+    Some(Found {
+        bundle: if verified { b.folded() } else { b.bundle().clone() },
+        commit: view.commit,
+        digest: record.digest.clone(),
+        depth,
+        verified,
+    })
+}
+
+fn import(index: &mut Index, found: &Found) -> Result<bool, run::Error> {
+    let bundle = &found.bundle;
     let run = RunRecord {
         run_id: bundle.run_id.clone(),
         worktree: String::new(),
-        active: false,
         // The bundle records when it was generated, not when the run started.
         started_at: bundle.generated_at.clone(),
-        ended_at: Some(bundle.generated_at.clone()),
+        state: RunState::Ended(Ended {
+            ended_at: bundle.generated_at.clone(),
+            head_sha: bundle.head_sha.clone(),
+            exit_code: bundle.exit_code,
+        }),
         base_sha: bundle.base_sha.clone(),
-        head_sha: Some(bundle.head_sha.clone()),
-        exit_code: Some(bundle.exit_code),
         prompt_hash: bundle.prompt_hash.clone(),
         scope: bundle.scope_snapshot.clone(),
         dod: bundle.dod_snapshot.clone(),
@@ -99,8 +129,8 @@ fn import(index: &mut Index, bundle: &Bundle, commit: ObjectId, digest: &str) ->
     };
     let reference = BundleRef {
         run_id: bundle.run_id.clone(),
-        commit_sha: commit.to_string(),
-        bundle_digest: digest.to_owned(),
+        commit_sha: found.commit.to_string(),
+        bundle_digest: found.digest.clone(),
         recorded_at: bundle.generated_at.clone(),
     };
     Ok(index.import_proof(

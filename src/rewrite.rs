@@ -4,21 +4,26 @@
 //! an old commit, the new commit's note gets every record of the old one (what
 //! `notes.rewriteRef` does by itself, done here too so the hook works without that config),
 //! plus a signed rewrite record naming the bundle, both commits, the base the run's change is
-//! measured from on each side, and the patch-id of that change on each side. `verify` accepts a
-//! bundle whose `head_sha` is not the commit only through a chain of trusted rewrite records
-//! from `head_sha` to the commit with equal patch-ids, and recomputes the last one.
+//! measured from on each side, and the verbatim patch-id of that change on each side. The read
+//! model accepts a bundle whose `head_sha` is not the commit only through a chain of trusted
+//! rewrite records from `head_sha` to the commit with equal patch-ids; `verify` then compares
+//! the patches byte for byte.
 
 use std::collections::HashMap;
 
 use gix::ObjectId;
 
+use crate::error::{Classify, ErrorKind};
 use crate::git::{self, GitContext};
-use crate::model::{Bundle, Generator, REWRITE_PREDICATE_TYPE, RewriteRecord, Statement};
-use crate::notes::{self, NotesReader, Record};
+use crate::model::{Generator, REWRITE_VERSION, RewriteRecord, Statement};
+use crate::notes::{self, NotesReader};
+use crate::patch_id;
+use crate::record;
 use crate::run::{self, format_time};
 use crate::signing::SigningKey;
 use crate::store::Index;
-use crate::{patch_id, verify};
+use crate::trust::Trust;
+use crate::view::{NoteView, Placement};
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -30,6 +35,20 @@ pub enum Error {
     Run(#[from] run::Error),
     #[error(transparent)]
     Store(#[from] crate::store::Error),
+    #[error(transparent)]
+    Signing(#[from] crate::signing::Error),
+}
+
+impl Classify for Error {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            Self::BadInput { .. } => ErrorKind::BadInput,
+            Self::Git(e) => e.kind(),
+            Self::Run(e) => e.kind(),
+            Self::Store(e) => e.kind(),
+            Self::Signing(e) => e.kind(),
+        }
+    }
 }
 
 /// Reads git's post-rewrite input: one `<old-sha> <new-sha> [<extra>]` per line.
@@ -66,45 +85,17 @@ pub struct Carried {
     pub signed: bool,
 }
 
-/// The rewrite record of a note's record, if it is one.
-pub fn rewrite_of(record: &Record) -> Option<RewriteRecord> {
-    verify::typed_statement::<RewriteRecord>(record, REWRITE_PREDICATE_TYPE).map(|s| s.predicate)
-}
-
-/// The rewrite links that carry the bundle (named by `digest`) from its `head_sha` to
-/// `commit`, in order; empty when the bundle is on `commit` itself, `None` when no chain of
-/// `rewrites` reaches it.
-pub fn chain_to<'r>(
-    bundle: &Bundle,
-    digest: &str,
-    rewrites: &[&'r RewriteRecord],
-    commit: &str,
-) -> Option<Vec<&'r RewriteRecord>> {
-    let (mut at, mut base) = (bundle.head_sha.as_str(), bundle.base_sha.as_str());
-    let mut links = Vec::new();
-    while at != commit {
-        if links.len() >= rewrites.len() {
-            return None;
-        }
-        let next = rewrites
-            .iter()
-            .find(|r| r.bundle_digest == digest && r.old_sha == at && r.old_base_sha == base)?;
-        links.push(*next);
-        at = &next.new_sha;
-        base = &next.new_base_sha;
-    }
-    Some(links)
-}
-
 /// Carries every proof on the rewritten commits to their replacements (one notes commit for
-/// the whole rewrite). Without a key, the records are copied but no rewrite record is signed,
-/// and `verify` will say the proof is for another commit.
+/// the whole rewrite). `trust` finds the proofs already carried to a rewritten commit (the
+/// writer's own key among them). Without a key, the records are copied but no rewrite record is
+/// signed, and `verify` will say the proof is for another commit.
 pub fn carry_proofs(
     repo: &gix::Repository,
     index: Option<&mut Index>,
     rewrites: &[(ObjectId, ObjectId)],
     operation: &str,
     key: Option<&SigningKey>,
+    trust: &Trust,
     now: jiff::Timestamp,
 ) -> Result<Vec<Carried>, Error> {
     let mapping: HashMap<ObjectId, ObjectId> = rewrites.iter().copied().collect();
@@ -113,32 +104,30 @@ pub fn carry_proofs(
     let mut carried = Vec::new();
     for &(old, new) in rewrites {
         let Some(note) = reader.note(old)? else { continue };
-        let mut text = note.clone();
-        let records = notes::parse_records(&note).unwrap_or_default();
-        let rewrite_records: Vec<RewriteRecord> = records.iter().filter_map(rewrite_of).collect();
-        let known: Vec<&RewriteRecord> = rewrite_records.iter().collect();
-        for record in &records {
-            let Some(bundle) = verify::bundle_of(record) else {
-                continue;
+        let view = NoteView::build(old, &note, trust);
+        let mut text = note;
+        for b in &view.bundles {
+            let bundle = b.bundle();
+            let old_base_hex = match &b.placement {
+                Placement::Own => bundle.base_sha.clone(),
+                Placement::Carried(links) => links
+                    .last()
+                    .map_or(bundle.base_sha.clone(), |l| l.rewrite.new_base_sha.clone()),
+                Placement::Elsewhere(_) => continue,
             };
-            let digest = run::record_digest(record);
-            let Some(links) = chain_to(&bundle, &digest, &known, &old.to_string()) else {
-                continue;
-            };
-            let old_base_hex = links.last().map_or(bundle.base_sha.clone(), |l| l.new_base_sha.clone());
             let Ok(old_base) = ObjectId::from_hex(old_base_hex.as_bytes()) else {
                 continue;
             };
             let new_base = new_base(repo, &mapping, old_base, old)?;
-            let old_patch_id = patch_id::patch_id(repo, old_base, old)?;
-            let new_patch_id = patch_id::patch_id(repo, new_base, new)?;
+            let old_patch_id = patch_id::verbatim(repo, old_base, old)?;
+            let new_patch_id = patch_id::verbatim(repo, new_base, new)?;
             let same_change = old_patch_id == new_patch_id;
             let signed = if let Some(key) = key {
                 let rewrite = RewriteRecord {
-                    version: "1.0".into(),
+                    version: REWRITE_VERSION.into(),
                     kind: "rewrite".into(),
                     run_id: bundle.run_id.clone(),
-                    bundle_digest: digest,
+                    bundle_digest: view.record_of(b).digest.clone(),
                     operation: operation.to_owned(),
                     old_sha: old.to_string(),
                     new_sha: new.to_string(),
@@ -149,7 +138,7 @@ pub fn carry_proofs(
                     rewritten_at: format_time(now),
                     generator: Generator::current(),
                 };
-                let record = run::sign_statement(&Statement::for_rewrite(rewrite), key)?;
+                let record = record::sign(&Statement::for_rewrite(rewrite), key)?;
                 notes::append_text(&mut text, record.to_text().as_bytes());
                 true
             } else {

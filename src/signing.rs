@@ -59,6 +59,16 @@ pub enum Error {
     /// The signature library failed (random source, encoding).
     #[error("cannot create the signature")]
     Sign(#[source] ssh_key::Error),
+    /// A statement that could not be written as JSON (never for git-proof's own types).
+    #[error("cannot encode the statement to sign")]
+    Encode(#[source] serde_json::Error),
+    /// An allowed_signers file that cannot be read.
+    #[error("cannot read the allowed signers file {}", path.display())]
+    UnreadableSigners {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     /// An allowed_signers file that does not parse.
     #[error("{origin}:{line}: {reason}")]
     AllowedSigners {
@@ -66,6 +76,39 @@ pub enum Error {
         line: usize,
         reason: String,
     },
+}
+
+impl crate::error::Classify for Error {
+    fn kind(&self) -> crate::error::ErrorKind {
+        use crate::error::ErrorKind;
+        match self {
+            // A key or trust file that is missing or unusable is the setup's, not the request's:
+            // the CLI exits 2 and `serve` answers 503.
+            Self::NoKey
+            | Self::AgentOnly
+            | Self::Unreadable { .. }
+            | Self::TooOpen { .. }
+            | Self::Invalid { .. }
+            | Self::Encrypted { .. }
+            | Self::NotEd25519 { .. }
+            | Self::UnreadableSigners { .. }
+            | Self::AllowedSigners { .. } => ErrorKind::Unavailable,
+            Self::Exists { .. } => ErrorKind::BadInput,
+            Self::Sign(_) | Self::Encode(_) | Self::Write { .. } => ErrorKind::Internal,
+        }
+    }
+
+    fn code(&self) -> &'static str {
+        match self {
+            Self::NoKey | Self::AgentOnly => "no_signing_key",
+            Self::Unreadable { .. }
+            | Self::TooOpen { .. }
+            | Self::Invalid { .. }
+            | Self::Encrypted { .. }
+            | Self::NotEd25519 { .. } => "bad_signing_key",
+            other => other.kind().code(),
+        }
+    }
 }
 
 /// Where the signing key comes from, in the order of SPEC section 6.
@@ -337,9 +380,22 @@ impl AllowedSigners {
         })
     }
 
+    /// Trust in one key, for any namespace and time: what a writer checks its own earlier
+    /// records against. `principal` names the key in reports.
+    pub fn of_key(principal: &str, key: &PublicKey) -> Self {
+        let line = allowed_signers_line(principal, key);
+        Self::parse("the signing key", &line).unwrap_or_default()
+    }
+
+    /// These entries followed by `other`'s.
+    pub fn and(mut self, other: AllowedSigners) -> Self {
+        self.entries.extend(other.entries);
+        self
+    }
+
     /// Reads and parses a file.
     pub fn read(path: &Path) -> Result<Self, Error> {
-        let text = std::fs::read_to_string(path).map_err(|source| Error::Unreadable {
+        let text = std::fs::read_to_string(path).map_err(|source| Error::UnreadableSigners {
             path: path.to_owned(),
             source,
         })?;

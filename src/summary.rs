@@ -2,15 +2,18 @@
 
 use std::fmt::Write as _;
 
-use crate::model::{Bundle, DodStatus};
+use crate::model::DodStatus;
+use crate::proofs::ShownProof;
 
 fn short(sha: &str) -> &str {
     &sha[..sha.len().min(10)]
 }
 
-/// The readable summary `git proof show` prints: files with +/-, DoD badges, violations,
-/// the scope and the evidence; `signature` is the signature verdict line.
-pub fn render(b: &Bundle, signature: &str) -> String {
+/// The readable summary `git proof show` prints: files with +/-, DoD badges, violations as the
+/// trust in force stands them, the scope and the evidence, and the records that do not count.
+pub fn render(shown: &ShownProof) -> String {
+    let b = &shown.bundle;
+    let signature = shown.signature.describe();
     let mut text = String::new();
     let out = &mut text;
     let _ = writeln!(
@@ -23,6 +26,12 @@ pub fn render(b: &Bundle, signature: &str) -> String {
         short(&b.head_sha)
     );
     let _ = writeln!(out, "generated {}  signature {}", b.generated_at, signature);
+    if let Some(carried) = &shown.carried {
+        let _ = writeln!(out, "on        {} ({carried})", shown.commit);
+    }
+    if let Some(why) = &shown.elsewhere {
+        let _ = writeln!(out, "DOES NOT COUNT for {}: {why}", shown.commit);
+    }
     if let Some(prompt) = &b.prompt_hash {
         let _ = writeln!(out, "prompt    {prompt}");
     }
@@ -76,8 +85,8 @@ pub fn render(b: &Bundle, signature: &str) -> String {
     }
     if !b.scope_violations.is_empty() {
         let _ = writeln!(out, "scope violations ({}):", b.scope_violations.len());
-        for v in &b.scope_violations {
-            let _ = writeln!(out, "  [{}] {}  ({})", v.approval.state, v.path, v.rule);
+        for (v, standing) in b.scope_violations.iter().zip(&shown.standings) {
+            let _ = writeln!(out, "  [{}] {}  ({})", standing.word(), v.path, v.rule);
         }
     }
     let m = &b.evidence;
@@ -97,5 +106,11 @@ pub fn render(b: &Bundle, signature: &str) -> String {
             "SOME OPEN"
         }
     );
+    if !shown.ignored.is_empty() {
+        let _ = writeln!(out, "\nnot counted ({}):", shown.ignored.len());
+        for why in &shown.ignored {
+            let _ = writeln!(out, "  {why}");
+        }
+    }
     text
 }

@@ -12,8 +12,7 @@ use std::process::Command;
 
 use gix::ObjectId;
 
-use crate::hooks::remote_notes_ref;
-use crate::notes::{self, Merged, NOTES_REF};
+use crate::notes::{self, Merged, NOTES_REF, remote_notes_ref};
 
 const MAX_ATTEMPTS: u32 = 10;
 
@@ -27,6 +26,17 @@ pub enum Error {
     Contended { remote: String, attempts: u32 },
     #[error(transparent)]
     Git(#[from] crate::git::Error),
+}
+
+impl crate::error::Classify for Error {
+    fn kind(&self) -> crate::error::ErrorKind {
+        use crate::error::ErrorKind;
+        match self {
+            Self::UnknownRemote(_) => ErrorKind::BadInput,
+            Self::GitCommand { .. } | Self::Contended { .. } => ErrorKind::Unavailable,
+            Self::Git(e) => e.kind(),
+        }
+    }
 }
 
 /// What a sync did.

@@ -2,164 +2,33 @@
 //! signers, the statement's subject against the commit, and the manifest's hashes against
 //! its own contents.
 
-use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use gix::ObjectId;
 use gix::bstr::ByteSlice;
-use serde_json::Value;
 
-use crate::evidence;
-use crate::git::{self, GitContext};
-use crate::model::{
-    APPROVAL_PREDICATE_TYPE, ApprovalRecord, BUNDLE_PREDICATE_TYPE, Bundle, REWRITE_PREDICATE_TYPE, RewriteRecord,
-    STATEMENT_TYPE, Statement,
-};
-use crate::notes::{self, NotesReader, Record};
-use crate::signing::{self, AllowedSigners, Signer};
-
-/// Where `allowed_signers` is read from inside a repository.
-pub const ALLOWED_SIGNERS_PATH: &str = ".proof/allowed_signers";
-
-/// Why the trusted signers could not be found or read.
-#[derive(Debug, thiserror::Error)]
-pub enum TrustError {
-    #[error(
-        "no allowed signers: pass --allowed-signers FILE, set `git config proof.allowedSignersFile FILE`, or commit {ALLOWED_SIGNERS_PATH}"
-    )]
-    NoTrustSource,
-    #[error("{ALLOWED_SIGNERS_PATH} is not in the tree of '{0}'")]
-    NotInTrustRef(String),
-    #[error(transparent)]
-    Git(#[from] git::Error),
-    #[error(transparent)]
-    Signing(#[from] signing::Error),
-    #[error(transparent)]
-    Policy(#[from] crate::policy::Error),
-}
-
-/// Where trust comes from, in SPEC section 6 order.
-#[derive(Debug, Clone, Default)]
-pub struct TrustOptions {
-    /// `--allowed-signers FILE`.
-    pub allowed_signers: Option<PathBuf>,
-    /// `--trust-ref REF`: read `.proof/allowed_signers` from that ref's tree only.
-    pub trust_ref: Option<String>,
-}
-
-/// Loads the allowed signers: `--trust-ref`, else `--allowed-signers`, git config
-/// `proof.allowedSignersFile`, `gpg.ssh.allowedSignersFile`, then `.proof/allowed_signers` in
-/// the worktree (or in HEAD's tree for a bare repository).
-pub fn load_trust(repo: &gix::Repository, opts: &TrustOptions) -> Result<AllowedSigners, TrustError> {
-    if let Some(reference) = &opts.trust_ref {
-        let commit = git::resolve_commit(repo, reference)?;
-        let text = file_at_commit(repo, commit, ALLOWED_SIGNERS_PATH)?
-            .ok_or_else(|| TrustError::NotInTrustRef(reference.clone()))?;
-        return Ok(AllowedSigners::parse(
-            &format!("{reference}:{ALLOWED_SIGNERS_PATH}"),
-            &text,
-        )?);
-    }
-    if let Some(path) = &opts.allowed_signers {
-        return Ok(AllowedSigners::read(path)?);
-    }
-    let config = repo.config_snapshot();
-    for key in ["proof.allowedSignersFile", "gpg.ssh.allowedSignersFile"] {
-        if let Ok(Some(path)) = config.trusted_path(key) {
-            let path = relative_to(repo, &path);
-            return Ok(AllowedSigners::read(&path)?);
-        }
-    }
-    if let Some(workdir) = repo.workdir() {
-        let path = workdir.join(ALLOWED_SIGNERS_PATH);
-        if path.is_file() {
-            return Ok(AllowedSigners::read(&path)?);
-        }
-    } else if let Ok(head) = git::head_commit(repo)
-        && let Some(text) = file_at_commit(repo, head, ALLOWED_SIGNERS_PATH)?
-    {
-        return Ok(AllowedSigners::parse(&format!("HEAD:{ALLOWED_SIGNERS_PATH}"), &text)?);
-    }
-    Err(TrustError::NoTrustSource)
-}
-
-/// The team's `[verify]` policy: from `trust_ref`'s tree when given (a change cannot relax the
-/// policy it is judged by), else from the worktree.
-pub fn load_verify_policy(
-    repo: &gix::Repository,
-    trust_ref: Option<&str>,
-) -> Result<crate::policy::VerifyPolicy, TrustError> {
-    let path = Path::new(crate::policy::POLICY_PATH);
-    match (trust_ref, repo.workdir()) {
-        (Some(reference), _) => {
-            let commit = git::resolve_commit(repo, reference)?;
-            match file_at_commit(repo, commit, crate::policy::POLICY_PATH)? {
-                Some(text) => Ok(crate::policy::verify_policy(path, &text)?),
-                None => Ok(Default::default()),
-            }
-        }
-        (None, Some(workdir)) => Ok(crate::policy::worktree_verify_policy(workdir)?),
-        (None, None) => Ok(Default::default()),
-    }
-}
-
-/// A relative path in git config is relative to the worktree (as git resolves it for hooks).
-fn relative_to(repo: &gix::Repository, path: &Path) -> PathBuf {
-    if path.is_absolute() {
-        return path.to_owned();
-    }
-    repo.workdir().unwrap_or_else(|| repo.git_dir()).join(path)
-}
-
-fn file_at_commit(repo: &gix::Repository, commit: ObjectId, path: &str) -> Result<Option<String>, git::Error> {
-    let tree = repo
-        .find_commit(commit)
-        .and_then(|c| c.tree())
-        .doing(|| format!("read the tree of {commit}"))?;
-    let Some(entry) = tree
-        .lookup_entry_by_path(path)
-        .doing(|| format!("look up {path} in {commit}"))?
-    else {
-        return Ok(None);
-    };
-    let blob = entry.object().doing(|| format!("read {path} in {commit}"))?;
-    Ok(Some(blob.data.to_str_lossy().into_owned()))
-}
-
-/// The bundle of a record, if its payload is a bundle statement.
-pub fn bundle_of(record: &Record) -> Option<Bundle> {
-    statement_of(record).map(|s| s.predicate)
-}
-
-/// The bundle statement of a record, if its payload is one (of the statement type).
-fn statement_of(record: &Record) -> Option<Statement<Bundle>> {
-    typed_statement(record, BUNDLE_PREDICATE_TYPE)
-}
-
-/// The record's statement, if its payload is an in-toto statement of `predicate_type` with a
-/// predicate of that shape.
-pub fn typed_statement<P: serde::de::DeserializeOwned>(record: &Record, predicate_type: &str) -> Option<Statement<P>> {
-    let statement: Statement<P> = serde_json::from_str(&record.payload).ok()?;
-    (statement.statement_type == STATEMENT_TYPE && statement.predicate_type == predicate_type).then_some(statement)
-}
-
-/// What a record is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RecordKind {
-    Bundle,
-    Approval,
-    Rewrite,
-    Unknown,
-}
+use crate::git::{self};
+use crate::model::{ApprovalState, Bundle, DodStatus};
+use crate::notes::NotesReader;
+use crate::policy::{ScopeMatcher, TeamPolicy};
+use crate::record::RecordKind;
+use crate::signing::Signer;
+use crate::trust::Trust;
+use crate::view::{BundleView, Link, NoteView, Placement, RecordView};
+use crate::{evidence, patch_id, policy};
 
 /// Team judgements `verify` applies on top of validity (the bundle itself never judges).
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct Policy {
     /// Fail unless every scope violation is approved.
     pub deny_pending: bool,
     /// Fail unless every DoD check passed.
     pub require_dod: bool,
+    /// `--policy`: the trusted team policy judges the run, whatever scope and checks it was
+    /// started with: its scope rules are applied to the run's changed paths, and its checks must
+    /// be in the run's DoD with the same command.
+    pub judge_by: Option<TeamPolicy>,
 }
 
 /// The outcome of one record.
@@ -170,12 +39,33 @@ pub struct RecordReport {
     pub run_id: Option<String>,
     /// Who signed it, when the signature checked out.
     pub signer: Option<Signer>,
-    /// What is wrong with it; empty means valid.
+    /// `Some(why)`: the record does not count (nobody trusts it, or it is not about this
+    /// commit); it neither blocks nor counts for the proof.
+    pub ignored: Option<String>,
+    /// What is wrong with a record that counts; any makes the commit invalid.
     pub problems: Vec<String>,
     /// What could not be checked here (a shallow clone without the base commit).
     pub unchecked: Vec<String>,
     /// For a bundle made on another commit and carried here by rewrites: how.
     pub carried: Option<String>,
+}
+
+impl RecordReport {
+    fn of(record: &RecordView) -> Self {
+        Self {
+            kind: record.kind,
+            run_id: record.run_id.clone(),
+            signer: record.signature.signer().cloned(),
+            ignored: record.ignored.clone(),
+            problems: Vec::new(),
+            unchecked: Vec::new(),
+            carried: None,
+        }
+    }
+
+    fn counts(&self) -> bool {
+        self.ignored.is_none()
+    }
 }
 
 /// The outcome for one commit.
@@ -184,9 +74,9 @@ pub struct CommitReport {
     pub commit: ObjectId,
     /// `None`: the commit has no note.
     pub records: Option<Vec<RecordReport>>,
-    /// A note that is not a sequence of records.
-    pub note_problem: Option<String>,
-    /// What the policy flags found, on bundles folded with their trusted approvals.
+    /// Text of the note that is not a record (reported, never counted).
+    pub junk: Vec<String>,
+    /// What the policy flags found, on bundles folded with the decisions in force.
     pub policy_problems: Vec<String>,
 }
 
@@ -199,33 +89,65 @@ pub enum Verdict {
 }
 
 impl CommitReport {
-    /// The commit's verdict: every record valid and at least one bundle.
-    pub fn verdict(&self) -> Verdict {
-        match &self.records {
-            None => Verdict::Missing,
-            Some(_) if self.note_problem.is_some() || !self.policy_problems.is_empty() => Verdict::Invalid,
-            Some(records) if records.iter().any(|r| !r.problems.is_empty()) => Verdict::Invalid,
-            Some(records) if !records.iter().any(|r| r.kind == RecordKind::Bundle) => Verdict::Invalid,
-            Some(_) => Verdict::Valid,
+    fn missing(commit: ObjectId) -> Self {
+        Self {
+            commit,
+            records: None,
+            junk: Vec::new(),
+            policy_problems: Vec::new(),
         }
     }
 
-    /// Every problem, each prefixed with the run it is about.
+    /// The commit's verdict: at least one bundle counts, no counting record has a problem, and
+    /// the policy holds. Records that do not count play no part.
+    pub fn verdict(&self) -> Verdict {
+        let Some(records) = &self.records else {
+            return Verdict::Missing;
+        };
+        let counting = || records.iter().filter(|r| r.counts());
+        if counting().any(|r| !r.problems.is_empty()) || !self.policy_problems.is_empty() {
+            return Verdict::Invalid;
+        }
+        if !counting().any(|r| r.kind == RecordKind::Bundle) {
+            return Verdict::Invalid;
+        }
+        Verdict::Valid
+    }
+
+    /// Every problem, each prefixed with the run it is about; when no bundle counts, why each
+    /// record was ignored.
     pub fn reasons(&self) -> Vec<String> {
-        let mut out: Vec<String> = self.note_problem.iter().cloned().collect();
-        for r in self.records.iter().flatten() {
-            for p in &r.problems {
-                out.push(match &r.run_id {
-                    Some(run) => format!("run {run}: {p}"),
-                    None => p.clone(),
-                });
-            }
+        let records = self.records.as_deref().unwrap_or_default();
+        let with_run = |r: &RecordReport, p: &str| match &r.run_id {
+            Some(run) => format!("run {run}: {p}"),
+            None => p.to_owned(),
+        };
+        let mut out: Vec<String> = Vec::new();
+        for r in records.iter().filter(|r| r.counts()) {
+            out.extend(r.problems.iter().map(|p| with_run(r, p)));
         }
         out.extend(self.policy_problems.iter().cloned());
-        if out.is_empty() && self.verdict() == Verdict::Invalid {
-            out.push("the note holds no proof bundle".into());
+        let any_bundle = records.iter().any(|r| r.counts() && r.kind == RecordKind::Bundle);
+        if self.records.is_some() && !any_bundle {
+            if records.is_empty() {
+                out.push(match self.junk.first() {
+                    Some(junk) => format!("the note cannot be read: it holds no signed record, only {junk}"),
+                    None => "the note is empty".to_owned(),
+                });
+            } else {
+                out.push("the note holds no proof bundle that counts for this commit".to_owned());
+                for r in records.iter().filter(|r| !r.counts()) {
+                    let why = r.ignored.as_deref().unwrap_or_default();
+                    out.push(with_run(r, &format!("{} record ignored: {why}", r.kind.as_str())));
+                }
+            }
         }
         out
+    }
+
+    /// The records that were ignored, with why: reported even when the commit is valid.
+    pub fn ignored(&self) -> impl Iterator<Item = &RecordReport> {
+        self.records.iter().flatten().filter(|r| !r.counts())
     }
 }
 
@@ -244,9 +166,8 @@ pub fn verify_commits(
     repo: &gix::Repository,
     commits: impl Iterator<Item = Result<ObjectId, git::Error>>,
     notes_commit: Option<ObjectId>,
-    signers: &AllowedSigners,
-    now: i64,
-    policy: Policy,
+    trust: &Trust,
+    policy: &Policy,
     progress: Option<&Progress>,
 ) -> Result<Vec<CommitReport>, git::Error> {
     /// Commits per hand-out: large enough that the queue is no cost, small enough that both
@@ -293,7 +214,7 @@ pub fn verify_commits(
             };
             let mut reports = Vec::with_capacity(part.len());
             for commit in part {
-                match verify_commit(&repo, reader, commit, signers, now, policy) {
+                match verify_commit(&repo, reader, commit, trust, policy) {
                     Ok(report) => reports.push(report),
                     Err(e) => {
                         failure = Some(e);
@@ -359,19 +280,13 @@ pub fn verify_commit(
     repo: &gix::Repository,
     reader: &mut NotesReader<'_>,
     commit: ObjectId,
-    signers: &AllowedSigners,
-    now: i64,
-    policy: Policy,
+    trust: &Trust,
+    policy: &Policy,
 ) -> Result<CommitReport, git::Error> {
-    let Some(note) = reader.note(commit)? else {
-        return Ok(CommitReport {
-            commit,
-            records: None,
-            note_problem: None,
-            policy_problems: Vec::new(),
-        });
-    };
-    check_note(repo, commit, &note, signers, now, policy)
+    match reader.note(commit)? {
+        None => Ok(CommitReport::missing(commit)),
+        Some(note) => check_note(repo, commit, &note, trust, policy),
+    }
 }
 
 /// Checks the bytes of a note as if attached to `commit` (the part of [`verify_commit`] that
@@ -380,105 +295,86 @@ pub fn check_note(
     repo: &gix::Repository,
     commit: ObjectId,
     note: &[u8],
-    signers: &AllowedSigners,
-    now: i64,
-    policy: Policy,
+    trust: &Trust,
+    policy: &Policy,
 ) -> Result<CommitReport, git::Error> {
-    let report = |records, note_problem| CommitReport {
-        commit,
-        records,
-        note_problem,
-        policy_problems: Vec::new(),
-    };
-    let records = match notes::parse_records(note) {
-        Ok(records) => records,
-        Err(e) => return Ok(report(Some(Vec::new()), Some(format!("the note cannot be read: {e}")))),
-    };
+    let view = NoteView::build(commit, note, trust);
+    let mut records: Vec<RecordReport> = view.records.iter().map(RecordReport::of).collect();
     let head_tree = git::tree_of(repo, commit)?.to_string();
-    // Each payload is parsed once; bundle statements are kept for the approvals that name them.
-    let statements: Vec<Option<Statement<Bundle>>> = records.iter().map(statement_of).collect();
-    // Only rewrites signed by a trusted key may carry a bundle to another commit.
-    let rewrite_records: Vec<RewriteRecord> = records
-        .iter()
-        .zip(&statements)
-        .filter(|(_, bundle)| bundle.is_none())
-        .filter_map(|(r, _)| {
-            let rewrite = crate::rewrite::rewrite_of(r)?;
-            signing::verify(r.payload.as_bytes(), &r.signature, signers, now).ok()?;
-            Some(rewrite)
-        })
-        .collect();
-    let rewrites: Vec<&RewriteRecord> = rewrite_records.iter().collect();
-    let bundles: Vec<(&Record, &Bundle)> = records
-        .iter()
-        .zip(&statements)
-        .filter_map(|(r, s)| Some((r, &s.as_ref()?.predicate)))
-        .collect();
-    let reports: Vec<RecordReport> = records
-        .iter()
-        .zip(&statements)
-        .map(|(record, statement)| {
-            verify_record(
-                repo,
-                record,
-                statement.as_ref(),
-                Target {
-                    commit,
-                    head_tree: &head_tree,
-                    bundles: &bundles,
-                    rewrites: &rewrites,
-                },
-                signers,
-                now,
-            )
-        })
-        .collect();
     let mut policy_problems = Vec::new();
-    if policy.deny_pending || policy.require_dod {
-        let trusted: Vec<Record> = records
-            .iter()
-            .zip(&reports)
-            .filter(|(_, r)| r.kind == RecordKind::Approval && r.problems.is_empty())
-            .map(|(record, _)| record.clone())
-            .collect();
-        for (record, bundle) in &bundles {
-            let mut bundle = (*bundle).clone();
-            crate::approval::fold(&mut bundle, record, &trusted);
-            policy_problems.extend(policy_findings(&bundle, policy));
-        }
+    for bundle in view.counting_bundles() {
+        let report = &mut records[bundle.record];
+        check_bundle(repo, bundle, commit, &head_tree, report);
+        policy_problems.extend(policy_findings(bundle, policy));
     }
     Ok(CommitReport {
         commit,
-        records: Some(reports),
-        note_problem: None,
+        records: Some(records),
+        junk: view.junk.iter().map(|j| j.describe()).collect(),
         policy_problems,
     })
 }
 
-/// What `policy` finds in a (folded) bundle.
-pub fn policy_findings(bundle: &Bundle, policy: Policy) -> Vec<String> {
+/// What `policy` finds in a bundle, with the decisions in force.
+pub fn policy_findings(view: &BundleView, policy: &Policy) -> Vec<String> {
+    let bundle = view.bundle();
+    let run = &bundle.run_id;
     let mut found = Vec::new();
+    let judged = policy.judge_by.as_ref();
     if policy.deny_pending {
-        for v in bundle
+        let mut paths: Vec<(&str, String)> = bundle
             .scope_violations
             .iter()
-            .filter(|v| v.approval.state != "approved")
-        {
-            found.push(format!(
-                "run {}: scope violation {} ({}) is {} (--deny-pending)",
-                bundle.run_id, v.path, v.rule, v.approval.state
-            ));
+            .map(|v| (v.path.as_str(), v.rule.clone()))
+            .collect();
+        if let Some(team) = judged.filter(|t| t.scope.source.is_some()) {
+            match ScopeMatcher::new(&team.scope) {
+                Ok(matcher) => {
+                    for v in policy::violations(&matcher, &bundle.diff_stat, &bundle.dirty_files) {
+                        let state = view.state_of(&v.path);
+                        if !paths.iter().any(|(p, _)| *p == v.path) && state != ApprovalState::Approved {
+                            found.push(format!(
+                                "run {run}: {} breaks the trusted policy's scope ({}) and is {} (--deny-pending)",
+                                v.path,
+                                v.rule,
+                                state.as_str()
+                            ));
+                        }
+                    }
+                }
+                Err(e) => found.push(format!("the trusted policy's scope does not compile: {e}")),
+            }
+        }
+        paths.sort();
+        for (path, rule) in paths {
+            let state = view.state_of(path);
+            if state != ApprovalState::Approved {
+                found.push(format!(
+                    "run {run}: scope violation {path} ({rule}) is {} (--deny-pending)",
+                    state.as_str()
+                ));
+            }
+        }
+    }
+    if let Some(team) = judged {
+        for required in &team.dod {
+            match bundle.dod_snapshot.iter().find(|c| c.name == required.name) {
+                None => found.push(format!(
+                    "run {run}: the trusted policy requires DoD check {} (`{}`), which the run did not have (--policy)",
+                    required.name, required.command
+                )),
+                Some(check) if check.command != required.command => found.push(format!(
+                    "run {run}: DoD check {} ran `{}`, but the trusted policy requires `{}` (--policy)",
+                    required.name, check.command, required.command
+                )),
+                Some(_) => {}
+            }
         }
     }
     if policy.require_dod {
-        for r in bundle
-            .dod_results
-            .iter()
-            .filter(|r| r.status != crate::model::DodStatus::Passed)
-        {
+        for r in bundle.dod_results.iter().filter(|r| r.status != DodStatus::Passed) {
             found.push(format!(
-                "run {}: DoD check {} {} (--require-dod)",
-                bundle.run_id,
+                "run {run}: DoD check {} {} (--require-dod)",
                 r.name,
                 r.status.as_str()
             ));
@@ -487,240 +383,114 @@ pub fn policy_findings(bundle: &Bundle, policy: Policy) -> Vec<String> {
     found
 }
 
-/// The commit a note is checked against, and what its other records say.
-#[derive(Clone, Copy)]
-struct Target<'a> {
-    commit: ObjectId,
-    head_tree: &'a str,
-    bundles: &'a [(&'a Record, &'a Bundle)],
-    rewrites: &'a [&'a RewriteRecord],
-}
-
-fn verify_record(
-    repo: &gix::Repository,
-    record: &Record,
-    parsed: Option<&Statement<Bundle>>,
-    target: Target<'_>,
-    signers: &AllowedSigners,
-    now: i64,
-) -> RecordReport {
-    let Target { commit, bundles, .. } = target;
-    let mut report = RecordReport {
-        kind: RecordKind::Unknown,
-        run_id: None,
-        signer: None,
-        problems: Vec::new(),
-        unchecked: Vec::new(),
-        carried: None,
-    };
-    match signing::verify(record.payload.as_bytes(), &record.signature, signers, now) {
-        Ok(signer) => report.signer = Some(signer),
-        Err(rejection) => report.problems.push(rejection.to_string()),
-    }
-    if let Some(statement) = parsed {
-        check_bundle(repo, record, statement, target, &mut report);
-        return report;
-    }
-    let value: Value = match serde_json::from_str(&record.payload) {
-        Ok(v) => v,
-        Err(e) => {
-            report.problems.push(format!("the payload is not JSON ({e})"));
-            return report;
-        }
-    };
-    if value.get("_type").and_then(Value::as_str) != Some(STATEMENT_TYPE) {
-        report
-            .problems
-            .push(format!("the payload is not an in-toto statement ({STATEMENT_TYPE})"));
-        return report;
-    }
-    let predicate_type = value.get("predicateType").and_then(Value::as_str).unwrap_or_default();
-    if predicate_type == APPROVAL_PREDICATE_TYPE {
-        report.kind = RecordKind::Approval;
-        check_approval(value, commit, bundles, &mut report);
-        return report;
-    }
-    if predicate_type == REWRITE_PREDICATE_TYPE {
-        report.kind = RecordKind::Rewrite;
-        check_rewrite(value, bundles, &mut report);
-        return report;
-    }
-    if predicate_type != BUNDLE_PREDICATE_TYPE {
-        report.problems.push(format!("unknown record kind '{predicate_type}'"));
-        return report;
-    }
-    match serde_json::from_value::<Statement<Bundle>>(value) {
-        Ok(statement) => check_bundle(repo, record, &statement, target, &mut report),
-        Err(e) => report
-            .problems
-            .push(format!("the bundle does not have the bundle's shape ({e})")),
-    }
-    report
-}
-
+/// The checks of a bundle that counts on `commit`: its statement and manifest hold together,
+/// and what git can recompute on this commit is what it says.
 fn check_bundle(
     repo: &gix::Repository,
-    record: &Record,
-    statement: &Statement<Bundle>,
-    target: Target<'_>,
+    view: &BundleView,
+    commit: ObjectId,
+    head_tree: &str,
     report: &mut RecordReport,
 ) {
-    let Target { commit, head_tree, .. } = target;
-    let bundle = &statement.predicate;
-    report.kind = RecordKind::Bundle;
-    report.run_id = Some(bundle.run_id.clone());
-    let commit_hex = commit.to_string();
+    let bundle = view.bundle();
     report.problems.extend(manifest_problems(bundle));
-    let subjects: Vec<&str> = statement.subject.iter().map(|s| s.digest.git_commit.as_str()).collect();
+    let subjects = view.statement.subject_commits();
     if subjects != [bundle.head_sha.as_str()] {
         report.problems.push(format!(
             "the statement's subject is {subjects:?}, not its head_sha {}",
             bundle.head_sha
         ));
     }
-    if bundle.head_sha != commit_hex {
-        let digest = crate::run::record_digest(record);
-        match crate::rewrite::chain_to(bundle, &digest, target.rewrites, &commit_hex) {
-            Some(links) => check_carried(repo, bundle, &links, commit, report),
-            None => report.problems.push(format!(
-                "head_sha {} is not this commit {commit_hex}, and no trusted rewrite record carries it here",
-                bundle.head_sha
-            )),
+    match &view.placement {
+        Placement::Own => {
+            if bundle.head_tree != head_tree {
+                report.problems.push(format!(
+                    "head_tree {} is not this commit's tree {head_tree}",
+                    bundle.head_tree
+                ));
+            }
+            recompute_facts(repo, bundle, &bundle.base_sha, commit, report);
         }
-        return;
+        Placement::Carried(links) => check_carried(repo, bundle, links, commit, report),
+        // Not counting: never checked here.
+        Placement::Elsewhere(_) => {}
     }
-    if bundle.head_tree != head_tree {
-        report.problems.push(format!(
-            "head_tree {} is not this commit's tree {head_tree}",
-            bundle.head_tree
-        ));
-    }
-    recompute_facts(repo, bundle, &bundle.base_sha, commit, report);
 }
 
-/// A bundle carried to `commit` by rewrites: every rewrite kept the change (equal patch-ids),
-/// and the last one's patch-id and the bundle's numbers recompute on this commit.
-fn check_carried(
-    repo: &gix::Repository,
-    bundle: &Bundle,
-    links: &[&RewriteRecord],
-    commit: ObjectId,
-    report: &mut RecordReport,
-) {
-    let operations: Vec<&str> = links.iter().map(|l| l.operation.as_str()).collect();
+/// A bundle carried to `commit` by rewrites that each say they kept the run's patch: the patch
+/// on this commit is compared byte for byte with the run's own when both commits are here, else
+/// with what the last rewrite record says; then the bundle's numbers are recomputed from the
+/// new base.
+fn check_carried(repo: &gix::Repository, bundle: &Bundle, links: &[Link], commit: ObjectId, report: &mut RecordReport) {
+    let operations: Vec<&str> = links.iter().map(|l| l.rewrite.operation.as_str()).collect();
     report.carried = Some(format!(
         "carried from {} by {}",
-        &bundle.head_sha[..bundle.head_sha.len().min(10)],
+        short(&bundle.head_sha),
         operations.join(", ")
     ));
-    for link in links {
-        if link.old_patch_id != link.new_patch_id {
-            report.problems.push(format!(
-                "{} {}..{} changed the run's patch (patch-id {} became {}): the proof does not cover this commit",
-                link.operation,
-                &link.old_sha[..link.old_sha.len().min(10)],
-                &link.new_sha[..link.new_sha.len().min(10)],
-                link.old_patch_id.as_deref().unwrap_or("none"),
-                link.new_patch_id.as_deref().unwrap_or("none"),
-            ));
-        }
-    }
-    let Some(last) = links.last() else { return };
-    let Ok(base) = ObjectId::from_hex(last.new_base_sha.as_bytes()) else {
-        report
-            .problems
-            .push(format!("rewrite base '{}' is not a commit id", last.new_base_sha));
+    let Some(last) = links.last().map(|l| &l.rewrite) else {
         return;
     };
-    if !git::is_commit(repo, base) {
-        report.unchecked.push(format!(
-            "rewrite base {} is not in this clone: the patch-id was not recomputed",
-            &last.new_base_sha[..last.new_base_sha.len().min(10)]
-        ));
+    let Some(new_base) = commit_here(repo, &last.new_base_sha, "rewrite base", report) else {
         return;
-    }
-    match crate::patch_id::patch_id(repo, base, commit) {
-        Ok(id) if id == last.new_patch_id => {}
-        Ok(id) => report.problems.push(format!(
-            "this commit's patch-id is {}, not {} as its rewrite record says",
-            id.as_deref().unwrap_or("none"),
-            last.new_patch_id.as_deref().unwrap_or("none")
+    };
+    let here = patch_id::verbatim(repo, new_base, commit);
+    let original = match (oid(&bundle.base_sha), oid(&bundle.head_sha)) {
+        (Some(base), Some(head)) if git::is_commit(repo, base) && git::is_commit(repo, head) => {
+            Some(patch_id::verbatim(repo, base, head))
+        }
+        _ => None,
+    };
+    match (here, original) {
+        (Ok(here), Some(Ok(original))) if here == original => {}
+        (Ok(_), Some(Ok(_))) => report.problems.push(format!(
+            "this commit's change is not the run's change on {} byte for byte (verbatim patch-ids differ)",
+            short(&bundle.head_sha)
         )),
-        Err(_) => report.unchecked.push("the patch-id could not be recomputed".into()),
+        (Ok(here), None) => {
+            // The run's commits are gone from this clone: the last record's word, recomputed.
+            let recomputed = if last.version == "1.0" {
+                patch_id::stable(repo, new_base, commit)
+            } else {
+                Ok(here)
+            };
+            match recomputed {
+                Ok(id) if id == last.new_patch_id => {}
+                Ok(id) => report.problems.push(format!(
+                    "this commit's patch-id is {}, not {} as its rewrite record says",
+                    id.as_deref().unwrap_or("none"),
+                    last.new_patch_id.as_deref().unwrap_or("none")
+                )),
+                Err(_) => report.unchecked.push("the patch-id could not be recomputed".into()),
+            }
+        }
+        _ => report.unchecked.push("the patch-id could not be recomputed".into()),
     }
     recompute_facts(repo, bundle, &last.new_base_sha, commit, report);
 }
 
-/// A rewrite record must name a bundle of this note.
-fn check_rewrite(value: Value, bundles: &[(&Record, &Bundle)], report: &mut RecordReport) {
-    let rewrite: RewriteRecord = match serde_json::from_value::<Statement<RewriteRecord>>(value) {
-        Ok(s) => s.predicate,
-        Err(e) => {
-            report
-                .problems
-                .push(format!("the rewrite record does not have its shape ({e})"));
-            return;
-        }
-    };
-    report.run_id = Some(rewrite.run_id.clone());
-    if !bundles
-        .iter()
-        .any(|(record, b)| b.run_id == rewrite.run_id && crate::run::record_digest(record) == rewrite.bundle_digest)
-    {
-        report.problems.push(format!(
-            "the rewrite record names bundle {}, which is not in this note",
-            rewrite.bundle_digest
-        ));
-    }
+fn oid(hex: &str) -> Option<ObjectId> {
+    ObjectId::from_hex(hex.as_bytes()).ok()
 }
 
-/// An approval must be about this commit and name a bundle of this note with that violation.
-fn check_approval(value: Value, commit: ObjectId, bundles: &[(&Record, &Bundle)], report: &mut RecordReport) {
-    let statement: Statement<ApprovalRecord> = match serde_json::from_value(value) {
-        Ok(s) => s,
-        Err(e) => {
-            report
-                .problems
-                .push(format!("the approval does not have the approval's shape ({e})"));
-            return;
-        }
+/// `hex` as a commit of this clone; otherwise says why in `report` and returns `None`.
+fn commit_here(repo: &gix::Repository, hex: &str, what: &str, report: &mut RecordReport) -> Option<ObjectId> {
+    let Some(id) = oid(hex) else {
+        report.problems.push(format!("{what} '{hex}' is not a commit id"));
+        return None;
     };
-    let approval = &statement.predicate;
-    report.run_id = Some(approval.run_id.clone());
-    let commit_hex = commit.to_string();
-    if statement.subject.len() != 1 || statement.subject[0].digest.git_commit != commit_hex {
-        report
-            .problems
-            .push(format!("the approval is not about this commit {commit_hex}"));
+    if !git::is_commit(repo, id) {
+        report.unchecked.push(format!(
+            "{what} {} is not in this clone (shallow?): changed_files, diff_stat and the patch were not recomputed",
+            short(hex)
+        ));
+        return None;
     }
-    if !matches!(approval.decision.as_str(), "approved" | "rejected") {
-        report
-            .problems
-            .push(format!("unknown decision '{}'", approval.decision));
-    }
-    match bundles
-        .iter()
-        .find(|(record, _)| crate::run::record_digest(record) == approval.bundle_digest)
-    {
-        None => report.problems.push(format!(
-            "the approval of {} names bundle {}, which is not in this note",
-            approval.path, approval.bundle_digest
-        )),
-        Some((_, bundle)) => {
-            if bundle.run_id != approval.run_id {
-                report.problems.push(format!(
-                    "the approval names run '{}', its bundle is run '{}'",
-                    approval.run_id, bundle.run_id
-                ));
-            }
-            if !bundle.scope_violations.iter().any(|v| v.path == approval.path) {
-                report.problems.push(format!(
-                    "the approval is for {}, which is not a scope violation of its bundle",
-                    approval.path
-                ));
-            }
-        }
-    }
+    Some(id)
+}
+
+fn short(sha: &str) -> &str {
+    &sha[..sha.len().min(10)]
 }
 
 /// The facts git can recompute: `base_sha` is an ancestor of the commit, and `changed_files`
@@ -732,19 +502,9 @@ fn recompute_facts(
     commit: ObjectId,
     report: &mut RecordReport,
 ) {
-    let Ok(base) = ObjectId::from_hex(base_sha.as_bytes()) else {
-        report
-            .problems
-            .push(format!("base_sha '{base_sha}' is not a commit id"));
+    let Some(base) = commit_here(repo, base_sha, "base", report) else {
         return;
     };
-    if !git::is_commit(repo, base) {
-        report.unchecked.push(format!(
-            "base {} is not in this clone (shallow?): changed_files and diff_stat not recomputed",
-            &base_sha[..base_sha.len().min(10)]
-        ));
-        return;
-    }
     // A run of one commit has the commit's parent as its base: no graph walk needed for that.
     let is_parent = repo
         .find_commit(commit)

@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use git_proof::evidence::{self, Event, EventSummary, ManifestIdentity};
+use git_proof::evidence::{self, Event, EventSummary, EventType, ManifestIdentity};
 use git_proof::model::{Bundle, DiffStat, Generator, RunStatus, ScopeSnapshot};
 use git_proof::signing::{KeySource, SigningKey};
 
@@ -62,17 +62,21 @@ pub fn write_proofs(repo: &Path, commits: &[String], key: &SigningKey) {
         let head_id = gix::ObjectId::from_hex(head.as_bytes()).unwrap();
         let run_id = format!("run-{}", &head[..12]);
         let diff_stat: DiffStat = git_proof::diffstat::diff_stat(&git_repo, base_id, head_id).unwrap();
-        let events: Vec<Event> = [("run.started", 1), ("commit.recorded", 2), ("run.completed", 3)]
-            .iter()
-            .map(|(kind, seq)| Event {
-                event_id: format!("{run_id}.{seq}"),
-                run_id: run_id.clone(),
-                stream_seq: *seq,
-                event_type: (*kind).into(),
-                occurred_at: "2026-11-23T10:00:00Z".into(),
-                data: serde_json::json!({}),
-            })
-            .collect();
+        let events: Vec<Event> = [
+            (EventType::RunStarted, 1),
+            (EventType::CommitRecorded, 2),
+            (EventType::RunCompleted, 3),
+        ]
+        .iter()
+        .map(|(kind, seq)| Event {
+            event_id: format!("{run_id}.{seq}"),
+            run_id: run_id.clone(),
+            stream_seq: *seq,
+            event_type: *kind,
+            occurred_at: "2026-11-23T10:00:00Z".into(),
+            data: serde_json::json!({}),
+        })
+        .collect();
         let manifest = evidence::build_manifest(
             ManifestIdentity {
                 run_id: run_id.clone(),

@@ -2,7 +2,8 @@
 
 use std::path::PathBuf;
 
-use git_proof::approval::{self, Decision, DecisionRequest};
+use git_proof::approval::{self, DecisionRequest};
+use git_proof::model::Decision;
 
 use super::Ctx;
 

@@ -68,6 +68,7 @@ fn post_rewrite(ctx: &Ctx, operation: &str) -> anyhow::Result<()> {
     }
     let ws = ctx.workspace()?;
     let key = super::signing_key(None, Some(&ws.repo));
+    let trust = super::writer_trust(&ws.repo, key.as_ref().ok(), ctx);
     let mut index = super::open_index(&ws, ctx)?;
     let carried = rewrite::carry_proofs(
         &ws.repo,
@@ -75,6 +76,7 @@ fn post_rewrite(ctx: &Ctx, operation: &str) -> anyhow::Result<()> {
         &pairs,
         operation,
         key.as_ref().ok(),
+        &trust,
         ctx.now,
     )?;
     for c in &carried {

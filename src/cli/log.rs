@@ -1,5 +1,8 @@
 //! `git proof log`: the runs in the index.
 
+use git_proof::model::RunStatus;
+use git_proof::store::RunState;
+
 use super::Ctx;
 
 /// List the runs in the index, newest first.
@@ -23,15 +26,16 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<u8> {
         let items: Vec<_> = rows
             .iter()
             .map(|(run, proof)| {
+                let end = run.ended();
                 serde_json::json!({
                     "run_id": run.run_id,
-                    "state": if run.active { "active" } else { "ended" },
-                    "run_status": run.exit_code.map(|c| git_proof::model::RunStatus::from_exit_code(c).as_str()),
-                    "exit_code": run.exit_code,
+                    "state": if run.is_active() { "active" } else { "ended" },
+                    "run_status": end.map(|e| RunStatus::from_exit_code(e.exit_code).as_str()),
+                    "exit_code": end.map(|e| e.exit_code),
                     "started_at": run.started_at,
-                    "ended_at": run.ended_at,
+                    "ended_at": end.map(|e| &e.ended_at),
                     "base_sha": run.base_sha,
-                    "head_sha": run.head_sha,
+                    "head_sha": end.map(|e| &e.head_sha),
                     "worktree": run.worktree,
                     "proof": proof.as_ref().map(|p| serde_json::json!({
                         "commit": p.commit_sha,
@@ -47,15 +51,14 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<u8> {
         eprintln!("no runs yet (start one with `git proof start` or `git proof run -- CMD`)");
     }
     for (run, proof) in &rows {
-        let status = match (run.active, run.exit_code) {
-            (true, _) => "active".to_owned(),
-            (false, Some(0)) => "succeeded".to_owned(),
-            (false, Some(code)) => format!("failed({code})"),
-            (false, None) => "ended".to_owned(),
+        let status = match &run.state {
+            RunState::Active => "active".to_owned(),
+            RunState::Ended(end) if end.exit_code == 0 => "succeeded".to_owned(),
+            RunState::Ended(end) => format!("failed({})", end.exit_code),
         };
         let proof = match proof {
             Some(p) => format!("proof on {}", &p.commit_sha[..p.commit_sha.len().min(10)]),
-            None if run.active => String::new(),
+            None if run.is_active() => String::new(),
             None => "no proof".to_owned(),
         };
         println!("{}  {}  {:<11}  {}", run.run_id, run.started_at, status, proof);

@@ -7,8 +7,10 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
+use git_proof::error::ErrorKind;
 use git_proof::run::Workspace;
-use git_proof::{git, policy, run, signing, store, verify};
+use git_proof::trust::{self, Trust};
+use git_proof::{policy, run, signing, store};
 
 mod approve;
 mod event;
@@ -180,41 +182,23 @@ fn is_broken_pipe(err: &anyhow::Error) -> bool {
     })
 }
 
-/// SPEC section 7: 3 for what does not exist, 2 for everything the user must fix.
+/// SPEC section 7: 3 for what does not exist, 2 for everything the user must fix. The library
+/// says what kind each of its errors is; this maps kinds to exit codes, once.
 fn exit_code_for(err: &anyhow::Error) -> u8 {
     for cause in err.chain() {
         if cause.is::<NotFound>() {
             return EXIT_NOT_FOUND;
         }
-        if let Some(e) = cause.downcast_ref::<store::Error>()
-            && matches!(e, store::Error::UnknownRun(_))
-        {
-            return EXIT_NOT_FOUND;
+        if cause.is::<BadInput>() {
+            return EXIT_BAD_INPUT;
         }
-        if let Some(e) = cause.downcast_ref::<git::Error>()
-            && matches!(e, git::Error::UnknownRevision { .. })
-        {
-            return EXIT_NOT_FOUND;
-        }
-        if let Some(git_proof::approval::Error::Run(e)) = cause.downcast_ref::<git_proof::approval::Error>()
-            && matches!(
-                e,
-                run::Error::Store(store::Error::UnknownRun(_)) | run::Error::NoProof(_)
-            )
-        {
-            return EXIT_NOT_FOUND;
-        }
-        if let Some(e) = cause.downcast_ref::<run::Error>() {
-            match e {
-                run::Error::NoActiveRun | run::Error::NoProof(_) | run::Error::ProofMissing { .. } => {
-                    return EXIT_NOT_FOUND;
+        if let Some(kind) = git_proof::error::classify(cause) {
+            return match kind {
+                ErrorKind::NotFound => EXIT_NOT_FOUND,
+                ErrorKind::BadInput | ErrorKind::Conflict | ErrorKind::Unavailable | ErrorKind::Internal => {
+                    EXIT_BAD_INPUT
                 }
-                run::Error::Store(store::Error::UnknownRun(_))
-                | run::Error::Git(git::Error::UnknownRevision { .. }) => {
-                    return EXIT_NOT_FOUND;
-                }
-                _ => {}
-            }
+            };
         }
     }
     EXIT_BAD_INPUT
@@ -226,7 +210,9 @@ pub fn open_index(ws: &Workspace, ctx: &Ctx) -> anyhow::Result<store::Index> {
         Err(run::Error::Store(store::Error::Corrupt { .. })) => {
             let aside = store::Index::move_aside(&ws.common_dir, ctx.now.as_second())?;
             let mut index = ws.open_index()?;
-            let found = git_proof::reindex::reindex(&ws.repo, &mut index)?;
+            let now = ctx.now.as_second();
+            let trust = trust::load(&ws.repo, &Default::default(), now).unwrap_or_else(|_| Trust::none(now));
+            let found = git_proof::reindex::reindex(&ws.repo, &mut index, &trust)?;
             eprintln!(
                 "git-proof: the index was corrupt; moved it to {} and rebuilt it from {} ({} runs)",
                 aside.display(),
@@ -260,11 +246,28 @@ pub struct TrustArgs {
 
 impl TrustArgs {
     /// The library's view of these flags.
-    pub fn options(&self) -> verify::TrustOptions {
-        verify::TrustOptions {
+    pub fn options(&self) -> trust::TrustOptions {
+        trust::TrustOptions {
             allowed_signers: self.allowed_signers.clone(),
             trust_ref: self.trust_ref.clone(),
         }
+    }
+
+    /// The trust in force for a command that reads records: the trust sources these flags and
+    /// the repository name, and the team policy from the same place.
+    pub fn load(&self, repo: &gix::Repository, ctx: &Ctx) -> anyhow::Result<Trust> {
+        Ok(trust::load(repo, &self.options(), ctx.now.as_second())?)
+    }
+}
+
+/// What a writer that builds on earlier records trusts: the configured trust (when it can be
+/// read) and the key it signs with.
+pub fn writer_trust(repo: &gix::Repository, key: Option<&signing::SigningKey>, ctx: &Ctx) -> Trust {
+    let now = ctx.now.as_second();
+    let trust = trust::load(repo, &Default::default(), now).unwrap_or_else(|_| Trust::none(now));
+    match key {
+        Some(key) => trust.and_signers(signing::AllowedSigners::of_key("self", key.public_key())),
+        None => trust,
     }
 }
 

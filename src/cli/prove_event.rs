@@ -1,6 +1,6 @@
 //! `git proof prove-event RUN_ID EVENT_ID`: an inclusion proof for one event of a proven run.
 
-use git_proof::{inclusion, run};
+use git_proof::{inclusion, proofs, run};
 
 use super::Ctx;
 
@@ -21,11 +21,13 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<u8> {
     run::check_run_id(&run_id)?;
     let ws = ctx.workspace()?;
     let index = super::open_index(&ws, ctx)?;
-    let commit = run::locate_run(&ws.repo, &index, &run_id)?;
-    let (_, bundle) = run::record_of_run(&ws.repo, commit, &run_id)?.ok_or_else(|| run::Error::ProofMissing {
-        run_id: run_id.clone(),
-        commit: commit.to_string(),
-    })?;
+    // The prover only discloses; `verify-event` judges under the auditor's trust. Trust is
+    // still read, so that among several bundles of the run the one that counts is chosen.
+    let now = ctx.now.as_second();
+    let trust = git_proof::trust::load(&ws.repo, &Default::default(), now)
+        .unwrap_or_else(|_| git_proof::trust::Trust::none(now));
+    let shown = proofs::of_run(&ws.repo, &index, &run_id, &trust)?;
+    let (bundle, commit) = (shown.bundle, shown.commit);
     // The event's content, when this clone recorded it, lets the auditor recompute its hash.
     let event = index
         .events(&run_id)

@@ -11,20 +11,30 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<u8> {
     let Args {} = args;
     let ws = ctx.workspace()?;
     let mut index = super::open_index(&ws, ctx)?;
-    let found = git_proof::reindex::reindex(&ws.repo, &mut index)?;
+    let trust = git_proof::trust::load(&ws.repo, &Default::default(), ctx.now.as_second())?;
+    let found = git_proof::reindex::reindex(&ws.repo, &mut index, &trust)?;
+    let mut extra = String::new();
+    if found.unverified > 0 {
+        extra.push_str(&format!(
+            ", {} of them unverified (no allowed signers are configured)",
+            found.unverified
+        ));
+    }
+    if found.ignored > 0 {
+        extra.push_str(&format!(
+            ", {} bundle records count nowhere (see `git proof verify`)",
+            found.ignored
+        ));
+    }
+    if found.unreadable > 0 {
+        extra.push_str(&format!(
+            ", {} notes hold no signed record (see `git proof verify`)",
+            found.unreadable
+        ));
+    }
     eprintln!(
-        "git-proof: read {} notes: {} runs added to the index, {} already in it{}",
-        found.notes,
-        found.imported,
-        found.known,
-        if found.unreadable > 0 {
-            format!(
-                ", {} notes are not signed records (see `git proof verify`)",
-                found.unreadable
-            )
-        } else {
-            String::new()
-        }
+        "git-proof: read {} notes: {} runs added to the index, {} already in it{extra}",
+        found.notes, found.imported, found.known,
     );
     Ok(super::EXIT_OK)
 }

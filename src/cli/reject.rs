@@ -1,6 +1,6 @@
 //! `git proof reject RUN_ID PATH...`: decide scope violations against.
 
-use git_proof::approval::Decision;
+use git_proof::model::Decision;
 
 use super::Ctx;
 

@@ -2,9 +2,9 @@
 
 use std::io::Write as _;
 
-use git_proof::{proofs, summary, verify};
+use git_proof::{proofs, summary};
 
-use super::{Ctx, NotFound};
+use super::Ctx;
 
 /// Show the proof of a run (by run id) or of a commit.
 #[derive(clap::Args, Debug)]
@@ -22,15 +22,9 @@ pub struct Args {
 pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<u8> {
     let Args { target, json, trust } = args;
     let ws = ctx.workspace()?;
-    let signers = verify::load_trust(&ws.repo, &trust.options()).ok();
+    let trust = trust.load(&ws.repo, ctx)?;
     let index = super::open_index(&ws, ctx)?;
-    let shown = proofs::find(&ws.repo, &index, &target, signers.as_ref(), ctx.now.as_second()).map_err(|e| {
-        if e.is_not_found() {
-            anyhow::Error::new(NotFound(e.to_string()))
-        } else {
-            e.into()
-        }
-    })?;
+    let shown = proofs::find(&ws.repo, &index, &target, &trust)?;
     let mut out = String::new();
     for (i, s) in shown.iter().enumerate() {
         if json {
@@ -39,7 +33,7 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<u8> {
             if i > 0 {
                 out.push('\n');
             }
-            out.push_str(&summary::render(&s.bundle, &s.signature.describe()));
+            out.push_str(&summary::render(s));
         }
     }
     std::io::stdout().lock().write_all(out.as_bytes())?;

@@ -4,7 +4,8 @@ use std::collections::HashSet;
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use git_proof::verify::{self, CommitReport, RecordKind, Verdict};
+use git_proof::record::RecordKind;
+use git_proof::verify::{self, CommitReport, Verdict};
 
 use super::Ctx;
 
@@ -117,23 +118,24 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<u8> {
     } = args;
     let format = if json { Format::Json } else { format };
     let repo = git_proof::git::discover(&ctx.dir)?;
-    let team = verify::load_verify_policy(&repo, trust.trust_ref.as_deref())?;
-    let policy = verify::Policy {
-        deny_pending: deny_pending || (use_policy && team.deny_pending),
-        require_dod: require_dod || (use_policy && team.require_dod),
-    };
     let revs = if revs.is_empty() { vec!["HEAD".to_owned()] } else { revs };
     let walks = revs
         .iter()
         .map(|rev| git_proof::git::commits_newest_first(&repo, rev))
         .collect::<Result<Vec<_>, _>>()?;
-    let signers = verify::load_trust(&repo, &trust.options())?;
-    let patterns = team.agents;
+    let trust = trust.load(&repo, ctx)?;
+    trust.require_signers()?;
+    let team = &trust.policy;
+    let policy = verify::Policy {
+        deny_pending: deny_pending || (use_policy && team.verify.deny_pending),
+        require_dod: require_dod || (use_policy && team.verify.require_dod),
+        judge_by: use_policy.then(|| team.clone()),
+    };
+    let patterns = team.verify.agents.clone();
     let notes_commit = notes
         .as_deref()
         .map(|rev| git_proof::git::resolve_commit(&repo, rev))
         .transpose()?;
-    let now = ctx.now.as_second();
     // Each commit once, in the first revision that names it; `from_rev[i]` is the revision of
     // the i-th commit checked.
     let mut seen = HashSet::new();
@@ -150,9 +152,8 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<u8> {
             new
         })
         .map(|(_, commit)| commit);
-    let mut reports = with_progress(|progress| {
-        verify::verify_commits(&repo, commits, notes_commit, &signers, now, policy, progress)
-    })?;
+    let mut reports =
+        with_progress(|progress| verify::verify_commits(&repo, commits, notes_commit, &trust, &policy, progress))?;
     // The walks run newest first; reports list each revision's commits oldest first.
     let mut start = 0;
     for run in from_rev.chunk_by(|a, b| a == b) {
@@ -229,12 +230,13 @@ fn short(c: &Checked) -> String {
     c.report.commit.to_string()[..10].to_owned()
 }
 
+/// The bundles that count for the commit.
 fn bundles(c: &Checked) -> impl Iterator<Item = &verify::RecordReport> {
     c.report
         .records
         .iter()
         .flatten()
-        .filter(|r| r.kind == RecordKind::Bundle)
+        .filter(|r| r.kind == RecordKind::Bundle && r.ignored.is_none())
 }
 
 fn table_line(c: &Checked) -> String {
@@ -265,6 +267,24 @@ fn table_line(c: &Checked) -> String {
     if !reasons.is_empty() {
         line.push_str(&format!("  ({})", reasons.join("; ")));
     }
+    // A valid proof says what it did not count, so an ignored record is never silent.
+    if c.report.verdict() == Verdict::Valid {
+        let ignored: Vec<String> = c
+            .report
+            .ignored()
+            .map(|r| {
+                format!(
+                    "{} record: {}",
+                    r.kind.as_str(),
+                    r.ignored.as_deref().unwrap_or_default()
+                )
+            })
+            .chain(c.report.junk.iter().cloned())
+            .collect();
+        if !ignored.is_empty() {
+            line.push_str(&format!("  [not counted: {}]", ignored.join("; ")));
+        }
+    }
     line
 }
 
@@ -276,18 +296,16 @@ fn json_object(c: &Checked) -> serde_json::Value {
         "required": c.required,
         "agent_signal": c.agent,
         "records": c.report.records.iter().flatten().map(|rec| serde_json::json!({
-            "kind": match rec.kind {
-                RecordKind::Bundle => "bundle",
-                RecordKind::Approval => "approval",
-                RecordKind::Rewrite => "rewrite",
-                RecordKind::Unknown => "unknown",
-            },
+            "kind": rec.kind.as_str(),
             "run_id": rec.run_id,
             "signer": rec.signer.as_ref().map(|s| serde_json::json!({"principals": s.principals, "fingerprint": s.fingerprint})),
+            "counts": rec.ignored.is_none(),
+            "ignored": rec.ignored,
             "problems": rec.problems,
             "unchecked": rec.unchecked,
             "carried": rec.carried,
         })).collect::<Vec<_>>(),
+        "junk": c.report.junk,
         "reasons": c.reasons(),
     })
 }

@@ -3,7 +3,8 @@
 use std::path::PathBuf;
 
 use git_proof::inclusion::{self, EventProof};
-use git_proof::{run, signing, verify};
+use git_proof::proofs;
+use git_proof::view::SignatureCheck;
 
 use super::{BadInput, Ctx, NotFound};
 
@@ -24,24 +25,27 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<u8> {
     let proof: EventProof = serde_json::from_slice(&text)
         .map_err(|e| BadInput(format!("{} is not an event proof: {e}", proof.display())))?;
     let repo = git_proof::git::discover(&ctx.dir)?;
-    let signers = verify::load_trust(&repo, &trust.options())?;
+    let trust = trust.load(&repo, ctx)?;
+    trust.require_signers()?;
     let commit = git_proof::git::resolve_commit(&repo, &proof.commit)?;
-    let (record, bundle) = run::record_of_run(&repo, commit, &proof.run_id)?
+    let mut reader = git_proof::notes::NotesReader::new(&repo)?;
+    let view = proofs::view_of(&mut reader, commit, &trust)?
+        .ok_or_else(|| NotFound(format!("commit {commit} has no proof note")))?;
+    let bundle = view
+        .bundle_of_run(&proof.run_id)
         .ok_or_else(|| NotFound(format!("the note on {commit} holds no proof of run '{}'", proof.run_id)))?;
+    let record = view.record_of(bundle);
     let mut problems = Vec::new();
-    let signer = match signing::verify(
-        record.payload.as_bytes(),
-        &record.signature,
-        &signers,
-        ctx.now.as_second(),
-    ) {
-        Ok(signer) => Some(signer),
-        Err(why) => {
-            problems.push(why.to_string());
-            None
-        }
+    // The bundle must count on the commit the proof names: signed by a trusted key, and about
+    // that commit (a note copied to another commit proves nothing there).
+    if let Some(why) = &record.ignored {
+        problems.push(why.clone());
+    }
+    let signer = match &record.signature {
+        SignatureCheck::Trusted(signer) => Some(signer.clone()),
+        _ => None,
     };
-    problems.extend(inclusion::check(&proof, &bundle));
+    problems.extend(inclusion::check(&proof, bundle.bundle()));
     if problems.is_empty() {
         let signer = signer.map(|s| s.principals).unwrap_or_default();
         println!(

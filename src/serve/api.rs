@@ -9,9 +9,11 @@ use axum::response::Response;
 use serde::Deserialize;
 
 use super::{App, Failure, PAGE_SIZE, authorized, blocking, json_response, run_id_of};
+use crate::error::{Classify, ErrorKind};
 use crate::proofs::{self, RunSummary};
 use crate::run::{self, Finalized};
-use crate::signing;
+use crate::trust::Trust;
+use crate::{signing, store};
 
 /// `?page=N&per_page=M`, both optional.
 #[derive(Debug, Deserialize)]
@@ -50,17 +52,10 @@ impl PageQuery {
 /// Reads one page of run summaries; shared by the API and the index page.
 pub(super) fn runs_page(session: &mut super::Session, page: u64, per_page: u32) -> Result<RunsPage, Failure> {
     let index = &session.index;
-    let total = index.run_count().map_err(Failure::from_store)?;
+    let total = index.run_count().map_err(Failure::from_error)?;
     let offset = (page - 1).saturating_mul(u64::from(per_page));
-    let runs = index.runs_page(per_page, offset).map_err(Failure::from_store)?;
-    let runs = proofs::summarize(
-        &session.ws.repo,
-        index,
-        runs,
-        session.signers.as_ref(),
-        session.now.as_second(),
-    )
-    .map_err(Failure::from_proofs)?;
+    let runs = index.runs_page(per_page, offset).map_err(Failure::from_error)?;
+    let runs = proofs::summarize(&session.ws.repo, index, runs, session.trust()?).map_err(Failure::from_error)?;
     let next =
         (offset + u64::from(per_page) < total).then(|| format!("/api/runs?page={}&per_page={per_page}", page + 1));
     Ok(RunsPage {
@@ -92,14 +87,8 @@ pub(super) async fn proof(State(app): State<Arc<App>>, Path(raw): Path<String>) 
         let run_id = run_id_of(&raw)?;
         let file_name = format!("attachment; filename=\"{run_id}.proof.json\"");
         let json = blocking(&app, move |session| {
-            let shown = proofs::of_run(
-                &session.ws.repo,
-                &session.index,
-                &run_id,
-                session.signers.as_ref(),
-                session.now.as_second(),
-            )
-            .map_err(Failure::from_proofs)?;
+            let shown = proofs::of_run(&session.ws.repo, &session.index, &run_id, session.trust()?)
+                .map_err(Failure::from_error)?;
             proofs::bundle_json(&shown.bundle).map_err(|e| Failure::internal(e.to_string()))
         })
         .await?;
@@ -118,18 +107,20 @@ pub(super) async fn evidence(State(app): State<Arc<App>>, Path(raw): Path<String
     let result = async {
         let run_id = run_id_of(&raw)?;
         let manifest = blocking(&app, move |session| {
-            if let Some(manifest) = session.index.manifest(&run_id).map_err(Failure::from_store)? {
+            if let Some(manifest) = session.index.manifest(&run_id).map_err(Failure::from_error)? {
                 return Ok(manifest);
             }
-            let shown = proofs::of_run(&session.ws.repo, &session.index, &run_id, None, 0).map_err(|e| {
-                if e.is_not_found() && session.index.run(&run_id).is_ok() {
+            // The manifest is served as the notes hold it; its signature is the Proof view's.
+            let trust = Trust::none(session.now.as_second());
+            let shown = proofs::of_run(&session.ws.repo, &session.index, &run_id, &trust).map_err(|e| {
+                if e.kind() == ErrorKind::NotFound && session.index.run(&run_id).is_ok() {
                     Failure::new(
                         StatusCode::NOT_FOUND,
                         "no_manifest",
                         format!("run '{run_id}' has no evidence manifest yet (it is built when the run ends)"),
                     )
                 } else {
-                    Failure::from_proofs(e)
+                    Failure::from_error(e)
                 }
             })?;
             Ok(shown.bundle.evidence)
@@ -170,8 +161,15 @@ pub(super) async fn finalize(
                     signing::resolve_key_source(explicit_key.as_deref(), |name| std::env::var(name).ok(), Some(repo))?;
                 signing::SigningKey::load(&source)
             };
+            if let Err(store::Error::UnknownRun(_)) = session.index.run(&run_id) {
+                // A clone whose index is not rebuilt yet: the proof in the notes carries the
+                // manifest, if there is one.
+                let trust = Trust::none(session.now.as_second());
+                let shown = proofs::of_run(repo, &session.index, &run_id, &trust).map_err(Failure::from_error)?;
+                return Ok(Finalized::Existing(shown.bundle.evidence));
+            }
             run::finalize_evidence(&session.ws, &mut session.index, &run_id, key, session.now)
-                .map_err(Failure::from_run)
+                .map_err(Failure::from_error)
         })
         .await?;
         Ok(match finalized {

@@ -21,11 +21,10 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 
-use crate::proofs;
+use crate::error::{Classify, ErrorKind};
 use crate::run::{self, Workspace};
-use crate::signing::AllowedSigners;
-use crate::store::{self, Index};
-use crate::verify::{self, TrustOptions};
+use crate::store::Index;
+use crate::trust::{self, Trust, TrustOptions};
 
 /// Where the server listens unless told otherwise: loopback only.
 pub const DEFAULT_ADDR: &str = "127.0.0.1:7878";
@@ -51,6 +50,15 @@ pub enum Error {
     Runtime(#[source] std::io::Error),
     #[error("the server failed: {0}")]
     Serve(#[source] std::io::Error),
+}
+
+impl crate::error::Classify for Error {
+    fn kind(&self) -> crate::error::ErrorKind {
+        match self {
+            Self::Bind { .. } => crate::error::ErrorKind::Unavailable,
+            Self::Runtime(_) | Self::Serve(_) => crate::error::ErrorKind::Internal,
+        }
+    }
 }
 
 /// What the server needs besides the repository and the address.
@@ -190,8 +198,22 @@ struct App {
 struct Session {
     ws: Workspace,
     index: Index,
-    signers: Option<AllowedSigners>,
+    /// The trust in force for this request, or why it cannot be read.
+    trust: Result<Trust, String>,
     now: jiff::Timestamp,
+}
+
+impl Session {
+    /// The trust to judge records by; a trust file that does not parse fails the request.
+    fn trust(&self) -> Result<&Trust, Failure> {
+        self.trust.as_ref().map_err(|why| {
+            Failure::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "trust_unreadable",
+                format!("signatures cannot be checked: {why}"),
+            )
+        })
+    }
 }
 
 impl App {
@@ -205,10 +227,11 @@ impl App {
                 let mut repo = self.repo.to_thread_local();
                 // Notes trees and delta bases are read again by every page: keep them decoded.
                 repo.object_cache_size_if_unset(OBJECT_CACHE);
-                (repo, Index::open(&self.common_dir).map_err(Failure::from_store)?)
+                (repo, Index::open(&self.common_dir).map_err(Failure::from_error)?)
             }
         };
-        let signers = verify::load_trust(&repo, &self.trust).ok();
+        let now = jiff::Timestamp::now();
+        let trust = trust::load(&repo, &self.trust, now.as_second()).map_err(|e| e.to_string());
         let mut session = Session {
             ws: Workspace {
                 repo,
@@ -216,8 +239,8 @@ impl App {
                 common_dir: self.common_dir.clone(),
             },
             index,
-            signers,
-            now: jiff::Timestamp::now(),
+            trust,
+            now,
         };
         let result = work(&mut session);
         if let Ok(mut idle) = self.idle.lock() {
@@ -268,29 +291,16 @@ impl Failure {
         Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", message)
     }
 
-    fn from_store(e: store::Error) -> Self {
-        Self::from_run(run::Error::Store(e))
-    }
-
-    /// What a library error means for the client.
-    fn from_run(e: run::Error) -> Self {
-        let message = e.to_string();
-        match e {
-            run::Error::BadRunId(_) => Self::new(StatusCode::BAD_REQUEST, "bad_run_id", message),
-            run::Error::Store(store::Error::UnknownRun(_)) => Self::new(StatusCode::NOT_FOUND, "unknown_run", message),
-            run::Error::NoProof(_) => Self::new(StatusCode::NOT_FOUND, "no_proof", message),
-            run::Error::RunActive(_) => Self::new(StatusCode::CONFLICT, "run_active", message),
-            run::Error::Signing(_) => Self::new(StatusCode::SERVICE_UNAVAILABLE, "no_signing_key", message),
-            _ => Self::internal(message),
-        }
-    }
-
-    fn from_proofs(e: proofs::Error) -> Self {
-        match e {
-            proofs::Error::Run(e) => Self::from_run(e),
-            e if e.is_not_found() => Self::new(StatusCode::NOT_FOUND, "no_proof", e.to_string()),
-            e => Self::internal(e.to_string()),
-        }
+    /// What a library error means for the client: its kind decides the status.
+    fn from_error(e: impl Classify + std::fmt::Display) -> Self {
+        let status = match e.kind() {
+            ErrorKind::NotFound => StatusCode::NOT_FOUND,
+            ErrorKind::BadInput => StatusCode::BAD_REQUEST,
+            ErrorKind::Conflict => StatusCode::CONFLICT,
+            ErrorKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ErrorKind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        Self::new(status, e.code(), e.to_string())
     }
 
     /// The JSON error body of the API.

@@ -62,24 +62,18 @@ pub(super) async fn proof_view(State(app): State<Arc<App>>, Path(raw): Path<Stri
             let run = match session.index.run(&run_id) {
                 Ok(run) => Some(run),
                 Err(store::Error::UnknownRun(_)) => None,
-                Err(e) => return Err(Failure::from_store(e)),
+                Err(e) => return Err(Failure::from_error(e)),
             };
-            let proof = proofs::of_run(
-                &session.ws.repo,
-                &session.index,
-                &run_id,
-                session.signers.as_ref(),
-                session.now.as_second(),
-            );
+            let proof = proofs::of_run(&session.ws.repo, &session.index, &run_id, session.trust()?);
             let proof = match proof {
                 Ok(shown) => Ok(shown),
                 // Without a run in the index there is nothing to show at all.
-                Err(e) if run.is_none() => return Err(Failure::from_proofs(e)),
+                Err(e) if run.is_none() => return Err(Failure::from_error(e)),
                 Err(e) => Err(e.to_string()),
             };
             let head = match (&proof, &run) {
                 (Ok(shown), _) => Some(shown.bundle.head_sha.clone()),
-                (Err(_), Some(run)) => run.head_sha.clone(),
+                (Err(_), Some(run)) => run.ended().map(|e| e.head_sha.clone()),
                 _ => None,
             };
             Ok(ProofPage {
@@ -253,14 +247,14 @@ fn proof_page(view: &ProofPage) -> Markup {
 }
 
 fn run_header(run: &RunRecord, subject: Option<&str>) -> Markup {
-    let state = if run.active { "active" } else { "ended" };
+    let state = if run.is_active() { "active" } else { "ended" };
     html! {
         p.meta {
             span class={ "badge run-" (state) } { (state) }
             " started " (run.started_at)
-            @if let Some(ended) = &run.ended_at { ", ended " (ended) }
+            @if let Some(end) = run.ended() { ", ended " (end.ended_at) }
             " · base " code { (short(&run.base_sha)) }
-            @if let Some(head) = &run.head_sha { " → head " code { (short(head)) } }
+            @if let Some(end) = run.ended() { " → head " code { (short(&end.head_sha)) } }
             @if let Some(subject) = subject { " " span.subject { (subject) } }
         }
     }
@@ -278,16 +272,23 @@ fn proof_body(shown: &ShownProof, subject: Option<&str>) -> Markup {
             @if let Some(subject) = subject { " " span.subject { (subject) } }
             " · generated " (b.generated_at)
         }
-        @if shown.commit != b.head_sha.as_str() {
-            p.notice { "This proof was carried to commit " code { (shown.commit) } " by a rewrite (amend or rebase)." }
+        @if let Some(carried) = &shown.carried {
+            p.notice { "This proof was " (carried) " to commit " code { (shown.commit) } "." }
+        }
+        @if let Some(why) = &shown.elsewhere {
+            p.notice.error { "This proof does not count for commit " code { (shown.commit) } ": " (why) }
         }
         section #signature {
             h2 { "Signature" }
             p { span class={ "badge sig-" (shown.signature.state()) } { (shown.signature.state()) } " " (signature_text(&shown.signature)) }
+            @if !shown.ignored.is_empty() {
+                p.muted { "Records about this run that do not count:" }
+                ul.ignored { @for why in &shown.ignored { li { (why) } } }
+            }
         }
         (files_section(b))
         (dod_section(b))
-        (violations_section(b))
+        (violations_section(shown))
         (scope_section(b))
         (evidence_section(b))
         p.download {
@@ -298,7 +299,10 @@ fn proof_body(shown: &ShownProof, subject: Option<&str>) -> Markup {
 
 fn signature_text(signature: &Signature) -> String {
     match signature {
-        Signature::NotChecked => "not checked: no allowed signers are configured (SPEC section 6)".into(),
+        Signature::Unverified => {
+            "unverified: no allowed signers are configured, so neither the signature nor any decision is vouched for"
+                .into()
+        }
         Signature::Valid {
             principals,
             fingerprint,
@@ -387,7 +391,8 @@ fn dod_section(b: &Bundle) -> Markup {
     }
 }
 
-fn violations_section(b: &Bundle) -> Markup {
+fn violations_section(shown: &ShownProof) -> Markup {
+    let b = &shown.bundle;
     html! {
         section #violations {
             h2 { "Scope violations" }
@@ -398,11 +403,11 @@ fn violations_section(b: &Bundle) -> Markup {
                     table.violations {
                         thead { tr { th { "Path" } th { "Rule" } th { "Decision" } th { "By" } th { "Reason" } } }
                         tbody {
-                            @for v in &b.scope_violations {
-                                tr data-path=(v.path) data-state=(v.approval.state) {
+                            @for (v, standing) in b.scope_violations.iter().zip(&shown.standings) {
+                                tr data-path=(v.path) data-state=(standing.word()) {
                                     td.path data-label="Path" { code { (v.path) } }
                                     td data-label="Rule" { code { (v.rule) } }
-                                    td data-label="Decision" { span class={ "badge approval-" (v.approval.state) } { (v.approval.state) } }
+                                    td data-label="Decision" { span class={ "badge approval-" (standing.word()) } { (standing.word()) } }
                                     td data-label="By" { @if let Some(by) = &v.approval.decided_by { (by) } @if let Some(at) = &v.approval.decided_at { br; span.muted { (at) } } }
                                     td data-label="Reason" { @if let Some(reason) = &v.approval.reason { (reason) } }
                                 }

@@ -15,6 +15,7 @@ fn violation<'a>(bundle: &'a Value, path: &str) -> &'a Value {
 
 /// A run whose commit touches README.md and notes.txt outside `src/**`.
 fn run_with_violations(repo: &TestRepo, dod: &str) -> (String, String) {
+    repo.trust_our_key();
     repo.git(&["config", "user.name", "Rita Reviewer"]);
     repo.git(&["config", "user.email", "rita@example.com"]);
     let run_id = repo.start(&["--scope", "src/**", "--dod", dod]);
@@ -119,8 +120,10 @@ fn an_unknown_path_is_refused_and_nothing_is_written() {
     assert_eq!(split_records(&repo.note(&head)).len(), 3);
 }
 
+/// A decision record nobody can tie to a bundle of the note does not count, however it is
+/// signed: the proof stands, the record is reported, and the violation stays pending.
 #[test]
-fn an_approval_that_names_no_bundle_is_invalid() {
+fn an_approval_that_names_no_bundle_does_not_count() {
     let repo = TestRepo::new();
     let (run_id, head) = run_with_violations(&repo, "ok=true");
     repo.proof(&["finish"]).ok();
@@ -133,8 +136,18 @@ fn an_approval_that_names_no_bundle_is_invalid() {
     );
     let signature = ssh_keygen_sign(&repo, &repo.key, "git-proof", &forged);
     repo.replace_note(&head, &format!("{}{}{forged}{signature}", records[0].0, records[0].1));
-    let out = repo.verify(&[&head]).expect_code(1);
-    assert!(out.stdout.contains("which is not in this note"), "{}", out.stdout);
+    let out = repo.verify(&[&head]).ok();
+    assert!(
+        out.stdout.contains("not counted") && out.stdout.contains("which is not in this note"),
+        "{}",
+        out.stdout
+    );
+    let out = repo.verify(&[&head, "--deny-pending"]).expect_code(1);
+    assert!(
+        out.stdout.contains("README.md (outside allow: src/**) is pending"),
+        "{}",
+        out.stdout
+    );
 }
 
 #[test]

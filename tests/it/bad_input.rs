@@ -151,8 +151,13 @@ fn corrupt_notes_are_reported_not_trusted() {
         "{}",
         out.stdout
     );
-    let out = repo.proof(&["show", &head]).expect_code(2);
-    assert!(out.one_error_line().contains("corrupt"), "{}", out.stderr);
+    let out = repo.proof(&["show", &head]).expect_code(3);
+    assert!(
+        out.one_error_line()
+            .contains("holds no proof bundle, only text that is not a signed record"),
+        "{}",
+        out.stderr
+    );
 
     // Finishing a run on that commit keeps the foreign text and appends after it.
     repo.start(&[]);
@@ -160,7 +165,13 @@ fn corrupt_notes_are_reported_not_trusted() {
     let note = repo.note(&head);
     assert!(note.starts_with("this is not a proof\n"), "{note}");
     assert!(note.contains("-----BEGIN SSH SIGNATURE-----"));
-    repo.verify(&[&head]).expect_code(1);
+    // The text is reported and ignored; it neither blocks the proof nor counts for it.
+    let out = repo.verify(&[&head]).ok();
+    assert!(
+        out.stdout.contains("valid") && out.stdout.contains("not counted: text that is not a signed record"),
+        "{}",
+        out.stdout
+    );
 
     // A signature over other bytes is caught.
     let repo = TestRepo::new();

@@ -240,8 +240,8 @@ fn diff_stat_equals_git_on_random_histories() {
     }
 }
 
-/// `git diff --no-renames --full-index A B | git patch-id --stable`, the oracle.
-fn git_patch_id(repo: &TestRepo, a: &str, b: &str) -> Option<String> {
+/// `git diff --no-renames --full-index A B | git patch-id MODE`, the oracle.
+fn git_patch_id(repo: &TestRepo, a: &str, b: &str, mode: &str) -> Option<String> {
     let diff = repo
         .git_command(&repo.root)
         .args([
@@ -257,36 +257,81 @@ fn git_patch_id(repo: &TestRepo, a: &str, b: &str) -> Option<String> {
         .unwrap();
     assert!(diff.status.success());
     let mut cmd = repo.git_command(&repo.root);
-    cmd.args(["patch-id", "--stable"]);
+    cmd.args(["patch-id", mode]);
     let out = run_with_input(cmd, &diff.stdout).ok();
     out.stdout.split_whitespace().next().map(str::to_owned)
 }
 
-fn our_patch_id(repo: &TestRepo, a: &str, b: &str) -> Option<String> {
+fn our_patch_id(repo: &TestRepo, a: &str, b: &str, mode: &str) -> Option<String> {
     let git = git_proof::git::discover(&repo.root).unwrap();
     let a = git_proof::git::resolve_commit(&git, a).unwrap();
     let b = git_proof::git::resolve_commit(&git, b).unwrap();
-    git_proof::patch_id::patch_id(&git, a, b).unwrap()
+    match mode {
+        "--stable" => git_proof::patch_id::stable(&git, a, b).unwrap(),
+        _ => git_proof::patch_id::verbatim(&git, a, b).unwrap(),
+    }
 }
 
-/// The patch-id a rewritten proof carries is git's: on the same random histories (edits, mode
-/// changes, binary files, symlinks, empty files, missing final newlines), for every span.
+/// The patch-ids a rewritten proof carries are git's, `--verbatim` (what new rewrite records
+/// hold) and `--stable` (what version 1.0 records hold): on the same random histories (edits,
+/// mode changes, binary files, symlinks, empty files, missing final newlines), for every span.
 #[test]
 fn patch_id_equals_git_on_random_histories() {
     for seed in SEEDS {
         let (repo, commits) = random_history(seed);
         let mut compared = 0;
+        let mut differ = 0;
         for (a, b) in spans(&commits) {
-            let expected = git_patch_id(&repo, &commits[a], &commits[b]);
-            assert_eq!(
-                our_patch_id(&repo, &commits[a], &commits[b]),
-                expected,
-                "seed {seed:#x}, commits {a}..{b}"
-            );
-            compared += usize::from(expected.is_some());
+            let mut ids = Vec::new();
+            for mode in ["--verbatim", "--stable"] {
+                let expected = git_patch_id(&repo, &commits[a], &commits[b], mode);
+                assert_eq!(
+                    our_patch_id(&repo, &commits[a], &commits[b], mode),
+                    expected,
+                    "seed {seed:#x}, commits {a}..{b}, {mode}"
+                );
+                compared += usize::from(expected.is_some());
+                ids.push(expected);
+            }
+            differ += usize::from(ids[0] != ids[1]);
         }
-        assert!(compared > 20, "seed {seed:#x}: only {compared} spans had a patch");
+        assert!(compared > 40, "seed {seed:#x}: only {compared} spans had a patch");
+        assert!(
+            differ > 0,
+            "seed {seed:#x}: the two modes never differ, so one is not tested"
+        );
     }
+}
+
+/// Whitespace is part of a verbatim patch-id and not of a stable one: re-indenting a line.
+#[test]
+fn a_dedent_changes_the_verbatim_patch_id_only() {
+    let repo = TestRepo::new();
+    repo.write("a.py", "def f():\n    if x:\n        return 1\n");
+    let base = repo.commit_all("base");
+    repo.write("a.py", "def f():\n    if x:\n        return 2\n");
+    let one = repo.commit_all("one");
+    repo.git(&["reset", "-q", "--hard", &base]);
+    repo.write("a.py", "def f():\n    if x:\n      return 2\n");
+    let other = repo.commit_all("dedented");
+    for mode in ["--verbatim", "--stable"] {
+        assert_eq!(
+            our_patch_id(&repo, &base, &one, mode),
+            git_patch_id(&repo, &base, &one, mode)
+        );
+        assert_eq!(
+            our_patch_id(&repo, &base, &other, mode),
+            git_patch_id(&repo, &base, &other, mode)
+        );
+    }
+    assert_ne!(
+        our_patch_id(&repo, &base, &one, "--verbatim"),
+        our_patch_id(&repo, &base, &other, "--verbatim")
+    );
+    assert_eq!(
+        our_patch_id(&repo, &base, &one, "--stable"),
+        our_patch_id(&repo, &base, &other, "--stable")
+    );
 }
 
 /// Many renames whose similarity straddles git's 50% and 75% thresholds, with lines longer

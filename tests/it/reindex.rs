@@ -27,6 +27,10 @@ fn a_fresh_clone_answers_show_and_log_after_fetching_notes_and_reindex() {
         &["clone", "-q", origin.root.to_str().unwrap(), clone.to_str().unwrap()],
     );
     origin.git_in(&clone, &["fetch", "-q", "origin", "refs/notes/proof:refs/notes/proof"]);
+    // Both trust the team key, as a committed .proof/allowed_signers would make them.
+    origin.trust_our_key();
+    let signers = origin.allowed_signers.to_str().unwrap();
+    origin.git_in(&clone, &["config", "proof.allowedSignersFile", signers]);
     let out = origin.proof_in(&clone, &["reindex"]).ok();
     assert!(out.stderr.contains("3 runs added"), "{}", out.stderr);
     let log = origin.proof_in(&clone, &["log", "--json"]).ok().json();

@@ -475,10 +475,10 @@ fn proof_view_of_unknown_and_active_runs() {
     assert_eq!(bad.status, 400);
     let bad_page = server.get("/?page=abc");
     assert_eq!(bad_page.status, 400);
-    // No trust configured: the signature is reported unchecked, never valid.
+    // No trust configured: the signature is reported unverified, never valid.
     repo.write("x.txt", "x\n");
     repo.commit_all("work");
     repo.proof(&["finish", "--run", "run-open"]).ok();
     let view = server.get("/runs/run-open").text();
-    assert!(view.contains("badge sig-unchecked"), "{view}");
+    assert!(view.contains("badge sig-unverified"), "{view}");
 }

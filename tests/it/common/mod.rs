@@ -240,6 +240,16 @@ impl TestRepo {
         self.proof(&all).ok().stdout.trim().to_owned()
     }
 
+    /// Makes every command trust our key (`git config proof.allowedSignersFile`), as a team's
+    /// committed `.proof/allowed_signers` would; without it, `show` reads proofs as unverified.
+    pub fn trust_our_key(&self) {
+        self.git(&[
+            "config",
+            "proof.allowedSignersFile",
+            self.allowed_signers.to_str().unwrap(),
+        ]);
+    }
+
     /// The bundle of `target` (run id or commit) as `show --json` prints it.
     #[track_caller]
     pub fn bundle(&self, target: &str) -> Value {

@@ -1,0 +1,445 @@
+//! The signed record: the unit a proof note is made of, and the one place its bytes are read.
+//!
+//! A record is a payload (an in-toto statement as pretty JSON, ending in a newline) followed by
+//! an armored OpenSSH signature over exactly those bytes, the layout of a signed git tag. A note
+//! holds records one after another; [`split`] cuts a note into them, keeping whatever text is
+//! not a record apart so that it can be reported without hiding the records around it.
+//!
+//! [`Record::parse`] reads a payload into one of the kinds git-proof writes, strictly: a
+//! duplicate key anywhere, an unknown field, a wrong `_type` or an unknown predicate type make
+//! the record invalid, here and nowhere else. Whether a valid record *counts* is not decided
+//! here but by the read model ([`crate::view`]), from its signature and the trust in force.
+
+use serde::Deserialize;
+use serde_json::value::RawValue;
+
+use crate::canon;
+use crate::model::{
+    APPROVAL_PREDICATE_TYPE, ApprovalRecord, BUNDLE_PREDICATE_TYPE, Bundle, REWRITE_PREDICATE_TYPE, RewriteRecord,
+    STATEMENT_TYPE, Statement, Subject,
+};
+use crate::signing::{self, AllowedSigners, Rejection, Signer, SigningKey};
+
+const BEGIN: &str = "-----BEGIN SSH SIGNATURE-----";
+const END: &str = "-----END SSH SIGNATURE-----";
+
+/// One signed record of a note.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Record {
+    /// The exact signed bytes.
+    pub payload: String,
+    /// The armored signature, from BEGIN to END line inclusive.
+    pub signature: String,
+}
+
+impl Record {
+    /// The record as it is stored: payload immediately followed by the signature.
+    pub fn to_text(&self) -> String {
+        let mut text = self.payload.clone();
+        text.push_str(&self.signature);
+        if !text.ends_with('\n') {
+            text.push('\n');
+        }
+        text
+    }
+
+    /// `sha256:<hex>` of the payload, the exact signed bytes: the name later records (approvals,
+    /// rewrites) use for a bundle, computable by anyone from the note alone.
+    pub fn digest(&self) -> String {
+        canon::prefixed_sha256(self.payload.as_bytes())
+    }
+
+    /// Whether two records are the same record: the same payload and the same signature, however
+    /// the armor's lines were wrapped or ended.
+    pub fn same_as(&self, other: &Record) -> bool {
+        self.payload == other.payload && squeeze(&self.signature).eq(squeeze(&other.signature))
+    }
+
+    /// Checks the signature against `signers` at Unix time `now`.
+    pub fn check_signature(&self, signers: &AllowedSigners, now: i64) -> Result<Signer, Rejection> {
+        signing::verify(self.payload.as_bytes(), &self.signature, signers, now)
+    }
+
+    /// Reads the payload as one of the statements git-proof writes.
+    pub fn parse(&self) -> Result<Content, Invalid> {
+        parse_payload(&self.payload)
+    }
+}
+
+fn squeeze(text: &str) -> impl Iterator<Item = char> + '_ {
+    text.chars().filter(|c| !c.is_whitespace())
+}
+
+/// What a record says, by kind.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Content {
+    Bundle(Box<Statement<Bundle>>),
+    Approval(Statement<ApprovalRecord>),
+    Rewrite(Statement<RewriteRecord>),
+}
+
+impl Content {
+    /// Its kind.
+    pub fn kind(&self) -> RecordKind {
+        match self {
+            Self::Bundle(_) => RecordKind::Bundle,
+            Self::Approval(_) => RecordKind::Approval,
+            Self::Rewrite(_) => RecordKind::Rewrite,
+        }
+    }
+
+    /// The run it is about.
+    pub fn run_id(&self) -> &str {
+        match self {
+            Self::Bundle(s) => &s.predicate.run_id,
+            Self::Approval(s) => &s.predicate.run_id,
+            Self::Rewrite(s) => &s.predicate.run_id,
+        }
+    }
+}
+
+/// What a record is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RecordKind {
+    Bundle,
+    Approval,
+    Rewrite,
+    /// Not a record git-proof can read (see [`Invalid`]).
+    Unknown,
+}
+
+impl RecordKind {
+    /// The name used in reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Bundle => "bundle",
+            Self::Approval => "approval",
+            Self::Rewrite => "rewrite",
+            Self::Unknown => "unknown",
+        }
+    }
+}
+
+/// Why a payload is not a record git-proof can read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Invalid {
+    #[error("the payload is not an in-toto statement ({0})")]
+    NotStatement(String),
+    #[error("the payload's _type is '{0}', not {STATEMENT_TYPE}")]
+    WrongType(String),
+    #[error("unknown record kind '{0}'")]
+    UnknownPredicate(String),
+    #[error("the {} record does not have its shape ({error})", kind.as_str())]
+    Shape { kind: RecordKind, error: String },
+}
+
+/// The statement's frame; the predicate is kept as raw text and read once its type is known.
+/// Field names are checked as serde's derive checks them: a duplicate or unknown key fails.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Frame<'a> {
+    #[serde(rename = "_type")]
+    statement_type: String,
+    subject: Vec<Subject>,
+    #[serde(rename = "predicateType")]
+    predicate_type: String,
+    #[serde(borrow)]
+    predicate: &'a RawValue,
+}
+
+fn parse_payload(payload: &str) -> Result<Content, Invalid> {
+    let frame: Frame<'_> = serde_json::from_str(payload).map_err(|e| Invalid::NotStatement(e.to_string()))?;
+    if frame.statement_type != STATEMENT_TYPE {
+        return Err(Invalid::WrongType(frame.statement_type));
+    }
+    fn typed<P: serde::de::DeserializeOwned>(frame: Frame<'_>, kind: RecordKind) -> Result<Statement<P>, Invalid> {
+        // serde's derive fails on a repeated field, and every predicate type is a derived
+        // struct all the way down (no maps, no `Value`): a duplicate key anywhere is an error.
+        let predicate = serde_json::from_str(frame.predicate.get()).map_err(|e| Invalid::Shape {
+            kind,
+            error: e.to_string(),
+        })?;
+        Ok(Statement {
+            statement_type: frame.statement_type,
+            subject: frame.subject,
+            predicate_type: frame.predicate_type,
+            predicate,
+        })
+    }
+    match frame.predicate_type.as_str() {
+        BUNDLE_PREDICATE_TYPE => typed(frame, RecordKind::Bundle).map(|s| Content::Bundle(Box::new(s))),
+        APPROVAL_PREDICATE_TYPE => typed(frame, RecordKind::Approval).map(Content::Approval),
+        REWRITE_PREDICATE_TYPE => typed(frame, RecordKind::Rewrite).map(Content::Rewrite),
+        _ => Err(Invalid::UnknownPredicate(frame.predicate_type)),
+    }
+}
+
+/// A record: the statement as pretty JSON ending in a newline, signed over exactly those bytes.
+pub fn sign<P: serde::Serialize>(statement: &Statement<P>, key: &SigningKey) -> Result<Record, signing::Error> {
+    let mut payload = serde_json::to_string_pretty(statement).map_err(signing::Error::Encode)?;
+    payload.push('\n');
+    let signature = key.sign(payload.as_bytes())?;
+    Ok(Record { payload, signature })
+}
+
+/// A note cut into its records and the text between them that is not one.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Split {
+    /// The records, in note order.
+    pub records: Vec<Record>,
+    /// Text that is not part of a record, in note order.
+    pub junk: Vec<Junk>,
+}
+
+/// A stretch of a note that is not a signed record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Junk {
+    /// Where it starts in the note, in bytes.
+    pub offset: usize,
+    /// How long it is, in bytes.
+    pub len: usize,
+    pub why: JunkKind,
+}
+
+/// Why a stretch of a note is not a record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum JunkKind {
+    #[error("text that is not UTF-8")]
+    NotText,
+    #[error("text that is not a signed record (no '{BEGIN}' after it)")]
+    Unsigned,
+    #[error("a signature block with no '{END}' line")]
+    Unterminated,
+    #[error("a signature block with no payload before it")]
+    EmptyPayload,
+}
+
+impl Junk {
+    /// A sentence for reports.
+    pub fn describe(&self) -> String {
+        format!("{} ({} bytes at offset {})", self.why, self.len, self.offset)
+    }
+}
+
+/// Cuts a note into records. Text that is not a record (a comment someone appended, a
+/// damaged block) is kept apart in [`Split::junk`]; it never swallows the records around it.
+///
+/// A record's payload starts at the first line of its JSON: the last line before the armor that
+/// is exactly `{` (how a pretty-printed statement begins; nested objects are indented), else
+/// the first line that starts with `{`, else the whole text since the previous record. Blank
+/// lines between records (`git notes merge -s union`, `notes.rewriteMode=concatenate` join
+/// notes with one) belong to no record and are not junk.
+pub fn split(note: &[u8]) -> Split {
+    let mut out = Split::default();
+    let mut segment = 0;
+    let mut lines = Lines::new(note);
+    while let Some(begin) = lines.find(|l| l.is(BEGIN)) {
+        let Some(end) = lines.find(|l| l.is(END)) else {
+            push_junk(&mut out, note, segment, note.len(), JunkKind::Unterminated);
+            return out;
+        };
+        let (payload_at, payload_end) = payload_bounds(note, segment, begin.start);
+        if payload_at > segment {
+            push_junk(&mut out, note, segment, payload_at, JunkKind::Unsigned);
+        }
+        let payload = std::str::from_utf8(&note[payload_at..payload_end]);
+        let signature = std::str::from_utf8(&note[begin.start..end.end]);
+        match (payload, signature) {
+            (_, _) if payload_at == payload_end => {
+                push_junk(&mut out, note, begin.start, end.end, JunkKind::EmptyPayload);
+            }
+            (Ok(payload), Ok(signature)) => out.records.push(Record {
+                payload: payload.to_owned(),
+                signature: signature.to_owned(),
+            }),
+            _ => push_junk(&mut out, note, payload_at, end.end, JunkKind::NotText),
+        }
+        segment = end.end;
+    }
+    push_junk(&mut out, note, segment, note.len(), JunkKind::Unsigned);
+    out
+}
+
+/// Where the payload before an armor block starting at `armor` lies, in `note[segment..armor]`.
+fn payload_bounds(note: &[u8], segment: usize, armor: usize) -> (usize, usize) {
+    let region = &note[segment..armor];
+    let mut exact = None;
+    let mut first = None;
+    for line in Lines::new(region) {
+        let text = &region[line.start..line.end];
+        if text.first() == Some(&b'{') {
+            first.get_or_insert(line.start);
+            if line.is("{") {
+                exact = Some(line.start);
+            }
+        }
+    }
+    let start = match exact.or(first) {
+        Some(at) => at,
+        None => region
+            .iter()
+            .position(|b| !b.is_ascii_whitespace())
+            .unwrap_or(region.len()),
+    };
+    (segment + start, armor)
+}
+
+/// Records `note[from..to]` as junk unless it is only whitespace.
+fn push_junk(out: &mut Split, note: &[u8], from: usize, to: usize, why: JunkKind) {
+    let text = &note[from..to];
+    let Some(lead) = text.iter().position(|b| !b.is_ascii_whitespace()) else {
+        return;
+    };
+    let trail = text.iter().rposition(|b| !b.is_ascii_whitespace()).map_or(0, |i| i + 1);
+    let why = if why == JunkKind::Unsigned && std::str::from_utf8(text).is_err() {
+        JunkKind::NotText
+    } else {
+        why
+    };
+    out.junk.push(Junk {
+        offset: from + lead,
+        len: trail - lead,
+        why,
+    });
+}
+
+/// A line of a note: its byte range including the line end.
+#[derive(Clone, Copy)]
+struct Line<'a> {
+    bytes: &'a [u8],
+    start: usize,
+    end: usize,
+}
+
+impl Line<'_> {
+    /// Whether the line is exactly `marker` (ignoring `\n` or `\r\n`).
+    fn is(&self, marker: &str) -> bool {
+        let text = &self.bytes[self.start..self.end];
+        let text = text.strip_suffix(b"\n").unwrap_or(text);
+        let text = text.strip_suffix(b"\r").unwrap_or(text);
+        text == marker.as_bytes()
+    }
+}
+
+struct Lines<'a> {
+    bytes: &'a [u8],
+    at: usize,
+}
+
+impl<'a> Lines<'a> {
+    fn new(bytes: &'a [u8]) -> Self {
+        Self { bytes, at: 0 }
+    }
+}
+
+impl<'a> Iterator for Lines<'a> {
+    type Item = Line<'a>;
+
+    fn next(&mut self) -> Option<Line<'a>> {
+        if self.at >= self.bytes.len() {
+            return None;
+        }
+        let start = self.at;
+        let end = self.bytes[start..]
+            .iter()
+            .position(|&b| b == b'\n')
+            .map_or(self.bytes.len(), |i| start + i + 1);
+        self.at = end;
+        Some(Line {
+            bytes: self.bytes,
+            start,
+            end,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SIG: &str = "-----BEGIN SSH SIGNATURE-----\nAAAA\n-----END SSH SIGNATURE-----\n";
+
+    #[test]
+    fn splits_consecutive_records() {
+        let note = format!("{{\"a\": 1}}\n{SIG}{{\"b\": 2}}\n{SIG}");
+        let split = split(note.as_bytes());
+        assert_eq!(split.junk, vec![]);
+        assert_eq!(split.records.len(), 2);
+        assert_eq!(split.records[1].payload, "{\"b\": 2}\n");
+        assert_eq!(split.records[1].signature, SIG);
+        let joined: String = split.records.iter().map(Record::to_text).collect();
+        assert_eq!(joined, note);
+    }
+
+    #[test]
+    fn reads_notes_git_joined_with_a_blank_line() {
+        let note = format!("{{\"a\": 1}}\n{SIG}\n{{\"b\": 2}}\n{SIG}");
+        let split = split(note.as_bytes());
+        assert_eq!(split.junk, vec![]);
+        assert_eq!(split.records.len(), 2);
+        assert_eq!(split.records[1].payload, "{\"b\": 2}\n");
+    }
+
+    #[test]
+    fn text_that_is_not_a_record_is_kept_apart_from_the_records() {
+        let pretty = "{\n  \"a\": [\n    {\n      \"b\": 1\n    }\n  ]\n}\n";
+        let note = format!("a comment\n{{\n{pretty}{SIG}trailing words\n");
+        let split = split(note.as_bytes());
+        assert_eq!(split.records.len(), 1);
+        assert_eq!(
+            split.records[0].payload, pretty,
+            "the payload starts at its own top-level brace"
+        );
+        let kinds: Vec<JunkKind> = split.junk.iter().map(|j| j.why).collect();
+        assert_eq!(kinds, [JunkKind::Unsigned, JunkKind::Unsigned]);
+        assert_eq!(&note[split.junk[0].offset..][..split.junk[0].len], "a comment\n{");
+    }
+
+    #[test]
+    fn damaged_blocks_are_junk() {
+        assert_eq!(split(b"hello\n").junk[0].why, JunkKind::Unsigned);
+        assert_eq!(
+            split(b"x\n-----BEGIN SSH SIGNATURE-----\nAAAA\n").junk[0].why,
+            JunkKind::Unterminated
+        );
+        assert_eq!(split(SIG.as_bytes()).junk[0].why, JunkKind::EmptyPayload);
+        assert_eq!(split(&[0xff, 0xfe]).junk[0].why, JunkKind::NotText);
+        assert_eq!(split(b""), Split::default());
+        assert_eq!(split(b"\n\n"), Split::default());
+    }
+
+    fn statement(predicate_type: &str, predicate: &str) -> String {
+        format!(
+            "{{\"_type\": \"{STATEMENT_TYPE}\", \"subject\": [{{\"digest\": {{\"gitCommit\": \"ab\"}}}}], \"predicateType\": \"{predicate_type}\", \"predicate\": {predicate}}}\n"
+        )
+    }
+
+    #[test]
+    fn a_repeated_key_makes_a_record_invalid_at_any_depth() {
+        let rewrite = r#"{"version": "1.1", "kind": "rewrite", "run_id": "r", "bundle_digest": "d", "operation": "amend",
+            "old_sha": "a", "new_sha": "b", "old_base_sha": "c", "new_base_sha": "c", "old_patch_id": null,
+            "new_patch_id": null, "rewritten_at": "t", "generator": {"name": "g", "version": "1"}}"#;
+        let good = statement(REWRITE_PREDICATE_TYPE, rewrite);
+        assert!(
+            matches!(parse_payload(&good), Ok(Content::Rewrite(_))),
+            "{:?}",
+            parse_payload(&good)
+        );
+        let top = good.replacen("{\"_type\"", "{\"_type\": \"x\", \"_type\"", 1);
+        assert!(matches!(parse_payload(&top), Err(Invalid::NotStatement(_))));
+        let nested = good.replacen("\"name\": \"g\"", "\"name\": \"g\", \"name\": \"h\"", 1);
+        assert!(matches!(parse_payload(&nested), Err(Invalid::Shape { .. })));
+    }
+
+    #[test]
+    fn an_unknown_type_or_predicate_is_invalid() {
+        let wrong =
+            statement("https://example.com/x", "{}").replace(STATEMENT_TYPE, "https://in-toto.io/Statement/v0.1");
+        assert!(matches!(parse_payload(&wrong), Err(Invalid::WrongType(_))));
+        let unknown = statement("https://example.com/x", "{}");
+        assert!(matches!(parse_payload(&unknown), Err(Invalid::UnknownPredicate(_))));
+        let extra = statement(REWRITE_PREDICATE_TYPE, "{}").replacen("{", "{\"extra\": 1, ", 1);
+        assert!(matches!(parse_payload(&extra), Err(Invalid::NotStatement(_))));
+        assert!(matches!(parse_payload("not json"), Err(Invalid::NotStatement(_))));
+    }
+}

@@ -1,0 +1,386 @@
+//! The local SQLite index at `<common git dir>/proof/index.sqlite`: runs, their append-only
+//! event streams, DoD check results, scope violations, one evidence manifest per run and the
+//! reference of each run's proof. Shared by all worktrees; every write is one transaction.
+//!
+//! `impl Index` is split by topic, as gitoxide splits `impl Repository`: opening and the schema
+//! here, runs in [`runs`], event streams in [`events`], and what a run produced (checks,
+//! violations and decisions, manifests, proof references) in [`results`].
+
+mod events;
+mod results;
+mod runs;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use rusqlite::config::DbConfig;
+use rusqlite::{Connection, TransactionBehavior};
+use serde_json::Value;
+
+pub use events::commit_recorded_key;
+
+use crate::error::{Classify, ErrorKind};
+use crate::evidence::EventType;
+use crate::model::{DodCheck, ScopeSnapshot};
+
+/// Why the index could not do what was asked.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// SQLite failed (locked past the busy timeout, disk full, corrupt file).
+    #[error("the index {} failed: {action}", path.display())]
+    Sqlite {
+        path: PathBuf,
+        action: &'static str,
+        #[source]
+        source: rusqlite::Error,
+    },
+    /// The index directory could not be created.
+    #[error("cannot create {}", path.display())]
+    Create {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// No run with that id.
+    #[error("no run '{0}' in the index (see `git proof log`)")]
+    UnknownRun(String),
+    /// The run has ended; its stream is closed.
+    #[error("run '{0}' has already ended; its event stream is closed")]
+    RunEnded(String),
+    /// The worktree already has an active run.
+    #[error("run '{run_id}' is already active in this worktree; finish it first (`git proof finish`)")]
+    AlreadyActive { run_id: String },
+    /// A run id that is taken.
+    #[error("a run with id '{0}' already exists")]
+    DuplicateRun(String),
+    /// An event id that is taken.
+    #[error("an event with id '{0}' already exists")]
+    DuplicateEvent(String),
+    /// The file is not a readable SQLite database (truncated, overwritten, not ours).
+    #[error("the index {} is corrupt", path.display())]
+    Corrupt {
+        path: PathBuf,
+        #[source]
+        source: rusqlite::Error,
+    },
+    /// A stored row that does not decode (written by a newer version, or edited by hand).
+    #[error("the index holds a malformed {what} for run '{run_id}'")]
+    Malformed { what: &'static str, run_id: String },
+}
+
+impl Classify for Error {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            Self::UnknownRun(_) => ErrorKind::NotFound,
+            Self::RunEnded(_) | Self::AlreadyActive { .. } | Self::DuplicateRun(_) | Self::DuplicateEvent(_) => {
+                ErrorKind::Conflict
+            }
+            Self::Sqlite { .. } | Self::Create { .. } | Self::Corrupt { .. } | Self::Malformed { .. } => {
+                ErrorKind::Internal
+            }
+        }
+    }
+
+    fn code(&self) -> &'static str {
+        match self {
+            Self::UnknownRun(_) => "unknown_run",
+            Self::AlreadyActive { .. } => "run_active",
+            other => other.kind().code(),
+        }
+    }
+}
+
+type Result<T> = std::result::Result<T, Error>;
+
+/// A run as the index knows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunRecord {
+    pub run_id: String,
+    pub worktree: String,
+    pub state: RunState,
+    pub started_at: String,
+    pub base_sha: String,
+    pub prompt_hash: Option<String>,
+    pub scope: ScopeSnapshot,
+    pub dod: Vec<DodCheck>,
+    pub correlation_id: Option<String>,
+    pub thread_id: Option<String>,
+}
+
+impl RunRecord {
+    /// Whether the run is still open.
+    pub fn is_active(&self) -> bool {
+        self.state == RunState::Active
+    }
+
+    /// How it ended, once it has.
+    pub fn ended(&self) -> Option<&Ended> {
+        match &self.state {
+            RunState::Active => None,
+            RunState::Ended(ended) => Some(ended),
+        }
+    }
+
+    /// The commit the run's change ends at: its head once ended, its base while active.
+    pub fn head_or_base(&self) -> &str {
+        self.ended().map_or(&self.base_sha, |e| &e.head_sha)
+    }
+}
+
+/// Whether a run is open or how it ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RunState {
+    /// Events are still recorded into it.
+    Active,
+    Ended(Ended),
+}
+
+/// How a run ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ended {
+    pub ended_at: String,
+    /// HEAD when it ended.
+    pub head_sha: String,
+    pub exit_code: i32,
+}
+
+/// Where a run's proof is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BundleRef {
+    pub run_id: String,
+    pub commit_sha: String,
+    pub bundle_digest: String,
+    pub recorded_at: String,
+}
+
+/// One event to append.
+#[derive(Debug, Clone)]
+pub struct NewEvent {
+    pub event_type: EventType,
+    /// `None`: `<run_id>.<stream_seq>`, which is unique and the same in every clone.
+    pub event_id: Option<String>,
+    pub occurred_at: String,
+    pub data: Value,
+    /// A second append with the same key is a no-op that returns the first event.
+    pub idempotency_key: Option<String>,
+}
+
+/// The open index.
+pub struct Index {
+    conn: Connection,
+    path: PathBuf,
+}
+
+/// The WAL size from which closing the index checkpoints it. The first connection of a
+/// process reads the whole WAL to rebuild its shared index, and SQLite only restarts a WAL it
+/// knows was checkpointed, which a new process does not: without this it would grow forever.
+const CHECKPOINT_AT_WAL_BYTES: u64 = 256 * 1024;
+
+impl Drop for Index {
+    fn drop(&mut self) {
+        let wal = with_suffix(&self.path, "-wal");
+        if std::fs::metadata(wal).is_ok_and(|m| m.len() >= CHECKPOINT_AT_WAL_BYTES) {
+            // Closing then checkpoints and, as the last connection, removes the WAL. A failure
+            // only leaves the WAL for the next close.
+            let _ = self
+                .conn
+                .set_db_config(DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, false);
+        }
+    }
+}
+
+/// Bumped when [`SCHEMA`] changes; stored as SQLite's `user_version`.
+const SCHEMA_VERSION: i64 = 3;
+
+const SCHEMA: &str = r#"
+CREATE TABLE IF NOT EXISTS runs (
+    run_id         TEXT PRIMARY KEY,
+    worktree       TEXT NOT NULL,
+    state          TEXT NOT NULL CHECK (state IN ('active', 'ended')),
+    started_at     TEXT NOT NULL,
+    ended_at       TEXT,
+    base_sha       TEXT NOT NULL,
+    head_sha       TEXT,
+    exit_code      INTEGER,
+    prompt_hash    TEXT,
+    scope_json     TEXT NOT NULL,
+    dod_json       TEXT NOT NULL,
+    correlation_id TEXT,
+    thread_id      TEXT
+);
+CREATE UNIQUE INDEX IF NOT EXISTS runs_one_active_per_worktree ON runs (worktree) WHERE state = 'active';
+-- Newest first, a page at a time, without sorting every run (`git proof serve`).
+CREATE INDEX IF NOT EXISTS runs_by_start ON runs (started_at);
+CREATE TABLE IF NOT EXISTS events (
+    run_id          TEXT NOT NULL REFERENCES runs (run_id),
+    stream_seq      INTEGER NOT NULL CHECK (stream_seq >= 1),
+    event_id        TEXT NOT NULL UNIQUE,
+    event_type      TEXT NOT NULL,
+    occurred_at     TEXT NOT NULL,
+    data_json       TEXT NOT NULL,
+    event_hash      TEXT NOT NULL,
+    idempotency_key TEXT UNIQUE,
+    PRIMARY KEY (run_id, stream_seq)
+);
+CREATE TABLE IF NOT EXISTS checks (
+    run_id      TEXT NOT NULL REFERENCES runs (run_id),
+    position    INTEGER NOT NULL,
+    name        TEXT NOT NULL,
+    status      TEXT NOT NULL,
+    exit_code   INTEGER,
+    duration_ms INTEGER NOT NULL,
+    log_digest  TEXT,
+    log_size    INTEGER NOT NULL,
+    PRIMARY KEY (run_id, position)
+);
+CREATE TABLE IF NOT EXISTS scope_violations (
+    run_id     TEXT NOT NULL REFERENCES runs (run_id),
+    path       TEXT NOT NULL,
+    rule       TEXT NOT NULL,
+    state      TEXT NOT NULL,
+    decided_at TEXT,
+    decided_by TEXT,
+    reason     TEXT,
+    PRIMARY KEY (run_id, path)
+);
+CREATE TABLE IF NOT EXISTS scope_decisions (
+    run_id     TEXT NOT NULL REFERENCES runs (run_id),
+    path       TEXT NOT NULL,
+    state      TEXT NOT NULL CHECK (state IN ('approved', 'rejected')),
+    decided_at TEXT NOT NULL,
+    decided_by TEXT NOT NULL,
+    reason     TEXT,
+    PRIMARY KEY (run_id, path)
+);
+CREATE TABLE IF NOT EXISTS evidence_manifests (
+    run_id        TEXT PRIMARY KEY REFERENCES runs (run_id),
+    manifest_json TEXT NOT NULL,
+    manifest_hash TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS proof_bundle_ref (
+    run_id        TEXT PRIMARY KEY REFERENCES runs (run_id),
+    commit_sha    TEXT NOT NULL,
+    bundle_digest TEXT NOT NULL,
+    recorded_at   TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS proof_bundle_ref_by_commit ON proof_bundle_ref (commit_sha);
+"#;
+
+impl Index {
+    /// The index path inside a repository's common git dir.
+    pub fn path_in(common_dir: &Path) -> PathBuf {
+        common_dir.join("proof").join("index.sqlite")
+    }
+
+    /// Opens (creating if needed) the index of the repository whose common dir is `common_dir`.
+    pub fn open(common_dir: &Path) -> Result<Self> {
+        let path = Self::path_in(common_dir);
+        let dir = path.parent().unwrap_or(common_dir);
+        std::fs::create_dir_all(dir).map_err(|source| Error::Create {
+            path: dir.to_owned(),
+            source,
+        })?;
+        let conn = Connection::open(&path).map_err(|source| Error::Sqlite {
+            path: path.clone(),
+            action: "open",
+            source,
+        })?;
+        let index = Self { conn, path };
+        match index.init() {
+            Err(Error::Sqlite { path, source, .. }) if is_corruption(&source) => Err(Error::Corrupt { path, source }),
+            other => other.map(|()| index),
+        }
+    }
+
+    /// Moves a corrupt index (and its WAL and shared-memory files) aside as
+    /// `index.sqlite.corrupt-<unix time>`; returns where it went.
+    pub fn move_aside(common_dir: &Path, now: i64) -> Result<PathBuf> {
+        let path = Self::path_in(common_dir);
+        let aside = path.with_extension(format!("sqlite.corrupt-{now}"));
+        for (from, to) in [
+            (path.clone(), aside.clone()),
+            (with_suffix(&path, "-wal"), with_suffix(&aside, "-wal")),
+            (with_suffix(&path, "-shm"), with_suffix(&aside, "-shm")),
+        ] {
+            if from.exists() {
+                std::fs::rename(&from, &to).map_err(|source| Error::Create {
+                    path: to.clone(),
+                    source,
+                })?;
+            }
+        }
+        Ok(aside)
+    }
+
+    fn init(&self) -> Result<()> {
+        let wrap = |action| sql_error(&self.path, action);
+        // Parallel agents in sibling worktrees write at once: wait for the lock rather than fail.
+        self.conn
+            .busy_timeout(Duration::from_secs(30))
+            .map_err(wrap("set the busy timeout"))?;
+        self.conn
+            .pragma_update(None, "synchronous", "NORMAL")
+            .map_err(wrap("set synchronous"))?;
+        // Most processes open the index, append an event and exit. Closing the last connection
+        // would checkpoint the WAL into the database and delete the WAL and shared-memory
+        // files: fsyncs and two files made and removed, most of what an event costs. So a
+        // close checkpoints only once the WAL has grown (see `Drop`).
+        self.conn
+            .set_db_config(DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, true)
+            .map_err(wrap("defer the checkpoint on close"))?;
+        self.conn
+            .pragma_update(None, "foreign_keys", "ON")
+            .map_err(wrap("enable foreign keys"))?;
+        let version: i64 = self
+            .conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .map_err(wrap("read the schema version"))?;
+        if version < SCHEMA_VERSION {
+            // WAL mode is persistent in the file; set it once, with the schema.
+            self.conn
+                .pragma_update(None, "journal_mode", "WAL")
+                .map_err(wrap("switch to WAL"))?;
+            self.conn.execute_batch(SCHEMA).map_err(wrap("create the schema"))?;
+            self.conn
+                .pragma_update(None, "user_version", SCHEMA_VERSION)
+                .map_err(wrap("record the schema version"))?;
+        }
+        Ok(())
+    }
+
+    fn err(&self, action: &'static str) -> impl FnOnce(rusqlite::Error) -> Error + use<> {
+        sql_error(&self.path, action)
+    }
+
+    /// The file this index lives in.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+/// Maps a SQLite failure of `action` on the index at `path`.
+fn sql_error(path: &Path, action: &'static str) -> impl FnOnce(rusqlite::Error) -> Error + use<> {
+    let path = path.to_owned();
+    move |source| Error::Sqlite { path, action, source }
+}
+
+/// A write transaction that takes the lock at once, so concurrent writers queue on the busy
+/// timeout instead of failing to upgrade a read lock.
+fn begin<'c>(conn: &'c mut Connection, path: &Path) -> Result<rusqlite::Transaction<'c>> {
+    conn.transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(sql_error(path, "begin"))
+}
+
+fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
+    let mut os = path.as_os_str().to_owned();
+    os.push(suffix);
+    PathBuf::from(os)
+}
+
+/// Errors that mean the file itself is broken, not that it is busy or missing.
+fn is_corruption(error: &rusqlite::Error) -> bool {
+    matches!(
+        error.sqlite_error_code(),
+        Some(rusqlite::ErrorCode::NotADatabase | rusqlite::ErrorCode::DatabaseCorrupt)
+    )
+}

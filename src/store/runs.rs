@@ -1,0 +1,277 @@
+//! Runs: starting, ending, listing, and importing runs known only from their proofs.
+
+use rusqlite::{OptionalExtension, params};
+
+use super::events::{commit_recorded_key, insert_event};
+use super::results::{insert_bundle_ref, insert_checks, insert_manifest, insert_violations};
+use super::{BundleRef, Ended, Error, Index, NewEvent, Result, RunRecord, RunState, begin, sql_error};
+use crate::evidence::{Event, EventType};
+use crate::model::{DodResult, Manifest, ScopeViolation};
+
+impl Index {
+    /// Records a new active run and its `run.started` event, atomically.
+    pub fn start_run(&mut self, run: &RunRecord, started: NewEvent) -> Result<Event> {
+        let path = self.path.clone();
+        let err = |action| sql_error(&path, action);
+        let tx = begin(&mut self.conn, &path)?;
+        if let Some(active) = tx
+            .query_row(
+                "SELECT run_id FROM runs WHERE worktree = ?1 AND state = 'active'",
+                params![run.worktree],
+                |r| r.get::<_, String>(0),
+            )
+            .optional()
+            .map_err(err("find the active run"))?
+        {
+            return Err(Error::AlreadyActive { run_id: active });
+        }
+        let exists: bool = tx
+            .query_row(
+                "SELECT EXISTS (SELECT 1 FROM runs WHERE run_id = ?1)",
+                params![run.run_id],
+                |r| r.get(0),
+            )
+            .map_err(err("look up the run"))?;
+        if exists {
+            return Err(Error::DuplicateRun(run.run_id.clone()));
+        }
+        tx.execute(
+            "INSERT INTO runs (run_id, worktree, state, started_at, base_sha, prompt_hash, scope_json, dod_json,
+                               correlation_id, thread_id)
+             VALUES (?1, ?2, 'active', ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            params![
+                run.run_id,
+                run.worktree,
+                run.started_at,
+                run.base_sha,
+                run.prompt_hash,
+                serde_json::to_string(&run.scope).unwrap_or_default(),
+                serde_json::to_string(&run.dod).unwrap_or_default(),
+                run.correlation_id,
+                run.thread_id,
+            ],
+        )
+        .map_err(err("insert the run"))?;
+        let event = insert_event(&tx, &run.run_id, started).map_err(|e| e.into_error(&path))?;
+        tx.commit().map_err(err("commit"))?;
+        Ok(event)
+    }
+
+    /// The run with this id.
+    pub fn run(&self, run_id: &str) -> Result<RunRecord> {
+        self.conn
+            .prepare_cached(&format!("{RUN_SELECT} WHERE run_id = ?1"))
+            .and_then(|mut stmt| stmt.query_row(params![run_id], run_from_row))
+            .optional()
+            .map_err(self.err("read a run"))?
+            .ok_or_else(|| Error::UnknownRun(run_id.to_owned()))?
+            .map_err(|what| Error::Malformed {
+                what,
+                run_id: run_id.to_owned(),
+            })
+    }
+
+    /// The active run of a worktree, if any.
+    pub fn active_run(&self, worktree: &str) -> Result<Option<String>> {
+        self.conn
+            .query_row(
+                "SELECT run_id FROM runs WHERE worktree = ?1 AND state = 'active'",
+                params![worktree],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(self.err("find the active run"))
+    }
+
+    /// All runs, newest first.
+    pub fn runs(&self) -> Result<Vec<RunRecord>> {
+        self.runs_page(u32::MAX, 0)
+    }
+
+    /// At most `limit` runs, newest first, skipping the `offset` newest.
+    pub fn runs_page(&self, limit: u32, offset: u64) -> Result<Vec<RunRecord>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(&format!(
+                "{RUN_SELECT} ORDER BY started_at DESC, rowid DESC LIMIT ?1 OFFSET ?2"
+            ))
+            .map_err(self.err("list runs"))?;
+        let rows = stmt
+            .query_map(params![limit, i64::try_from(offset).unwrap_or(i64::MAX)], run_from_row)
+            .map_err(self.err("list runs"))?
+            .collect::<std::result::Result<Vec<_>, _>>()
+            .map_err(self.err("list runs"))?;
+        rows.into_iter()
+            .map(|r| {
+                r.map_err(|what| Error::Malformed {
+                    what,
+                    run_id: String::new(),
+                })
+            })
+            .collect()
+    }
+
+    /// How many runs the index holds.
+    pub fn run_count(&self) -> Result<u64> {
+        self.conn
+            .query_row("SELECT COUNT(*) FROM runs", [], |r| r.get::<_, i64>(0))
+            .map(|n| u64::try_from(n).unwrap_or(0))
+            .map_err(self.err("count runs"))
+    }
+
+    /// Ends an active run: appends `commit.recorded` for each commit not yet recorded, then the
+    /// terminal event, and marks the run ended, in one transaction. On a run that has already
+    /// ended this changes nothing and returns the run as it ended.
+    pub fn end_run(
+        &mut self,
+        run_id: &str,
+        head_sha: &str,
+        exit_code: i32,
+        commits: &[String],
+        ended_at: &str,
+    ) -> Result<RunRecord> {
+        let path = self.path.clone();
+        let sql = |action| sql_error(&path, action);
+        let tx = begin(&mut self.conn, &path)?;
+        let state: Option<String> = tx
+            .query_row("SELECT state FROM runs WHERE run_id = ?1", params![run_id], |r| {
+                r.get(0)
+            })
+            .optional()
+            .map_err(sql("read a run"))?;
+        match state.as_deref() {
+            None => return Err(Error::UnknownRun(run_id.to_owned())),
+            Some("ended") => {
+                drop(tx);
+                return self.run(run_id);
+            }
+            _ => {}
+        }
+        for commit in commits {
+            let key = commit_recorded_key(run_id, commit);
+            insert_event(
+                &tx,
+                run_id,
+                NewEvent {
+                    event_type: EventType::CommitRecorded,
+                    event_id: None,
+                    occurred_at: ended_at.to_owned(),
+                    data: serde_json::json!({ "commit": commit }),
+                    idempotency_key: Some(key),
+                },
+            )
+            .map_err(|e| e.into_error(&path))?;
+        }
+        let terminal = if exit_code == 0 {
+            EventType::RunCompleted
+        } else {
+            EventType::RunFailed
+        };
+        insert_event(
+            &tx,
+            run_id,
+            NewEvent {
+                event_type: terminal,
+                event_id: None,
+                occurred_at: ended_at.to_owned(),
+                data: serde_json::json!({ "exit_code": exit_code, "head_sha": head_sha }),
+                idempotency_key: Some(format!("run.ended:{run_id}")),
+            },
+        )
+        .map_err(|e| e.into_error(&path))?;
+        tx.execute(
+            "UPDATE runs SET state = 'ended', ended_at = ?2, head_sha = ?3, exit_code = ?4 WHERE run_id = ?1",
+            params![run_id, ended_at, head_sha, exit_code],
+        )
+        .map_err(sql("end the run"))?;
+        tx.commit().map_err(sql("commit"))?;
+        self.run(run_id)
+    }
+
+    /// Records a run known only from its proof (a clone's notes, a rebuilt index): the run,
+    /// its checks, violations, manifest and proof reference, in one transaction. A run the index
+    /// already has is left as it is; returns whether this one was new.
+    pub fn import_proof(
+        &mut self,
+        run: &RunRecord,
+        checks: &[DodResult],
+        violations: &[ScopeViolation],
+        manifest: &Manifest,
+        reference: &BundleRef,
+    ) -> Result<bool> {
+        let Some(end) = run.ended() else {
+            return Err(Error::Malformed {
+                what: "imported run (a proof is only of an ended run)",
+                run_id: run.run_id.clone(),
+            });
+        };
+        let path = self.path.clone();
+        let sql = |action| sql_error(&path, action);
+        let tx = begin(&mut self.conn, &path)?;
+        let inserted = tx
+            .execute(
+                "INSERT OR IGNORE INTO runs (run_id, worktree, state, started_at, ended_at, base_sha, head_sha, exit_code,
+                                             prompt_hash, scope_json, dod_json, correlation_id, thread_id)
+                 VALUES (?1, '', 'ended', ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                params![
+                    run.run_id,
+                    run.started_at,
+                    end.ended_at,
+                    run.base_sha,
+                    end.head_sha,
+                    end.exit_code,
+                    run.prompt_hash,
+                    serde_json::to_string(&run.scope).unwrap_or_default(),
+                    serde_json::to_string(&run.dod).unwrap_or_default(),
+                    run.correlation_id,
+                    run.thread_id,
+                ],
+            )
+            .map_err(sql("import a run"))?
+            == 1;
+        if inserted {
+            insert_checks(&tx, &run.run_id, checks).map_err(sql("import a check"))?;
+            insert_violations(&tx, &run.run_id, violations).map_err(sql("import a violation"))?;
+            insert_manifest(&tx, &run.run_id, manifest).map_err(sql("import a manifest"))?;
+        }
+        insert_bundle_ref(&tx, reference).map_err(sql("import a proof reference"))?;
+        tx.commit().map_err(sql("commit"))?;
+        Ok(inserted)
+    }
+}
+
+const RUN_SELECT: &str = "SELECT run_id, worktree, state, started_at, ended_at, base_sha, head_sha, exit_code,
+    prompt_hash, scope_json, dod_json, correlation_id, thread_id FROM runs";
+
+fn run_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<std::result::Result<RunRecord, &'static str>> {
+    let scope: String = r.get(9)?;
+    let dod: String = r.get(10)?;
+    let (Ok(scope), Ok(dod)) = (serde_json::from_str(&scope), serde_json::from_str(&dod)) else {
+        return Ok(Err("scope or DoD snapshot"));
+    };
+    let state = match r.get::<_, String>(2)?.as_str() {
+        "active" => RunState::Active,
+        _ => {
+            let (Some(ended_at), Some(head_sha), Some(exit_code)) = (r.get(4)?, r.get(6)?, r.get(7)?) else {
+                return Ok(Err("end of the run"));
+            };
+            RunState::Ended(Ended {
+                ended_at,
+                head_sha,
+                exit_code,
+            })
+        }
+    };
+    Ok(Ok(RunRecord {
+        run_id: r.get(0)?,
+        worktree: r.get(1)?,
+        state,
+        started_at: r.get(3)?,
+        base_sha: r.get(5)?,
+        prompt_hash: r.get(8)?,
+        scope,
+        dod,
+        correlation_id: r.get(11)?,
+        thread_id: r.get(12)?,
+    }))
+}
