@@ -1,6 +1,7 @@
 //! What a failure means to the person or program that asked: each library error says its
-//! [`ErrorKind`] once, here or next to its definition, and the front ends map kinds to their
-//! own codes (the CLI to exit codes, `serve` to HTTP statuses) without looking inside.
+//! [`ErrorKind`] once, next to its definition ([`Classify`]), and the front ends map kinds to
+//! their own codes (the CLI to exit codes, `serve` to HTTP statuses) without looking inside.
+//! [`crate::classify`] finds the kind of an error held as a trait object.
 
 /// The class of a failure, independent of where it happened.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,46 +40,4 @@ impl ErrorKind {
             Self::Internal => "internal",
         }
     }
-}
-
-/// The kind of the outermost library error in `error`'s chain of sources, if any is one.
-///
-/// Front ends that hold errors as trait objects (the CLI's `anyhow` chain) call this; the
-/// library's own error types are listed here once.
-pub fn classify(error: &(dyn std::error::Error + 'static)) -> Option<ErrorKind> {
-    let mut current = Some(error);
-    while let Some(e) = current {
-        if let Some(kind) = kind_of(e) {
-            return Some(kind);
-        }
-        current = e.source();
-    }
-    None
-}
-
-fn kind_of(e: &(dyn std::error::Error + 'static)) -> Option<ErrorKind> {
-    macro_rules! try_types {
-        ($($t:ty),* $(,)?) => {
-            $(if let Some(e) = e.downcast_ref::<$t>() {
-                return Some(e.kind());
-            })*
-        };
-    }
-    try_types!(
-        crate::approval::Error,
-        crate::proofs::Error,
-        crate::rewrite::Error,
-        crate::run::Error,
-        crate::trust::Error,
-        crate::sync::Error,
-        crate::store::Error,
-        crate::signing::Error,
-        crate::policy::Error,
-        crate::git::Error,
-        crate::hooks::Error,
-        crate::inclusion::Error,
-        crate::serve::Error,
-        crate::agent_config::Error,
-    );
-    None
 }

@@ -13,7 +13,9 @@
 //!   [`agent_config`], [`summary`];
 //! - front end: [`serve`] (the CLI lives in the binary).
 //!
-//! Imports go down this list, never up. Errors say their [`error::ErrorKind`] once.
+//! Imports go down this list, never up. Errors say their [`error::ErrorKind`] once; the crate
+//! root, which knows every module, finds it for an error held as a trait object
+//! ([`classify`]).
 
 pub mod agent_config;
 pub mod approval;
@@ -44,3 +46,46 @@ pub mod sync;
 pub mod trust;
 pub mod verify;
 pub mod view;
+
+/// The kind of the outermost library error in `error`'s chain of sources, if any is one.
+///
+/// Front ends that hold errors as trait objects (the CLI's `anyhow` chain) call this; the
+/// library's own error types are listed here once.
+pub fn classify(error: &(dyn std::error::Error + 'static)) -> Option<error::ErrorKind> {
+    let mut current = Some(error);
+    while let Some(e) = current {
+        if let Some(kind) = kind_of(e) {
+            return Some(kind);
+        }
+        current = e.source();
+    }
+    None
+}
+
+fn kind_of(e: &(dyn std::error::Error + 'static)) -> Option<error::ErrorKind> {
+    use error::Classify;
+    macro_rules! try_types {
+        ($($t:ty),* $(,)?) => {
+            $(if let Some(e) = e.downcast_ref::<$t>() {
+                return Some(e.kind());
+            })*
+        };
+    }
+    try_types!(
+        approval::Error,
+        proofs::Error,
+        rewrite::Error,
+        run::Error,
+        trust::Error,
+        sync::Error,
+        store::Error,
+        signing::Error,
+        policy::Error,
+        git::Error,
+        hooks::Error,
+        inclusion::Error,
+        serve::Error,
+        agent_config::Error,
+    );
+    None
+}

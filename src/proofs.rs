@@ -11,7 +11,7 @@ use crate::model::{ApprovalState, Bundle, DodStatus, RunStatus};
 use crate::notes::{self, NotesReader};
 use crate::store::{self, Index, RunRecord, RunState};
 use crate::trust::Trust;
-use crate::view::{BundleView, NoteView, Placement, RecordView, SignatureCheck};
+use crate::view::{BundleView, NoteView, Parsed, Placement, RecordView, SignatureCheck};
 use crate::{git, run};
 
 /// Why no proof could be shown.
@@ -148,12 +148,26 @@ impl ShownProof {
         let counts = view.counts(shown.record);
         let bundle = shown.folded();
         let original = shown.bundle();
+        let digest = &record.digest;
+        // A decision only a trust source could vouch for, on a path that stands pending.
+        let unverified_decision = |path: &str| {
+            view.records.iter().find_map(|r| match &r.parsed {
+                Parsed::Approval(s)
+                    if r.signature == SignatureCheck::Unverified
+                        && s.predicate.bundle_digest == *digest
+                        && s.predicate.path == path =>
+                {
+                    Some(s.predicate.decision.state())
+                }
+                _ => None,
+            })
+        };
         let standings = bundle
             .scope_violations
             .iter()
             .zip(&original.scope_violations)
             .map(|(v, own)| {
-                if counts {
+                let standing = if counts {
                     match shown.decisions.get(&v.path) {
                         Some(e) if e.state() == ApprovalState::Pending => Standing::Conflicting,
                         _ => Standing::Decided(shown.state_of(&v.path)),
@@ -162,6 +176,10 @@ impl ShownProof {
                     Standing::Decided(ApprovalState::Pending)
                 } else {
                     Standing::Unverified(own.approval.state)
+                };
+                match (standing, unverified_decision(&v.path)) {
+                    (Standing::Decided(ApprovalState::Pending), Some(state)) => Standing::Unverified(state),
+                    (standing, _) => standing,
                 }
             })
             .collect();
@@ -169,8 +187,11 @@ impl ShownProof {
         let ignored = view
             .records
             .iter()
-            .filter(|r| r.run_id.as_deref() == Some(run_id) && !std::ptr::eq(*r, record))
-            .filter_map(|r: &RecordView| Some(format!("{} record: {}", r.kind.as_str(), r.ignored.as_ref()?)))
+            .enumerate()
+            .filter(|(i, r)| r.run_id.as_deref() == Some(run_id) && *i != shown.record)
+            .filter_map(|(_, r): (usize, &RecordView)| {
+                Some(format!("{} record: {}", r.kind.as_str(), r.ignored.as_ref()?))
+            })
             .collect();
         let carried = match &shown.placement {
             Placement::Carried(links) => Some(format!(
@@ -189,7 +210,6 @@ impl ShownProof {
             _ => None,
         };
         let signature = Signature::of(&record.signature);
-        // Without a trust source the bundle's own decisions are shown, but only as unverified.
         Self {
             standings,
             bundle: if counts { bundle } else { original.clone() },

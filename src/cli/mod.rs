@@ -192,7 +192,7 @@ fn exit_code_for(err: &anyhow::Error) -> u8 {
         if cause.is::<BadInput>() {
             return EXIT_BAD_INPUT;
         }
-        if let Some(kind) = git_proof::error::classify(cause) {
+        if let Some(kind) = git_proof::classify(cause) {
             return match kind {
                 ErrorKind::NotFound => EXIT_NOT_FOUND,
                 ErrorKind::BadInput | ErrorKind::Conflict | ErrorKind::Unavailable | ErrorKind::Internal => {

@@ -9,13 +9,13 @@ use std::path::{Path, PathBuf};
 use crate::common::{Run, TestRepo, bin};
 
 /// git with git-proof on PATH (so the hooks find it) and the test key in GIT_PROOF_KEY.
-fn hooked_git(repo: &TestRepo, dir: &Path, args: &[&str]) -> Run {
+pub(crate) fn hooked_git(repo: &TestRepo, dir: &Path, args: &[&str]) -> Run {
     let mut cmd = hooked_git_command(repo, dir);
     cmd.args(args);
     cmd.output().expect("git runs").into()
 }
 
-fn hooked_git_command(repo: &TestRepo, dir: &Path) -> std::process::Command {
+pub(crate) fn hooked_git_command(repo: &TestRepo, dir: &Path) -> std::process::Command {
     let bin_dir = Path::new(bin()).parent().unwrap();
     let path = format!("{}:{}", bin_dir.display(), std::env::var("PATH").unwrap_or_default());
     let mut cmd = repo.git_command(dir);
@@ -24,7 +24,7 @@ fn hooked_git_command(repo: &TestRepo, dir: &Path) -> std::process::Command {
 }
 
 #[track_caller]
-fn hooked_git_ok(repo: &TestRepo, dir: &Path, args: &[&str]) -> Run {
+pub(crate) fn hooked_git_ok(repo: &TestRepo, dir: &Path, args: &[&str]) -> Run {
     let run = hooked_git(repo, dir, args);
     assert_eq!(run.code, 0, "git {args:?}: {}{}", run.stdout, run.stderr);
     run

@@ -2,9 +2,7 @@
 //! reason a person understands, and never panics. (An approval that names no bundle is in
 //! approval.rs.)
 
-use std::process::Command;
-
-use crate::common::{Run, TestRepo, split_records, ssh_keygen_sign};
+use crate::common::{Run, TestRepo, new_key, split_records, ssh_keygen_sign};
 
 /// A proven commit: (head, the note's single record).
 fn proven(repo: &TestRepo) -> (String, (String, String)) {
@@ -14,17 +12,6 @@ fn proven(repo: &TestRepo) -> (String, (String, String)) {
     repo.proof(&["finish"]).ok();
     let record = split_records(&repo.note(&head)).remove(0);
     (head, record)
-}
-
-fn new_key(repo: &TestRepo, name: &str) -> std::path::PathBuf {
-    let key = repo.tmp.path().join(name);
-    let status = Command::new("ssh-keygen")
-        .args(["-q", "-t", "ed25519", "-N", "", "-C", name, "-f"])
-        .arg(&key)
-        .status()
-        .unwrap();
-    assert!(status.success());
-    key
 }
 
 #[track_caller]

@@ -299,6 +299,24 @@ impl TestRepo {
     }
 }
 
+/// A new ed25519 key made by stock ssh-keygen in the test's directory, named `name`.
+pub fn new_key(repo: &TestRepo, name: &str) -> PathBuf {
+    let key = repo.tmp.path().join(name);
+    let status = Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-C", name, "-f"])
+        .arg(&key)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    key
+}
+
+/// The allowed_signers line that trusts `key` (its `.pub` beside it) as `principal`.
+pub fn trust_line(key: &Path, principal: &str) -> String {
+    let public = std::fs::read_to_string(key.with_extension("pub")).unwrap();
+    format!("{principal} namespaces=\"git-proof\" {public}")
+}
+
 /// Runs `cmd` with `input` on stdin, capturing what it prints.
 pub fn run_with_input(mut cmd: Command, input: &[u8]) -> Run {
     use std::io::Write;
