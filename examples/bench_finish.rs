@@ -36,7 +36,7 @@ fn main() {
         .arg(&key));
 
     let numstat = |_: usize| time(git(&repo).args(["diff", "--numstat", "-M", &base, &head]));
-    // finish also lists uncommitted changes (SPEC: dirty_files), which is git status's work.
+    // finish also lists uncommitted changes (dirty_files), which is git status's work.
     let status = |_: usize| time(git(&repo).args(["status", "--porcelain", "--untracked-files=all"]));
     let finish = |i: usize| {
         run(git(&repo).args(["update-ref", "-d", "refs/notes/proof"]));

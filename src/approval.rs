@@ -185,13 +185,13 @@ fn proven(ws: &Workspace, index: &Index, run_id: &str) -> Result<Option<Proven>,
     let record = view
         .records
         .iter()
-        .find(|r| r.digest == reference.bundle_digest)
+        .find(|r| r.digest() == reference.bundle_digest)
         .map(|r| r.record.clone())
         .ok_or_else(missing)?;
     let bundle = view
         .bundles
         .iter()
-        .find(|b| view.records[b.record].digest == reference.bundle_digest)
+        .find(|b| view.records[b.record].digest() == reference.bundle_digest)
         .map(|b| b.bundle().clone())
         .ok_or_else(missing)?;
     Ok(Some(Proven {

@@ -1,4 +1,4 @@
-//! Run events and the evidence manifest built from them (SPEC section 4).
+//! Run events and the evidence manifest built from them (docs/format.md section 4).
 //!
 //! An event is hashed as stored (`sha256(JCS(event))`); the manifest lists those hashes in
 //! stream order, roots them in an RFC 6962 tree and hashes itself without its own hash.
@@ -10,7 +10,7 @@ use crate::canon::{self, hex};
 use crate::merkle;
 use crate::model::{Completeness, EventPointer, Manifest, RunStatus};
 
-/// The event types of SPEC section 4.
+/// The event types of docs/format.md section 4.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum EventType {
     RunStarted,
@@ -30,7 +30,7 @@ pub enum EventType {
 }
 
 impl EventType {
-    /// Every type: SPEC section 4's, in its order, then `ingest.rejected`.
+    /// Every type: docs/format.md's, in its order, then `ingest.rejected`.
     pub const ALL: [EventType; 13] = [
         Self::RunStarted,
         Self::StepStarted,
@@ -124,7 +124,7 @@ impl Event {
 /// Longest string event data may hold: an id, a digest or a path fits, a tool's output does not.
 pub const MAX_POINTER_LEN: usize = 1024;
 
-/// Checks that event data holds pointers only (SPEC 1, "pointers, not payloads"): a JSON
+/// Checks that event data holds pointers only ("pointers, not payloads"): a JSON
 /// object whose strings are short enough to be ids, digests or paths, never text.
 pub fn check_pointers(data: &Value) -> Result<(), String> {
     fn walk(value: &Value, at: &str) -> Result<(), String> {

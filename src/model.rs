@@ -1,6 +1,6 @@
 //! The proof bundle, the evidence manifest and the in-toto statement that carries them.
 //!
-//! Field names and order are the contract of SPEC sections 3 and 4: absent facts are `null`
+//! Field names and order are the contract of docs/format.md sections 3 and 4: absent facts are `null`
 //! or empty lists, never missing keys, so every field here is serialized unconditionally.
 
 use serde::{Deserialize, Serialize};
@@ -263,7 +263,7 @@ impl Generator {
     }
 }
 
-/// The evidence manifest of SPEC section 4.
+/// The evidence manifest of docs/format.md section 4.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Manifest {

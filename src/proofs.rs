@@ -148,13 +148,13 @@ impl ShownProof {
         let counts = view.counts(shown.record);
         let bundle = shown.folded();
         let original = shown.bundle();
-        let digest = &record.digest;
+        let digest = record.digest();
         // A decision only a trust source could vouch for, on a path that stands pending.
         let unverified_decision = |path: &str| {
             view.records.iter().find_map(|r| match &r.parsed {
                 Parsed::Approval(s)
                     if r.signature == SignatureCheck::Unverified
-                        && s.predicate.bundle_digest == *digest
+                        && s.predicate.bundle_digest == digest
                         && s.predicate.path == path =>
                 {
                     Some(s.predicate.decision.state())
@@ -343,13 +343,20 @@ pub fn bundle_json(bundle: &Bundle) -> Result<String, crate::canon::Error> {
     Ok(text)
 }
 
+/// Whether a listed run is open.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Phase {
+    Active,
+    Ended,
+}
+
 /// A run as a list shows it: what the index knows, and a summary of its proof.
 #[derive(Debug, Clone, Serialize)]
 pub struct RunSummary {
     pub run_id: String,
-    /// `active` or `ended`.
-    pub state: &'static str,
-    pub run_status: Option<&'static str>,
+    pub state: Phase,
+    pub run_status: Option<RunStatus>,
     pub exit_code: Option<i32>,
     pub started_at: String,
     pub ended_at: Option<String>,
@@ -473,10 +480,10 @@ fn summarize_one(
         }),
     };
     let (state, run_status, exit_code, ended_at, head_sha) = match &run.state {
-        RunState::Active => ("active", None, None, None, None),
+        RunState::Active => (Phase::Active, None, None, None, None),
         RunState::Ended(end) => (
-            "ended",
-            Some(RunStatus::from_exit_code(end.exit_code).as_str()),
+            Phase::Ended,
+            Some(RunStatus::from_exit_code(end.exit_code)),
             Some(end.exit_code),
             Some(end.ended_at.clone()),
             Some(end.head_sha.clone()),

@@ -10,6 +10,8 @@
 //! the record invalid, here and nowhere else. Whether a valid record *counts* is not decided
 //! here but by the read model ([`crate::view`]), from its signature and the trust in force.
 
+use std::cell::Cell;
+
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
@@ -133,44 +135,176 @@ pub enum Invalid {
     Shape { kind: RecordKind, error: String },
 }
 
-/// The statement's frame; the predicate is kept as raw text and read once its type is known.
-/// Field names are checked as serde's derive checks them: a duplicate or unknown key fails.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Frame<'a> {
-    #[serde(rename = "_type")]
-    statement_type: String,
-    subject: Vec<Subject>,
-    #[serde(rename = "predicateType")]
-    predicate_type: String,
-    #[serde(borrow)]
-    predicate: &'a RawValue,
-}
-
 fn parse_payload(payload: &str) -> Result<Content, Invalid> {
-    let frame: Frame<'_> = serde_json::from_str(payload).map_err(|e| Invalid::NotStatement(e.to_string()))?;
+    let failed_kind = Cell::new(None);
+    let mut deserializer = serde_json::Deserializer::from_str(payload);
+    let read = StatementVisitor {
+        failed_kind: &failed_kind,
+    };
+    let frame = serde::Deserializer::deserialize_map(&mut deserializer, read)
+        .and_then(|frame| deserializer.end().map(|()| frame))
+        .map_err(|e| match failed_kind.get() {
+            Some(kind) => Invalid::Shape {
+                kind,
+                error: e.to_string(),
+            },
+            None => Invalid::NotStatement(e.to_string()),
+        })?;
     if frame.statement_type != STATEMENT_TYPE {
         return Err(Invalid::WrongType(frame.statement_type));
     }
-    fn typed<P: serde::de::DeserializeOwned>(frame: Frame<'_>, kind: RecordKind) -> Result<Statement<P>, Invalid> {
-        // serde's derive fails on a repeated field, and every predicate type is a derived
-        // struct all the way down (no maps, no `Value`): a duplicate key anywhere is an error.
-        let predicate = serde_json::from_str(frame.predicate.get()).map_err(|e| Invalid::Shape {
-            kind,
-            error: e.to_string(),
-        })?;
-        Ok(Statement {
-            statement_type: frame.statement_type,
-            subject: frame.subject,
-            predicate_type: frame.predicate_type,
+    let predicate = match frame.predicate {
+        Predicate::Read(content) => content,
+        Predicate::Unknown => return Err(Invalid::UnknownPredicate(frame.predicate_type)),
+        // `predicate` came before `predicateType`: read now that the type is known.
+        Predicate::Raw(raw) => {
+            let Some(kind) = kind_of(&frame.predicate_type) else {
+                return Err(Invalid::UnknownPredicate(frame.predicate_type));
+            };
+            let mut deserializer = serde_json::Deserializer::from_str(raw.get());
+            read_predicate(kind, &mut deserializer).map_err(|e| Invalid::Shape {
+                kind,
+                error: e.to_string(),
+            })?
+        }
+    };
+    let subject = frame.subject;
+    let predicate_type = frame.predicate_type;
+    let statement_type = frame.statement_type;
+    Ok(match predicate {
+        Typed::Bundle(predicate) => Content::Bundle(Box::new(Statement {
+            statement_type,
+            subject,
+            predicate_type,
+            predicate: *predicate,
+        })),
+        Typed::Approval(predicate) => Content::Approval(Statement {
+            statement_type,
+            subject,
+            predicate_type,
             predicate,
+        }),
+        Typed::Rewrite(predicate) => Content::Rewrite(Statement {
+            statement_type,
+            subject,
+            predicate_type,
+            predicate,
+        }),
+    })
+}
+
+/// The kind a predicate type names, if git-proof writes it.
+fn kind_of(predicate_type: &str) -> Option<RecordKind> {
+    match predicate_type {
+        BUNDLE_PREDICATE_TYPE => Some(RecordKind::Bundle),
+        APPROVAL_PREDICATE_TYPE => Some(RecordKind::Approval),
+        REWRITE_PREDICATE_TYPE => Some(RecordKind::Rewrite),
+        _ => None,
+    }
+}
+
+/// A predicate read into its type.
+enum Typed {
+    Bundle(Box<Bundle>),
+    Approval(ApprovalRecord),
+    Rewrite(RewriteRecord),
+}
+
+fn read_predicate<'de, D: serde::Deserializer<'de>>(kind: RecordKind, d: D) -> Result<Typed, D::Error> {
+    // serde's derive fails on a repeated field, and every predicate type is a derived struct
+    // all the way down (no maps, no `Value`): a repeated key anywhere is an error.
+    Ok(match kind {
+        RecordKind::Bundle => Typed::Bundle(Box::new(Bundle::deserialize(d)?)),
+        RecordKind::Approval => Typed::Approval(ApprovalRecord::deserialize(d)?),
+        RecordKind::Rewrite => Typed::Rewrite(RewriteRecord::deserialize(d)?),
+        RecordKind::Unknown => {
+            serde::de::IgnoredAny::deserialize(d)?;
+            return Err(serde::de::Error::custom("unknown record kind"));
+        }
+    })
+}
+
+/// The statement as read in one pass.
+struct Frame {
+    statement_type: String,
+    subject: Vec<Subject>,
+    predicate_type: String,
+    predicate: Predicate,
+}
+
+enum Predicate {
+    /// Read into its type: `predicateType` came first, as git-proof writes it.
+    Read(Typed),
+    /// Of a type git-proof does not write (skipped).
+    Unknown,
+    /// Kept as text until `predicateType` is known.
+    Raw(Box<RawValue>),
+}
+
+/// Reads the statement's four keys in one pass over the payload, the predicate straight into
+/// its type when `predicateType` precedes it. A repeated or unknown key is an error, as serde's
+/// derive makes it for the predicate's own fields.
+struct StatementVisitor<'a> {
+    /// Set when the predicate itself failed to read, so the error names its kind.
+    failed_kind: &'a Cell<Option<RecordKind>>,
+}
+
+const FIELDS: &[&str] = &["_type", "subject", "predicateType", "predicate"];
+
+impl<'de> serde::de::Visitor<'de> for StatementVisitor<'_> {
+    type Value = Frame;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("an in-toto statement")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Frame, A::Error> {
+        use serde::de::Error;
+        let (mut statement_type, mut subject, mut predicate_type, mut predicate) = (None, None, None, None);
+        while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+            let seen = match key.as_ref() {
+                "_type" => statement_type.replace(map.next_value::<String>()?).is_some(),
+                "subject" => subject.replace(map.next_value::<Vec<Subject>>()?).is_some(),
+                "predicateType" => predicate_type.replace(map.next_value::<String>()?).is_some(),
+                "predicate" => {
+                    let read = match predicate_type.as_deref().map(kind_of) {
+                        Some(Some(kind)) => {
+                            self.failed_kind.set(Some(kind));
+                            let typed = map.next_value_seed(PredicateSeed(kind))?;
+                            self.failed_kind.set(None);
+                            Predicate::Read(typed)
+                        }
+                        Some(None) => {
+                            map.next_value::<serde::de::IgnoredAny>()?;
+                            Predicate::Unknown
+                        }
+                        None => Predicate::Raw(map.next_value()?),
+                    };
+                    predicate.replace(read).is_some()
+                }
+                other => return Err(A::Error::unknown_field(other, FIELDS)),
+            };
+            if seen {
+                let field = FIELDS.iter().find(|f| **f == key.as_ref()).copied().unwrap_or("?");
+                return Err(A::Error::duplicate_field(field));
+            }
+        }
+        Ok(Frame {
+            statement_type: statement_type.ok_or_else(|| A::Error::missing_field("_type"))?,
+            subject: subject.ok_or_else(|| A::Error::missing_field("subject"))?,
+            predicate_type: predicate_type.ok_or_else(|| A::Error::missing_field("predicateType"))?,
+            predicate: predicate.ok_or_else(|| A::Error::missing_field("predicate"))?,
         })
     }
-    match frame.predicate_type.as_str() {
-        BUNDLE_PREDICATE_TYPE => typed(frame, RecordKind::Bundle).map(|s| Content::Bundle(Box::new(s))),
-        APPROVAL_PREDICATE_TYPE => typed(frame, RecordKind::Approval).map(Content::Approval),
-        REWRITE_PREDICATE_TYPE => typed(frame, RecordKind::Rewrite).map(Content::Rewrite),
-        _ => Err(Invalid::UnknownPredicate(frame.predicate_type)),
+}
+
+struct PredicateSeed(RecordKind);
+
+impl<'de> serde::de::DeserializeSeed<'de> for PredicateSeed {
+    type Value = Typed;
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Typed, D::Error> {
+        read_predicate(self.0, d)
     }
 }
 
@@ -429,6 +563,28 @@ mod tests {
         assert!(matches!(parse_payload(&top), Err(Invalid::NotStatement(_))));
         let nested = good.replacen("\"name\": \"g\"", "\"name\": \"g\", \"name\": \"h\"", 1);
         assert!(matches!(parse_payload(&nested), Err(Invalid::Shape { .. })));
+    }
+
+    #[test]
+    fn a_predicate_before_its_type_is_read_the_same() {
+        let rewrite = r#"{"version": "1.1", "kind": "rewrite", "run_id": "r", "bundle_digest": "d", "operation": "amend",
+            "old_sha": "a", "new_sha": "b", "old_base_sha": "c", "new_base_sha": "c", "old_patch_id": null,
+            "new_patch_id": null, "rewritten_at": "t", "generator": {"name": "g", "version": "1"}}"#;
+        let in_order = statement(REWRITE_PREDICATE_TYPE, rewrite);
+        let reordered = format!(
+            "{{\"predicate\": {rewrite}, \"predicateType\": \"{REWRITE_PREDICATE_TYPE}\", \"subject\": [{{\"digest\": {{\"gitCommit\": \"ab\"}}}}], \"_type\": \"{STATEMENT_TYPE}\"}}"
+        );
+        assert_eq!(parse_payload(&in_order), parse_payload(&reordered));
+        let doubled = reordered.replacen("\"kind\": \"rewrite\"", "\"kind\": \"rewrite\", \"kind\": \"x\"", 1);
+        assert!(matches!(
+            parse_payload(&doubled),
+            Err(Invalid::Shape {
+                kind: RecordKind::Rewrite,
+                ..
+            })
+        ));
+        let trailing = format!("{in_order} {{}}");
+        assert!(matches!(parse_payload(&trailing), Err(Invalid::NotStatement(_))));
     }
 
     #[test]

@@ -102,7 +102,7 @@ fn importable(view: &NoteView, b: &BundleView, trust: &Trust) -> Option<Found> {
     Some(Found {
         bundle: if verified { b.folded() } else { b.bundle().clone() },
         commit: view.commit,
-        digest: record.digest.clone(),
+        digest: record.digest().to_owned(),
         depth,
         verified,
     })

@@ -127,7 +127,7 @@ pub fn carry_proofs(
                     version: REWRITE_VERSION.into(),
                     kind: "rewrite".into(),
                     run_id: bundle.run_id.clone(),
-                    bundle_digest: view.record_of(b).digest.clone(),
+                    bundle_digest: view.record_of(b).digest().to_owned(),
                     operation: operation.to_owned(),
                     old_sha: old.to_string(),
                     new_sha: new.to_string(),

@@ -111,7 +111,7 @@ impl crate::error::Classify for Error {
     }
 }
 
-/// Where the signing key comes from, in the order of SPEC section 6.
+/// Where the signing key comes from, in the order README gives (Keys and trust).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum KeySource {
     /// A private key file (`--key`, `GIT_PROOF_KEY`, git config).
@@ -120,7 +120,7 @@ pub enum KeySource {
     Data(String),
 }
 
-/// Finds the signing key in SPEC section 6 order: `explicit` (`--key`), `GIT_PROOF_KEY`,
+/// Finds the signing key in the order README gives (Keys and trust): `explicit` (`--key`), `GIT_PROOF_KEY`,
 /// `GIT_PROOF_KEY_DATA`, git config `proof.signingKey`, then `user.signingKey` when
 /// `gpg.format=ssh`. `env` looks up environment variables (injected for tests).
 pub fn resolve_key_source(

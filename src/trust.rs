@@ -2,7 +2,7 @@
 //! policy that says who may decide scope violations and how `verify --policy` judges, both read
 //! from one place so that a change cannot pick its own judges.
 //!
-//! Sources, in SPEC section 6 order: `--trust-ref REF` (both files from that ref's tree only),
+//! Sources, in the order README gives (Keys and trust): `--trust-ref REF` (both files from that ref's tree only),
 //! else `--allowed-signers FILE`, git config `proof.allowedSignersFile`,
 //! `gpg.ssh.allowedSignersFile`, then `.proof/allowed_signers` in the worktree (in HEAD's tree
 //! for a bare repository). The policy comes from the trust ref's tree, else the worktree (HEAD's

@@ -2,7 +2,7 @@
 //! (verify, show, log, serve, reindex, verify-event, and the writers that build on earlier
 //! records) goes through [`NoteView::build`]; nothing else decides what a record counts for.
 //!
-//! The rule (SPEC section 10): a record counts only if it parses as a git-proof record and its
+//! The rule (docs/format.md section 5): a record counts only if it parses as a git-proof record and its
 //! signature checks against the trusted signers. A record that does not count can neither
 //! block a proof nor count for one; it is kept, with the reason, for reports. Without a trust
 //! source nothing counts: records are *unverified*.
@@ -16,6 +16,7 @@
 //!   that disagree and supersede none of each other count as undecided. The order of records
 //!   in the note plays no part.
 
+use std::cell::OnceCell;
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 
 use gix::ObjectId;
@@ -42,8 +43,8 @@ pub struct NoteView {
 #[derive(Debug, Clone)]
 pub struct RecordView {
     pub record: Record,
-    /// [`Record::digest`].
-    pub digest: String,
+    /// [`Record::digest`], computed when first asked for (a note of one record needs none).
+    digest: OnceCell<String>,
     pub kind: RecordKind,
     /// The run it is about, when it parses.
     pub run_id: Option<String>,
@@ -75,6 +76,25 @@ pub enum SignatureCheck {
     Unverified,
     /// Not checked: the record does not parse, or repeats an earlier one.
     Skipped,
+}
+
+impl RecordView {
+    fn new(record: Record, kind: RecordKind, run_id: Option<String>, signature: SignatureCheck) -> Self {
+        Self {
+            record,
+            digest: OnceCell::new(),
+            kind,
+            run_id,
+            signature,
+            ignored: None,
+            parsed: Parsed::Invalid,
+        }
+    }
+
+    /// [`Record::digest`]: how later records name this one.
+    pub fn digest(&self) -> &str {
+        self.digest.get_or_init(|| self.record.digest())
+    }
 }
 
 impl SignatureCheck {
@@ -273,42 +293,33 @@ impl NoteView {
                 Parsed::Approval(s) => s.predicate.bundle_digest == bundle_digest && s.predicate.path == path,
                 _ => false,
             })
-            .map(|r| r.digest.clone())
+            .map(|r| r.digest().to_owned())
             .collect()
     }
 
     fn read_records(&mut self, records: Vec<Record>, trust: &Trust) {
+        // Repeats are found by digest and signature; a note of one record has none.
         let mut seen: HashMap<(String, String), usize> = HashMap::new();
+        let several = records.len() > 1;
         for record in records {
-            let digest = record.digest();
-            let key = (digest.clone(), record.signature.split_whitespace().collect::<String>());
-            if let Some(&first) = seen.get(&key) {
-                let earlier = &self.records[first];
-                let (kind, run_id) = (earlier.kind, earlier.run_id.clone());
-                self.records.push(RecordView {
-                    record,
-                    digest,
-                    kind,
-                    run_id,
-                    signature: SignatureCheck::Skipped,
-                    ignored: Some(format!("repeats record {}", first + 1)),
-                    parsed: Parsed::Invalid,
-                });
-                continue;
+            if several {
+                let key = (record.digest(), record.signature.split_whitespace().collect::<String>());
+                if let Some(&first) = seen.get(&key) {
+                    let earlier = &self.records[first];
+                    let mut view =
+                        RecordView::new(record, earlier.kind, earlier.run_id.clone(), SignatureCheck::Skipped);
+                    view.ignored = Some(format!("repeats record {}", first + 1));
+                    self.records.push(view);
+                    continue;
+                }
+                seen.insert(key, self.records.len());
             }
-            seen.insert(key, self.records.len());
             let content = match record.parse() {
                 Ok(content) => content,
                 Err(invalid) => {
-                    self.records.push(RecordView {
-                        record,
-                        digest,
-                        kind: RecordKind::Unknown,
-                        run_id: None,
-                        signature: SignatureCheck::Skipped,
-                        ignored: Some(invalid.to_string()),
-                        parsed: Parsed::Invalid,
-                    });
+                    let mut view = RecordView::new(record, RecordKind::Unknown, None, SignatureCheck::Skipped);
+                    view.ignored = Some(invalid.to_string());
+                    self.records.push(view);
                     continue;
                 }
             };
@@ -324,12 +335,12 @@ impl NoteView {
                 SignatureCheck::Untrusted(rejection) => Some(rejection.to_string()),
                 _ => Some(UNVERIFIED.to_owned()),
             };
-            let (kind, run_id) = (content.kind(), Some(content.run_id().to_owned()));
-            let index = self.records.len();
-            let parsed = match content {
+            let mut view = RecordView::new(record, content.kind(), Some(content.run_id().to_owned()), signature);
+            view.ignored = ignored;
+            view.parsed = match content {
                 Content::Bundle(statement) => {
                     self.bundles.push(BundleView {
-                        record: index,
+                        record: self.records.len(),
                         statement: *statement,
                         placement: Placement::Own,
                         decisions: BTreeMap::new(),
@@ -340,23 +351,22 @@ impl NoteView {
                 Content::Approval(statement) => Parsed::Approval(Box::new(statement)),
                 Content::Rewrite(statement) => Parsed::Rewrite(Box::new(statement)),
             };
-            self.records.push(RecordView {
-                record,
-                digest,
-                kind,
-                run_id,
-                signature,
-                ignored,
-                parsed,
-            });
+            self.records.push(view);
         }
+    }
+
+    /// Whether any record was read as this kind (the work for it is skipped otherwise).
+    fn holds(&self, kind: RecordKind) -> bool {
+        self.records
+            .iter()
+            .any(|r| r.kind == kind && !matches!(r.parsed, Parsed::Invalid))
     }
 
     /// The bundles of this note by record digest.
     fn bundles_by_digest(&self) -> HashMap<&str, Vec<usize>> {
         let mut map: HashMap<&str, Vec<usize>> = HashMap::new();
         for (i, b) in self.bundles.iter().enumerate() {
-            map.entry(self.records[b.record].digest.as_str()).or_default().push(i);
+            map.entry(self.records[b.record].digest()).or_default().push(i);
         }
         map
     }
@@ -365,6 +375,9 @@ impl NoteView {
     /// marked ignored.
     fn links(&mut self) -> HashMap<String, Vec<Link>> {
         let mut links: HashMap<String, Vec<Link>> = HashMap::new();
+        if !self.holds(RecordKind::Rewrite) {
+            return links;
+        }
         let mut verdicts = Vec::new();
         {
             let by_digest = self.bundles_by_digest();
@@ -415,11 +428,15 @@ impl NoteView {
         let commit = self.commit.to_string();
         for b in &mut self.bundles {
             let bundle = &b.statement.predicate;
-            let digest = &self.records[b.record].digest;
             b.placement = if bundle.head_sha == commit {
                 Placement::Own
             } else {
-                let candidates = links.get(digest).map_or(&[][..], Vec::as_slice);
+                let candidates = match links.is_empty() {
+                    true => &[][..],
+                    false => links
+                        .get(self.records[b.record].digest())
+                        .map_or(&[][..], Vec::as_slice),
+                };
                 place(bundle, candidates, &commit)
             };
             if let Placement::Elsewhere(why) = &b.placement
@@ -431,6 +448,9 @@ impl NoteView {
     }
 
     fn decide(&mut self, trust: &Trust) {
+        if !self.holds(RecordKind::Approval) {
+            return;
+        }
         let approvers = &trust.policy.verify.approvers;
         let mut groups: BTreeMap<(usize, String), Vec<usize>> = BTreeMap::new();
         let mut verdicts = Vec::new();
@@ -502,14 +522,14 @@ impl NoteView {
         let mut heads: Vec<usize> = members
             .iter()
             .copied()
-            .filter(|&i| !superseded.contains(self.records[i].digest.as_str()))
+            .filter(|&i| !superseded.contains(self.records[i].digest()))
             .collect();
         // Latest first, ties broken by digest: the result never depends on note order.
         heads.sort_by(|&a, &b| {
             let key = |i: usize| {
                 (
                     approval(i).map(|a| a.decided_at.clone()),
-                    self.records[i].digest.clone(),
+                    self.records[i].digest().to_owned(),
                 )
             };
             key(b).cmp(&key(a))

@@ -11,7 +11,7 @@ pub struct Args {
     /// The run [default: GIT_PROOF_RUN, else this worktree's active run].
     #[arg(long, value_name = "ID")]
     run: Option<String>,
-    /// Event type, e.g. toolcall.requested (see SPEC section 4).
+    /// Event type, e.g. toolcall.requested (see docs/format.md section 4).
     #[arg(value_name = "TYPE")]
     event_type: String,
     /// Event id [default: <run_id>.<stream_seq>].

@@ -1,5 +1,5 @@
 //! Command-line front end: one file per subcommand, each with its clap args next to its `run`.
-//! Errors from the library are mapped here, once, to the exit codes of SPEC section 7.
+//! Errors from the library are mapped here, once, to the exit codes README documents.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -182,7 +182,7 @@ fn is_broken_pipe(err: &anyhow::Error) -> bool {
     })
 }
 
-/// SPEC section 7: 3 for what does not exist, 2 for everything the user must fix. The library
+/// Exit codes (README): 3 for what does not exist, 2 for everything the user must fix. The library
 /// says what kind each of its errors is; this maps kinds to exit codes, once.
 fn exit_code_for(err: &anyhow::Error) -> u8 {
     for cause in err.chain() {
@@ -225,7 +225,7 @@ pub fn open_index(ws: &Workspace, ctx: &Ctx) -> anyhow::Result<store::Index> {
     }
 }
 
-/// The signing key: `--key`, then SPEC section 6 order.
+/// The signing key: `--key`, then the order README gives (Keys and trust).
 pub fn signing_key(explicit: Option<&Path>, repo: Option<&gix::Repository>) -> anyhow::Result<signing::SigningKey> {
     let source = signing::resolve_key_source(explicit, |name| std::env::var(name).ok(), repo)?;
     Ok(signing::SigningKey::load(&source)?)

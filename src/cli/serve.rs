@@ -1,4 +1,4 @@
-//! `git proof serve`: the Proof view and the JSON API of SPEC section 9.
+//! `git proof serve`: the Proof view and the JSON API README documents.
 
 use std::io::Write as _;
 use std::net::SocketAddr;
@@ -8,7 +8,7 @@ use git_proof::serve::{self, Config, Server};
 
 use super::{BadInput, Ctx};
 
-/// Serve the Proof view and the JSON API (SPEC section 9) for this repository.
+/// Serve the Proof view and the JSON API (README) for this repository.
 #[derive(clap::Args, Debug)]
 pub struct Args {
     /// Address to listen on. The default is loopback only; any other address is reachable from
@@ -22,7 +22,7 @@ pub struct Args {
     /// serving on 0.0.0.0; other names are refused (DNS rebinding).
     #[arg(long = "allow-host", value_name = "NAME")]
     allow_hosts: Vec<String>,
-    /// The key finalize signs new proofs with [default: SPEC section 6 order].
+    /// The key finalize signs new proofs with [default: the order README gives (Keys and trust)].
     #[arg(long, value_name = "FILE")]
     key: Option<PathBuf>,
     #[command(flatten)]

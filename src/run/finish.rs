@@ -298,7 +298,7 @@ pub enum Finalized {
 }
 
 /// Gives an ended run its evidence manifest, and the signed proof that carries it, once (the
-/// finalize of SPEC section 9). An active run is refused; a run that has a manifest gets it back.
+/// finalize of the HTTP API). An active run is refused; a run that has a manifest gets it back.
 /// Checks that never ran are recorded `pending`: finalizing never starts a program (run
 /// `git proof finish` for that). `key` is asked for only when a proof must be signed.
 pub fn finalize_evidence(

@@ -1,4 +1,4 @@
-//! The JSON API of SPEC section 9.
+//! The JSON API README documents.
 
 use std::sync::Arc;
 

@@ -1,4 +1,4 @@
-//! `git proof serve`: the Proof view for people and the JSON API of SPEC section 9 for tools.
+//! `git proof serve`: the Proof view for people and the JSON API README documents for tools.
 //!
 //! Handlers parse the request, call the same library functions the CLI calls on a blocking
 //! thread (gix and SQLite are synchronous), and render. Safety is decided in one place,
@@ -64,9 +64,9 @@ impl crate::error::Classify for Error {
 /// What the server needs besides the repository and the address.
 #[derive(Debug, Clone, Default)]
 pub struct Config {
-    /// Where signatures are checked against (SPEC section 6).
+    /// Where signatures are checked against (README: Keys and trust).
     pub trust: TrustOptions,
-    /// The key finalize signs with; `None` follows SPEC section 6 order.
+    /// The key finalize signs with; `None` follows the order README gives (Keys and trust).
     pub key: Option<PathBuf>,
     /// Host names accepted in the `Host` header besides the served address (and `localhost`
     /// on loopback).

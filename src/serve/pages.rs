@@ -13,7 +13,7 @@ use super::api::{PageQuery, RunsPage, runs_page};
 use super::{App, Failure, blocking, run_id_of};
 use crate::git;
 use crate::model::{Bundle, DiffEntry, DodStatus};
-use crate::proofs::{self, DodCounts, RunSummary, ShownProof, Signature};
+use crate::proofs::{self, DodCounts, Phase, RunSummary, ShownProof, Signature};
 use crate::store::{self, RunRecord};
 
 /// Events listed on the Proof view before "and N more".
@@ -179,9 +179,9 @@ fn run_list(listed: &RunsPage) -> Markup {
 
 fn run_row(run: &RunSummary) -> Markup {
     let status = match (run.state, run.run_status) {
-        ("active", _) => "active",
-        (_, Some(status)) => status,
-        _ => "ended",
+        (Phase::Active, _) => "active",
+        (Phase::Ended, Some(status)) => status.as_str(),
+        (Phase::Ended, None) => "ended",
     };
     html! {
         tr data-run=(run.run_id) {

@@ -82,34 +82,28 @@ impl Index {
 
     /// Records a decision on a scope violation (the latest decision on a path wins).
     pub fn save_decision(&mut self, run_id: &str, path: &str, approval: &Approval) -> Result<()> {
+        let values = params![
+            run_id,
+            path,
+            approval.state.as_str(),
+            approval.decided_at,
+            approval.decided_by,
+            approval.reason
+        ];
         self.conn
             .execute(
                 "INSERT INTO scope_decisions (run_id, path, state, decided_at, decided_by, reason)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6)
                  ON CONFLICT (run_id, path) DO UPDATE SET state = excluded.state,
                    decided_at = excluded.decided_at, decided_by = excluded.decided_by, reason = excluded.reason",
-                params![
-                    run_id,
-                    path,
-                    approval.state.as_str(),
-                    approval.decided_at,
-                    approval.decided_by,
-                    approval.reason
-                ],
+                values,
             )
             .map_err(self.err("save a decision"))?;
         self.conn
             .execute(
                 "UPDATE scope_violations SET state = ?3, decided_at = ?4, decided_by = ?5, reason = ?6
                  WHERE run_id = ?1 AND path = ?2",
-                params![
-                    run_id,
-                    path,
-                    approval.state.as_str(),
-                    approval.decided_at,
-                    approval.decided_by,
-                    approval.reason
-                ],
+                values,
             )
             .map_err(self.err("save a decision"))?;
         Ok(())

@@ -97,7 +97,7 @@ fn full_run_records_every_fact_as_git_reports_it() {
     repo.proof(&["finish", "--exit-code", "0"]).ok();
     let b = repo.bundle(&run_id);
 
-    // Every key of SPEC section 3, in its order.
+    // Every key of the bundle (docs/format.md section 3.1), in its order.
     let keys: Vec<&str> = b.as_object().unwrap().keys().map(String::as_str).collect();
     let expected_keys = [
         "version",

@@ -1,6 +1,6 @@
 //! The read model in-process: notes built from records signed here, read by `NoteView` under
 //! chosen trust, without a repository (the commit ids are only names). Each test is one rule of
-//! SPEC section 10.
+//! docs/format.md section 5.
 
 use git_proof::evidence::{self, ManifestIdentity};
 use git_proof::model::{

@@ -1,4 +1,4 @@
-//! `git proof serve`: the JSON API of SPEC section 9 tested as a consumer would, over a real
+//! `git proof serve`: the JSON API README documents tested as a consumer would, over a real
 //! server on an ephemeral loopback port, and the Proof view loaded in headless Chromium.
 
 use std::path::{Path, PathBuf};
@@ -15,7 +15,7 @@ const XSS_NAME: &str = "<img src=x onerror=alert(1)>.txt";
 /// One whose markup, if it ever ran, would leave a trace in the DOM the test reads.
 const XSS_TRACE_NAME: &str = "<svg onload=document.title='pwned'>.txt";
 
-/// Trusts the test key through git config, the way a team configures it (SPEC section 6).
+/// Trusts the test key through git config, the way a team configures it (README: Keys and trust).
 fn trust(repo: &TestRepo) {
     repo.git(&[
         "config",

@@ -1,4 +1,4 @@
-//! One reader, one trust rule (SPEC section 10), tried as an attacker would: each test is a way
+//! One reader, one trust rule (docs/format.md section 5), tried as an attacker would: each test is a way
 //! to make a record count, or block, that it must not, on the real binary and real repositories.
 
 use serde_json::Value;
