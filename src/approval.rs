@@ -137,9 +137,21 @@ pub fn decide(
         let key = request.key.ok_or(run::Error::Signing(crate::signing::Error::NoKey))?;
         // Every record is signed first, so a bad key writes nothing; then one notes commit
         // holds them all, however many paths are decided.
+        let bundle_digest = proven.record.digest();
+        let earlier = proven.view.decisions_by_path(&bundle_digest);
         let mut text = Vec::new();
         for path in &paths {
-            let record = sign_approval(proven, run_id, path, request.decision, &approval, key)?;
+            let supersedes = match earlier.get(path.as_str()) {
+                Some(digests) => digests.iter().map(|d| d.to_string()).collect(),
+                None => vec![bundle_digest.clone()],
+            };
+            let decision = ToSign {
+                bundle_digest: &bundle_digest,
+                path,
+                decision: request.decision,
+                supersedes,
+            };
+            let record = sign_approval(proven, run_id, decision, &approval, key)?;
             notes::append_text(&mut text, record.to_text().as_bytes());
         }
         let message = format!("Notes added by 'git proof' for {}\n", proven.commit);
@@ -242,28 +254,37 @@ fn chosen_paths(request: &DecisionRequest<'_>, run_id: &str, violations: Vec<Str
     Ok(request.paths.to_vec())
 }
 
-/// A decision record on `path`, superseding every earlier decision on it (or, the first time,
-/// naming the bundle): under any trust that counts it, it is then the decision in force.
+/// One decision to sign.
+struct ToSign<'a> {
+    bundle_digest: &'a str,
+    path: &'a str,
+    decision: Decision,
+    /// Every earlier decision on the path or, the first time, the bundle: under any trust that
+    /// counts the new record, it is then the decision in force.
+    supersedes: Vec<String>,
+}
+
+/// A decision record.
 fn sign_approval(
     proven: &Proven,
     run_id: &str,
-    path: &str,
-    decision: Decision,
+    decided: ToSign<'_>,
     approval: &Approval,
     key: &SigningKey,
 ) -> Result<Record, run::Error> {
-    let bundle_digest = proven.record.digest();
-    let mut supersedes = proven.view.decisions_on(&bundle_digest, path);
-    if supersedes.is_empty() {
-        supersedes.push(bundle_digest.clone());
-    }
+    let ToSign {
+        bundle_digest,
+        path,
+        decision,
+        supersedes,
+    } = decided;
     let statement = Statement::for_approval(
         &proven.commit.to_string(),
         ApprovalRecord {
             version: APPROVAL_VERSION.into(),
             kind: "approval".into(),
             run_id: run_id.to_owned(),
-            bundle_digest,
+            bundle_digest: bundle_digest.to_owned(),
             path: path.to_owned(),
             decision,
             decided_at: approval.decided_at.clone().unwrap_or_default(),

@@ -10,6 +10,9 @@ pub enum ErrorKind {
     NotFound,
     /// The input or the configuration the user gave is wrong and must be fixed by them.
     BadInput,
+    /// A proof exists and does not hold under the trust in force (a signature nobody trusts, a
+    /// proof of another commit).
+    Invalid,
     /// The request clashes with the current state (a run already active, a run not ended).
     Conflict,
     /// Something needed is missing or unusable here: a signing key, a trust source, a remote.
@@ -34,6 +37,7 @@ impl ErrorKind {
     pub fn code(self) -> &'static str {
         match self {
             Self::NotFound => "not_found",
+            Self::Invalid => "proof_invalid",
             Self::BadInput => "bad_input",
             Self::Conflict => "conflict",
             Self::Unavailable => "unavailable",

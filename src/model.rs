@@ -5,6 +5,12 @@
 
 use serde::{Deserialize, Serialize};
 
+/// The first ten characters of a commit id, for messages; the whole text when it is shorter or
+/// not ASCII (a crafted record's "sha" can be anything).
+pub fn short_sha(sha: &str) -> &str {
+    sha.get(..10).unwrap_or(sha)
+}
+
 /// Bundle format version written into every new bundle.
 pub const BUNDLE_VERSION: &str = "1.0";
 /// `_type` of an in-toto Statement v1.

@@ -12,7 +12,7 @@ use crate::notes::{self, NotesReader};
 use crate::store::{self, Index, RunRecord, RunState};
 use crate::trust::Trust;
 use crate::view::{BundleView, NoteView, Parsed, Placement, RecordView, SignatureCheck};
-use crate::{git, run};
+use crate::{git, run, verify};
 
 /// Why no proof could be shown.
 #[derive(Debug, thiserror::Error)]
@@ -30,6 +30,12 @@ pub enum Error {
     },
     #[error("run '{0}' has no proof yet (finish it with `git proof finish --run {0}`)")]
     NoProof(String),
+    #[error("the proof of run {run_id} on {commit} does not count: {why} (`git proof show` prints it, marked)")]
+    DoesNotCount {
+        run_id: String,
+        commit: ObjectId,
+        why: String,
+    },
     #[error(transparent)]
     Store(#[from] store::Error),
     #[error(transparent)]
@@ -40,6 +46,7 @@ impl Classify for Error {
     fn kind(&self) -> ErrorKind {
         match self {
             Self::Unknown(_) | Self::NoNote(_) | Self::NoBundle { .. } | Self::NoProof(_) => ErrorKind::NotFound,
+            Self::DoesNotCount { .. } => ErrorKind::Invalid,
             Self::Store(e) => e.kind(),
             Self::Git(e) => e.kind(),
         }
@@ -49,6 +56,7 @@ impl Classify for Error {
         match self {
             Self::Unknown(_) => "unknown_run",
             Self::NoNote(_) | Self::NoBundle { .. } | Self::NoProof(_) => "no_proof",
+            Self::DoesNotCount { .. } => "proof_invalid",
             Self::Store(e) => e.code(),
             Self::Git(e) => e.code(),
         }
@@ -138,6 +146,16 @@ pub struct ShownProof {
     pub elsewhere: Option<String>,
     /// "carried from <sha> by amend" for a proof rewrites brought here.
     pub carried: Option<String>,
+    /// Whether the bundle counts on this commit under the trust in force. When it does not,
+    /// `bundle` holds no decision (every violation pending): nobody vouches for one.
+    pub counts: bool,
+    /// Why it does not count, when it does not.
+    pub why_not: Option<String>,
+    /// What does not hold of a counting bundle's facts (as `verify` finds); empty when they
+    /// hold or were not checked (lists of runs skip the check).
+    pub problems: Vec<String>,
+    /// Its place in the note's records.
+    record: usize,
     /// Records about this run that do not count, with why.
     pub ignored: Vec<String>,
 }
@@ -196,7 +214,7 @@ impl ShownProof {
         let carried = match &shown.placement {
             Placement::Carried(links) => Some(format!(
                 "carried from {} by {}",
-                &original.head_sha[..original.head_sha.len().min(10)],
+                crate::model::short_sha(&original.head_sha),
                 links
                     .iter()
                     .map(|l| l.rewrite.operation.as_str())
@@ -212,7 +230,11 @@ impl ShownProof {
         let signature = Signature::of(&record.signature);
         Self {
             standings,
-            bundle: if counts { bundle } else { original.clone() },
+            bundle: if counts { bundle } else { shown.undecided() },
+            counts,
+            why_not: record.ignored.clone(),
+            problems: Vec::new(),
+            record: shown.record,
             commit: view.commit,
             signature,
             elsewhere,
@@ -237,24 +259,44 @@ pub fn find(repo: &gix::Repository, index: &Index, target: &str, trust: &Trust) 
     let (commit, run_id) = match git::resolve_commit(repo, target) {
         Ok(commit) if !is_run => (commit, None),
         _ => match locate_run(repo, index, target, trust) {
-            Ok(commit) => (commit, Some(target)),
+            Ok(commit) => (commit, Some((target, recorded_digest(index, target)?))),
             Err(Error::Store(store::Error::UnknownRun(_))) => return Err(Error::Unknown(target.to_owned())),
             Err(e) => return Err(e),
         },
     };
-    on_commit(&mut NotesReader::new(repo)?, commit, run_id, trust)
+    on_commit(&mut NotesReader::new(repo)?, commit, run_id, trust, Facts::Check)
 }
 
 /// The proof of one run, by run id only.
 pub fn of_run(repo: &gix::Repository, index: &Index, run_id: &str, trust: &Trust) -> Result<ShownProof, Error> {
-    of_run_in(&mut NotesReader::new(repo)?, index, run_id, trust)
+    of_run_in(&mut NotesReader::new(repo)?, index, run_id, trust, Facts::Check)
+}
+
+/// Whether the facts git can recompute are checked for the proofs read (one proof shown to a
+/// person: yes; a page of fifty summarized: no, `verify` is for that).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Facts {
+    Check,
+    Skip,
 }
 
 /// [`of_run`] through a reader the caller keeps for several runs.
-fn of_run_in(reader: &mut NotesReader<'_>, index: &Index, run_id: &str, trust: &Trust) -> Result<ShownProof, Error> {
+fn of_run_in(
+    reader: &mut NotesReader<'_>,
+    index: &Index,
+    run_id: &str,
+    trust: &Trust,
+    facts: Facts,
+) -> Result<ShownProof, Error> {
     let commit = locate_run(reader.repo(), index, run_id, trust)?;
-    let mut shown = on_commit(reader, commit, Some(run_id), trust)?;
+    let run = Some((run_id, recorded_digest(index, run_id)?));
+    let mut shown = on_commit(reader, commit, run, trust, facts)?;
     Ok(shown.swap_remove(0))
+}
+
+/// The digest of the bundle this clone's index recorded for the run, if any.
+fn recorded_digest(index: &Index, run_id: &str) -> Result<Option<String>, Error> {
+    Ok(index.bundle_ref(run_id)?.map(|r| r.bundle_digest))
 }
 
 /// The view of `commit`'s note under `trust`, if it has one.
@@ -262,22 +304,35 @@ pub fn view_of(reader: &mut NotesReader<'_>, commit: ObjectId, trust: &Trust) ->
     Ok(reader.note(commit)?.map(|note| NoteView::build(commit, &note, trust)))
 }
 
-/// The bundles on `commit`'s note, only `run_id`'s when given.
+/// The bundles on `commit`'s note; with a run, only its bundle (preferring the recorded digest).
 fn on_commit(
     reader: &mut NotesReader<'_>,
     commit: ObjectId,
-    run_id: Option<&str>,
+    run: Option<(&str, Option<String>)>,
     trust: &Trust,
+    facts: Facts,
 ) -> Result<Vec<ShownProof>, Error> {
     let view = view_of(reader, commit, trust)?.ok_or(Error::NoNote(commit))?;
-    let shown: Vec<ShownProof> = match run_id {
-        Some(run_id) => view
-            .bundle_of_run(run_id)
+    let run_id = run.as_ref().map(|(id, _)| *id);
+    let report = match facts {
+        Facts::Check => Some(verify::check_view(reader.repo(), &view, &verify::Policy::default())?),
+        Facts::Skip => None,
+    };
+    let mut shown: Vec<ShownProof> = match &run {
+        Some((run_id, digest)) => view
+            .bundle_of_run(run_id, digest.as_deref())
             .map(|b| ShownProof::of(&view, b))
             .into_iter()
             .collect(),
         None => view.bundles.iter().map(|b| ShownProof::of(&view, b)).collect(),
     };
+    if let Some(records) = report.and_then(|r| r.records) {
+        for s in &mut shown {
+            if let Some(r) = records.get(s.record) {
+                s.problems.clone_from(&r.problems);
+            }
+        }
+    }
     if shown.is_empty() {
         return Err(Error::NoBundle {
             commit,
@@ -324,7 +379,7 @@ pub fn find_run_in_notes(repo: &gix::Repository, run_id: &str, trust: &Trust) ->
             continue;
         }
         let view = NoteView::build(commit, &note, trust);
-        match view.bundle_of_run(run_id) {
+        match view.bundle_of_run(run_id, None) {
             Some(b) if view.counts(b.record) => return Ok(Some(commit)),
             Some(_) => {
                 fallback.get_or_insert(commit);
@@ -333,6 +388,35 @@ pub fn find_run_in_notes(repo: &gix::Repository, run_id: &str, trust: &Trust) ->
         }
     }
     Ok(fallback)
+}
+
+/// What machine-readable output may carry: with a trust source, only the proofs that count
+/// (an error when none does); without one, every proof, holding no decision (they are all
+/// unverified, and nothing may read as approved).
+pub fn vouched(shown: Vec<ShownProof>, trust: &Trust) -> Result<Vec<ShownProof>, Error> {
+    if trust.signers.is_none() {
+        return Ok(shown);
+    }
+    let Some(first) = shown.first() else {
+        return Ok(shown);
+    };
+    let (run_id, commit, why) = (
+        first.bundle.run_id.clone(),
+        first.commit,
+        first.why_not.clone().unwrap_or_default(),
+    );
+    let why = match first.problems.first() {
+        Some(problem) if first.counts => problem.clone(),
+        _ => why,
+    };
+    let counting: Vec<ShownProof> = shown
+        .into_iter()
+        .filter(|s| s.counts && s.problems.is_empty())
+        .collect();
+    if counting.is_empty() {
+        return Err(Error::DoesNotCount { run_id, commit, why });
+    }
+    Ok(counting)
 }
 
 /// The bundle as `git proof show --json` prints it and the HTTP API serves it: pretty JSON and
@@ -439,7 +523,7 @@ fn summarize_one(
 ) -> Result<RunSummary, Error> {
     let proof = match index.bundle_ref(&run.run_id)? {
         None => None,
-        Some(reference) => Some(match of_run_in(reader, index, &run.run_id, trust) {
+        Some(reference) => Some(match of_run_in(reader, index, &run.run_id, trust, Facts::Skip) {
             Ok(shown) => {
                 let stat = &shown.bundle.diff_stat;
                 let signed_by = match &shown.signature {

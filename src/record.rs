@@ -154,7 +154,7 @@ fn parse_payload(payload: &str) -> Result<Content, Invalid> {
         return Err(Invalid::WrongType(frame.statement_type));
     }
     let predicate = match frame.predicate {
-        Predicate::Read(content) => content,
+        Predicate::Read(content) => *content,
         Predicate::Unknown => return Err(Invalid::UnknownPredicate(frame.predicate_type)),
         // `predicate` came before `predicateType`: read now that the type is known.
         Predicate::Raw(raw) => {
@@ -234,7 +234,7 @@ struct Frame {
 
 enum Predicate {
     /// Read into its type: `predicateType` came first, as git-proof writes it.
-    Read(Typed),
+    Read(Box<Typed>),
     /// Of a type git-proof does not write (skipped).
     Unknown,
     /// Kept as text until `predicateType` is known.
@@ -272,7 +272,7 @@ impl<'de> serde::de::Visitor<'de> for StatementVisitor<'_> {
                             self.failed_kind.set(Some(kind));
                             let typed = map.next_value_seed(PredicateSeed(kind))?;
                             self.failed_kind.set(None);
-                            Predicate::Read(typed)
+                            Predicate::Read(Box::new(typed))
                         }
                         Some(None) => {
                             map.next_value::<serde::de::IgnoredAny>()?;
@@ -367,12 +367,25 @@ pub fn split(note: &[u8]) -> Split {
     let mut out = Split::default();
     let mut segment = 0;
     let mut lines = Lines::new(note);
-    while let Some(begin) = lines.find(|l| l.is(BEGIN)) {
-        let Some(end) = lines.find(|l| l.is(END)) else {
-            push_junk(&mut out, note, segment, note.len(), JunkKind::Unterminated);
-            return out;
+    while let Some(first_begin) = lines.find(|l| l.is(BEGIN)) {
+        // The armor is the last BEGIN line before an END line: a BEGIN line on its own (someone
+        // appended one) is junk, never the start of a block that swallows the next record.
+        let mut begin = first_begin;
+        let end = loop {
+            match lines.next() {
+                None => {
+                    push_junk(&mut out, note, segment, note.len(), JunkKind::Unterminated);
+                    return out;
+                }
+                Some(line) if line.is(END) => break line,
+                Some(line) if line.is(BEGIN) => {
+                    push_junk(&mut out, note, begin.start, begin.end, JunkKind::Unterminated);
+                    begin = line;
+                }
+                Some(_) => {}
+            }
         };
-        let (payload_at, payload_end) = payload_bounds(note, segment, begin.start);
+        let (payload_at, payload_end) = payload_bounds(note, segment, begin.start, first_begin.start);
         if payload_at > segment {
             push_junk(&mut out, note, segment, payload_at, JunkKind::Unsigned);
         }
@@ -394,13 +407,20 @@ pub fn split(note: &[u8]) -> Split {
     out
 }
 
-/// Where the payload before an armor block starting at `armor` lies, in `note[segment..armor]`.
-fn payload_bounds(note: &[u8], segment: usize, armor: usize) -> (usize, usize) {
+/// Where the payload before the armor at `armor` lies, in `note[segment..armor]`. When stray
+/// BEGIN lines came first (the first at `first_begin`), the payload lies after the last of them.
+fn payload_bounds(note: &[u8], segment: usize, armor: usize, first_begin: usize) -> (usize, usize) {
     let region = &note[segment..armor];
     let mut exact = None;
     let mut first = None;
+    let mut after_stray = None;
     for line in Lines::new(region) {
         let text = &region[line.start..line.end];
+        if segment + line.start >= first_begin && line.is(BEGIN) {
+            // Junk already: the payload can only start after it.
+            (exact, first, after_stray) = (None, None, Some(line.end));
+            continue;
+        }
         if text.first() == Some(&b'{') {
             first.get_or_insert(line.start);
             if line.is("{") {
@@ -408,12 +428,15 @@ fn payload_bounds(note: &[u8], segment: usize, armor: usize) -> (usize, usize) {
             }
         }
     }
+    let from = after_stray.unwrap_or(0);
     let start = match exact.or(first) {
         Some(at) => at,
-        None => region
-            .iter()
-            .position(|b| !b.is_ascii_whitespace())
-            .unwrap_or(region.len()),
+        None => {
+            from + region[from..]
+                .iter()
+                .position(|b| !b.is_ascii_whitespace())
+                .unwrap_or(region.len() - from)
+        }
     };
     (segment + start, armor)
 }
@@ -527,6 +550,23 @@ mod tests {
         let kinds: Vec<JunkKind> = split.junk.iter().map(|j| j.why).collect();
         assert_eq!(kinds, [JunkKind::Unsigned, JunkKind::Unsigned]);
         assert_eq!(&note[split.junk[0].offset..][..split.junk[0].len], "a comment\n{");
+    }
+
+    #[test]
+    fn a_stray_armor_line_never_swallows_the_next_record() {
+        let first = format!("{{\"a\": 1}}\n{SIG}");
+        let second = format!("{{\"b\": 2}}\n{SIG}");
+        for note in [
+            format!("{first}-----BEGIN SSH SIGNATURE-----\n{second}"),
+            format!("{first}-----BEGIN SSH SIGNATURE-----\n-----BEGIN SSH SIGNATURE-----\n{second}"),
+            format!("-----BEGIN SSH SIGNATURE-----\n{first}{second}"),
+            format!("{first}-----BEGIN SSH SIGNATURE-----\njunk\n{second}"),
+        ] {
+            let split = split(note.as_bytes());
+            let payloads: Vec<&str> = split.records.iter().map(|r| r.payload.as_str()).collect();
+            assert_eq!(payloads, ["{\"a\": 1}\n", "{\"b\": 2}\n"], "{note}");
+            assert!(!split.junk.is_empty(), "{note}");
+        }
     }
 
     #[test]

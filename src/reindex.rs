@@ -4,8 +4,11 @@
 //! event contents do not (a note holds only their hashes).
 //!
 //! The index never places a proof where `verify` would reject it: a bundle is imported on a
-//! commit where it counts under the trust in force ([`crate::view`]). Without any trust source
-//! a bundle on its own commit is imported as unverified (and shown so); nothing is carried.
+//! commit where it counts under the trust in force ([`crate::view`]) and its facts hold there
+//! (verify's own checks). Without any trust source a bundle on its own commit is imported as
+//! unverified (and shown so), unless another bundle claims the same run: nothing can tell
+//! which is genuine, so neither is placed. A run an earlier rebuild imported is placed anew
+//! when, under today's trust, another proof of it counts and the recorded one does not.
 
 use std::collections::HashMap;
 
@@ -16,6 +19,7 @@ use crate::notes::{self, NotesReader};
 use crate::run;
 use crate::store::{BundleRef, Ended, Index, RunRecord, RunState};
 use crate::trust::Trust;
+use crate::verify::{self, Policy};
 use crate::view::{BundleView, NoteView, Placement, SignatureCheck};
 
 /// What a rebuild found.
@@ -29,8 +33,13 @@ pub struct Reindexed {
     pub known: usize,
     /// Of the imported runs, those no trust source could verify.
     pub unverified: usize,
-    /// Bundle records that count nowhere they were found (untrusted, or not about their commit).
+    /// Bundle records that count nowhere they were found (untrusted, not about their commit, or
+    /// their facts do not hold).
     pub ignored: usize,
+    /// Runs claimed by several bundles none of which can be verified (no trust source).
+    pub ambiguous: usize,
+    /// Runs an earlier rebuild had placed on a proof that does not count, placed anew.
+    pub replaced: usize,
     /// Notes that hold no signed record at all (left for `verify` to report).
     pub unreadable: usize,
 }
@@ -50,6 +59,8 @@ pub fn reindex(repo: &gix::Repository, index: &mut Index, trust: &Trust) -> Resu
     let mut found = Reindexed::default();
     let mut reader = NotesReader::new(repo)?;
     let mut best: HashMap<String, Found> = HashMap::new();
+    let mut unverified_digests: HashMap<String, String> = HashMap::new();
+    let mut ambiguous: std::collections::HashSet<String> = Default::default();
     for (commit, _) in notes::list_notes(repo)? {
         let Some(note) = reader.note(commit)? else { continue };
         found.notes += 1;
@@ -58,23 +69,42 @@ pub fn reindex(repo: &gix::Repository, index: &mut Index, trust: &Trust) -> Resu
             found.unreadable += 1;
             continue;
         }
+        let report = verify::check_view(repo, &view, &Policy::default())?;
+        let records = report.records.unwrap_or_default();
         for b in &view.bundles {
-            let Some(candidate) = importable(&view, b, trust) else {
+            let holds = records.get(b.record).is_some_and(|r| r.problems.is_empty());
+            let Some(candidate) = importable(&view, b, trust).filter(|_| holds) else {
                 found.ignored += 1;
                 continue;
             };
+            let run_id = candidate.bundle.run_id.clone();
+            if !candidate.verified {
+                // Two different records claiming one run, and nothing to tell them apart.
+                let first = unverified_digests
+                    .entry(run_id.clone())
+                    .or_insert_with(|| candidate.digest.clone());
+                if *first != candidate.digest {
+                    ambiguous.insert(run_id.clone());
+                }
+            }
             let keep = best
-                .get(&candidate.bundle.run_id)
+                .get(&run_id)
                 .is_none_or(|kept| (candidate.verified, candidate.depth) > (kept.verified, kept.depth));
             if keep {
-                best.insert(candidate.bundle.run_id.clone(), candidate);
+                best.insert(run_id, candidate);
             }
         }
     }
     for (run_id, place) in best {
+        if !place.verified && ambiguous.contains(&run_id) {
+            found.ambiguous += 1;
+            continue;
+        }
         if import(index, &place)? {
             found.imported += 1;
             found.unverified += usize::from(!place.verified);
+        } else if place.verified && replace_if_not_counting(index, &place)? {
+            found.replaced += 1;
         } else {
             found.known += 1;
         }
@@ -83,6 +113,17 @@ pub fn reindex(repo: &gix::Repository, index: &mut Index, trust: &Trust) -> Resu
         }
     }
     Ok(found)
+}
+
+/// Replaces an imported run's record by `place` when it names another bundle record.
+fn replace_if_not_counting(index: &mut Index, place: &Found) -> Result<bool, run::Error> {
+    let recorded = index.bundle_ref(&place.bundle.run_id)?;
+    if recorded.is_none_or(|r| r.bundle_digest == place.digest) {
+        return Ok(false);
+    }
+    let (run, reference) = records_of(place);
+    let b = &place.bundle;
+    Ok(index.replace_import(&run, &b.dod_results, &b.scope_violations, &b.evidence, &reference)?)
 }
 
 /// What of `b` the index may hold: a counting bundle with the decisions in force, or without
@@ -100,7 +141,7 @@ fn importable(view: &NoteView, b: &BundleView, trust: &Trust) -> Option<Found> {
         return None;
     }
     Some(Found {
-        bundle: if verified { b.folded() } else { b.bundle().clone() },
+        bundle: if verified { b.folded() } else { b.undecided() },
         commit: view.commit,
         digest: record.digest().to_owned(),
         depth,
@@ -109,6 +150,13 @@ fn importable(view: &NoteView, b: &BundleView, trust: &Trust) -> Option<Found> {
 }
 
 fn import(index: &mut Index, found: &Found) -> Result<bool, run::Error> {
+    let (run, reference) = records_of(found);
+    let b = &found.bundle;
+    Ok(index.import_proof(&run, &b.dod_results, &b.scope_violations, &b.evidence, &reference)?)
+}
+
+/// The index's records of a run known from its proof alone.
+fn records_of(found: &Found) -> (RunRecord, BundleRef) {
     let bundle = &found.bundle;
     let run = RunRecord {
         run_id: bundle.run_id.clone(),
@@ -133,11 +181,5 @@ fn import(index: &mut Index, found: &Found) -> Result<bool, run::Error> {
         bundle_digest: found.digest.clone(),
         recorded_at: bundle.generated_at.clone(),
     };
-    Ok(index.import_proof(
-        &run,
-        &bundle.dod_results,
-        &bundle.scope_violations,
-        &bundle.evidence,
-        &reference,
-    )?)
+    (run, reference)
 }

@@ -485,13 +485,15 @@ fn parse_signer_time(text: &str) -> Result<i64, String> {
         return Err(bad());
     }
     let num = |r: std::ops::Range<usize>| digits.get(r).map_or(Ok(0), |s| s.parse::<i32>().map_err(|_| bad()));
-    let date = jiff::civil::date(
+    let small = |r: std::ops::Range<usize>| -> Result<i8, String> { i8::try_from(num(r)?).map_err(|_| bad()) };
+    // `Date::new` checks the day against the month (2026-02-30 is an error, not a panic).
+    let date = jiff::civil::Date::new(
         i16::try_from(num(0..4)?).map_err(|_| bad())?,
-        i8::try_from(num(4..6)?).map_err(|_| bad())?,
-        i8::try_from(num(6..8)?).map_err(|_| bad())?,
-    );
-    let time =
-        jiff::civil::Time::new(num(8..10)? as i8, num(10..12)? as i8, num(12..14)? as i8, 0).map_err(|_| bad())?;
+        small(4..6)?,
+        small(6..8)?,
+    )
+    .map_err(|_| bad())?;
+    let time = jiff::civil::Time::new(small(8..10)?, small(10..12)?, small(12..14)?, 0).map_err(|_| bad())?;
     let civil = jiff::civil::DateTime::from_parts(date, time);
     let tz = if utc {
         jiff::tz::TimeZone::UTC
@@ -689,6 +691,23 @@ mod tests {
         assert!(e.valid_after.is_some());
         assert_eq!(e.line, 3);
         assert!(s.entries[1].cert_authority);
+    }
+
+    #[test]
+    fn impossible_dates_are_errors_not_panics() {
+        for date in [
+            "20261301",
+            "20260230",
+            "00000000",
+            "99999999",
+            "20260101240000",
+            "2026010112",
+        ] {
+            let line = format!("a valid-after=\"{date}\" {KEY}\n");
+            let err = AllowedSigners::parse("f", &line).unwrap_err();
+            assert!(err.to_string().contains("bad time"), "{date}: {err}");
+        }
+        assert!(AllowedSigners::parse("f", &format!("a valid-after=\"20260228\" {KEY}\n")).is_ok());
     }
 
     #[test]

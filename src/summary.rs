@@ -6,7 +6,7 @@ use crate::model::DodStatus;
 use crate::proofs::ShownProof;
 
 fn short(sha: &str) -> &str {
-    &sha[..sha.len().min(10)]
+    crate::model::short_sha(sha)
 }
 
 /// The readable summary `git proof show` prints: files with +/-, DoD badges, violations as the
@@ -31,6 +31,9 @@ pub fn render(shown: &ShownProof) -> String {
     }
     if let Some(why) = &shown.elsewhere {
         let _ = writeln!(out, "DOES NOT COUNT for {}: {why}", shown.commit);
+    }
+    for problem in &shown.problems {
+        let _ = writeln!(out, "DOES NOT HOLD: {problem}");
     }
     if let Some(prompt) = &b.prompt_hash {
         let _ = writeln!(out, "prompt    {prompt}");

@@ -298,7 +298,13 @@ pub fn check_note(
     trust: &Trust,
     policy: &Policy,
 ) -> Result<CommitReport, git::Error> {
-    let view = NoteView::build(commit, note, trust);
+    check_view(repo, &NoteView::build(commit, note, trust), policy)
+}
+
+/// Checks a note already read: the records in `view.records` order, each counting bundle's facts
+/// against the repository, and the policy.
+pub fn check_view(repo: &gix::Repository, view: &NoteView, policy: &Policy) -> Result<CommitReport, git::Error> {
+    let commit = view.commit;
     let mut records: Vec<RecordReport> = view.records.iter().map(RecordReport::of).collect();
     let head_tree = git::tree_of(repo, commit)?.to_string();
     let mut policy_problems = Vec::new();
@@ -473,24 +479,33 @@ fn oid(hex: &str) -> Option<ObjectId> {
     ObjectId::from_hex(hex.as_bytes()).ok()
 }
 
-/// `hex` as a commit of this clone; otherwise says why in `report` and returns `None`.
+/// `hex` as a commit of this clone; otherwise says why in `report` and returns `None`. Only a
+/// shallow clone may lack a commit a proof names: in a whole history a missing base is a claim
+/// that does not hold, never a fact left unchecked.
 fn commit_here(repo: &gix::Repository, hex: &str, what: &str, report: &mut RecordReport) -> Option<ObjectId> {
     let Some(id) = oid(hex) else {
         report.problems.push(format!("{what} '{hex}' is not a commit id"));
         return None;
     };
-    if !git::is_commit(repo, id) {
+    if git::is_commit(repo, id) {
+        return Some(id);
+    }
+    if repo.is_shallow().unwrap_or(true) {
         report.unchecked.push(format!(
-            "{what} {} is not in this clone (shallow?): changed_files, diff_stat and the patch were not recomputed",
+            "{what} {} is not in this shallow clone: changed_files, diff_stat and the patch were not recomputed",
             short(hex)
         ));
-        return None;
+    } else {
+        report.problems.push(format!(
+            "{what} {} is not a commit of this repository (its history is whole, not shallow)",
+            short(hex)
+        ));
     }
-    Some(id)
+    None
 }
 
 fn short(sha: &str) -> &str {
-    &sha[..sha.len().min(10)]
+    crate::model::short_sha(sha)
 }
 
 /// The facts git can recompute: `base_sha` is an ancestor of the commit, and `changed_files`

@@ -188,7 +188,8 @@ impl BundleView {
         }
     }
 
-    /// The bundle with the decisions in force folded into its violations: what a reader shows.
+    /// The bundle with the decisions in force folded into its violations: what a reader shows
+    /// of a bundle that counts.
     pub fn folded(&self) -> Bundle {
         let mut bundle = self.bundle().clone();
         for v in &mut bundle.scope_violations {
@@ -211,6 +212,16 @@ impl BundleView {
                 None if !self.own_decisions_count => v.approval = Approval::pending(),
                 None => {}
             }
+        }
+        bundle
+    }
+
+    /// The bundle with no decision in it: what may be shown of a bundle nobody vouches for, so
+    /// that nothing reads as approved.
+    pub fn undecided(&self) -> Bundle {
+        let mut bundle = self.bundle().clone();
+        for v in &mut bundle.scope_violations {
+            v.approval = Approval::pending();
         }
         bundle
     }
@@ -268,13 +279,15 @@ impl NoteView {
         &self.records[bundle.record]
     }
 
-    /// The bundle of `run_id` to show: one that counts, else (nothing being verifiable) one that
-    /// is unverified and this commit's own, else any. A bundle whose signature was rejected is
-    /// never preferred over one that could be genuine.
-    pub fn bundle_of_run(&self, run_id: &str) -> Option<&BundleView> {
+    /// The bundle of `run_id` to show: one that counts, else the one whose record has
+    /// `prefer` as digest (the one this clone's index recorded when it wrote the proof), else
+    /// (nothing being verifiable) one that is unverified and this commit's own, else any. A
+    /// bundle whose signature was rejected is never preferred over one that could be genuine.
+    pub fn bundle_of_run(&self, run_id: &str, prefer: Option<&str>) -> Option<&BundleView> {
         let of_run = || self.bundles.iter().filter(|b| b.bundle().run_id == run_id);
         of_run()
             .find(|b| self.counts(b.record))
+            .or_else(|| prefer.and_then(|digest| of_run().find(|b| self.records[b.record].digest() == digest)))
             .or_else(|| {
                 of_run().find(|b| {
                     self.records[b.record].signature == SignatureCheck::Unverified && b.placement == Placement::Own
@@ -283,18 +296,19 @@ impl NoteView {
             .or_else(|| of_run().next())
     }
 
-    /// The digests of every decision record on `path` of the bundle named `bundle_digest`,
-    /// whoever signed them: what a new decision supersedes (under any trust that counts the new
-    /// one, it is then the decision in force).
-    pub fn decisions_on(&self, bundle_digest: &str, path: &str) -> Vec<String> {
-        self.records
-            .iter()
-            .filter(|r| match &r.parsed {
-                Parsed::Approval(s) => s.predicate.bundle_digest == bundle_digest && s.predicate.path == path,
-                _ => false,
-            })
-            .map(|r| r.digest().to_owned())
-            .collect()
+    /// The digests of every decision record on each path of the bundle named `bundle_digest`,
+    /// whoever signed them: what a new decision on the path supersedes (under any trust that
+    /// counts the new one, it is then the decision in force).
+    pub fn decisions_by_path(&self, bundle_digest: &str) -> HashMap<&str, Vec<&str>> {
+        let mut by_path: HashMap<&str, Vec<&str>> = HashMap::new();
+        for r in &self.records {
+            if let Parsed::Approval(s) = &r.parsed
+                && s.predicate.bundle_digest == bundle_digest
+            {
+                by_path.entry(s.predicate.path.as_str()).or_default().push(r.digest());
+            }
+        }
+        by_path
     }
 
     fn read_records(&mut self, records: Vec<Record>, trust: &Trust) {
@@ -674,5 +688,5 @@ fn chain<'l>(bundle: &Bundle, links: &[&'l Link], commit: &str) -> Option<Vec<&'
 }
 
 fn short(sha: &str) -> &str {
-    &sha[..sha.len().min(10)]
+    crate::model::short_sha(sha)
 }

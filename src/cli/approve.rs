@@ -69,7 +69,7 @@ pub fn decide(args: Args, ctx: &Ctx, decision: Decision) -> anyhow::Result<u8> {
     let how = match &decided.signed_on {
         Some(commit) => format!(
             "signed record appended to the note on {}",
-            &commit[..commit.len().min(10)]
+            git_proof::model::short_sha(commit)
         ),
         None => "goes into the proof when the run finishes".to_owned(),
     };

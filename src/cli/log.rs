@@ -57,7 +57,7 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<u8> {
             RunState::Ended(end) => format!("failed({})", end.exit_code),
         };
         let proof = match proof {
-            Some(p) => format!("proof on {}", &p.commit_sha[..p.commit_sha.len().min(10)]),
+            Some(p) => format!("proof on {}", git_proof::model::short_sha(&p.commit_sha)),
             None if run.is_active() => String::new(),
             None => "no proof".to_owned(),
         };

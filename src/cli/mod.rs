@@ -195,6 +195,7 @@ fn exit_code_for(err: &anyhow::Error) -> u8 {
         if let Some(kind) = git_proof::classify(cause) {
             return match kind {
                 ErrorKind::NotFound => EXIT_NOT_FOUND,
+                ErrorKind::Invalid => EXIT_INVALID,
                 ErrorKind::BadInput | ErrorKind::Conflict | ErrorKind::Unavailable | ErrorKind::Internal => {
                     EXIT_BAD_INPUT
                 }

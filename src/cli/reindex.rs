@@ -26,6 +26,18 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<u8> {
             found.ignored
         ));
     }
+    if found.ambiguous > 0 {
+        extra.push_str(&format!(
+            ", {} runs left out: several bundles claim each and none can be verified",
+            found.ambiguous
+        ));
+    }
+    if found.replaced > 0 {
+        extra.push_str(&format!(
+            ", {} runs placed anew on the proof that counts",
+            found.replaced
+        ));
+    }
     if found.unreadable > 0 {
         extra.push_str(&format!(
             ", {} notes hold no signed record (see `git proof verify`)",

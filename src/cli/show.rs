@@ -24,7 +24,13 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<u8> {
     let ws = ctx.workspace()?;
     let trust = trust.load(&ws.repo, ctx)?;
     let index = super::open_index(&ws, ctx)?;
-    let shown = proofs::find(&ws.repo, &index, &target, &trust)?;
+    let mut shown = proofs::find(&ws.repo, &index, &target, &trust)?;
+    if json {
+        shown = proofs::vouched(shown, &trust)?;
+        if trust.signers.is_none() {
+            eprintln!("git-proof: unverified: no allowed signers are configured, so no decision is shown");
+        }
+    }
     let mut out = String::new();
     for (i, s) in shown.iter().enumerate() {
         if json {

@@ -32,7 +32,7 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<u8> {
     let view = proofs::view_of(&mut reader, commit, &trust)?
         .ok_or_else(|| NotFound(format!("commit {commit} has no proof note")))?;
     let bundle = view
-        .bundle_of_run(&proof.run_id)
+        .bundle_of_run(&proof.run_id, None)
         .ok_or_else(|| NotFound(format!("the note on {commit} holds no proof of run '{}'", proof.run_id)))?;
     let record = view.record_of(bundle);
     let mut problems = Vec::new();
@@ -55,7 +55,7 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<u8> {
             proof.leaf_index + 1,
             proof.tree_size,
             proof.run_id,
-            &proof.commit[..proof.commit.len().min(10)]
+            git_proof::model::short_sha(&proof.commit)
         );
         Ok(super::EXIT_OK)
     } else {

@@ -87,9 +87,11 @@ pub(super) async fn proof(State(app): State<Arc<App>>, Path(raw): Path<String>) 
         let run_id = run_id_of(&raw)?;
         let file_name = format!("attachment; filename=\"{run_id}.proof.json\"");
         let json = blocking(&app, move |session| {
-            let shown = proofs::of_run(&session.ws.repo, &session.index, &run_id, session.trust()?)
-                .map_err(Failure::from_error)?;
-            proofs::bundle_json(&shown.bundle).map_err(|e| Failure::internal(e.to_string()))
+            let trust = session.trust()?;
+            let shown =
+                proofs::of_run(&session.ws.repo, &session.index, &run_id, trust).map_err(Failure::from_error)?;
+            let shown = proofs::vouched(vec![shown], trust).map_err(Failure::from_error)?;
+            proofs::bundle_json(&shown[0].bundle).map_err(|e| Failure::internal(e.to_string()))
         })
         .await?;
         let mut response = json_response(StatusCode::OK, json);

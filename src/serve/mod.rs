@@ -295,6 +295,7 @@ impl Failure {
     fn from_error(e: impl Classify + std::fmt::Display) -> Self {
         let status = match e.kind() {
             ErrorKind::NotFound => StatusCode::NOT_FOUND,
+            ErrorKind::Invalid => StatusCode::UNPROCESSABLE_ENTITY,
             ErrorKind::BadInput => StatusCode::BAD_REQUEST,
             ErrorKind::Conflict => StatusCode::CONFLICT,
             ErrorKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,

@@ -138,7 +138,7 @@ fn page(status: StatusCode, title: &str, repo_name: &str, body: Markup) -> Respo
 }
 
 fn short(sha: &str) -> &str {
-    &sha[..sha.len().min(10)]
+    crate::model::short_sha(sha)
 }
 
 /// `sha256:` and the first 12 hex digits.
@@ -277,6 +277,9 @@ fn proof_body(shown: &ShownProof, subject: Option<&str>) -> Markup {
         }
         @if let Some(why) = &shown.elsewhere {
             p.notice.error { "This proof does not count for commit " code { (shown.commit) } ": " (why) }
+        }
+        @for problem in &shown.problems {
+            p.notice.error { "This proof does not hold: " (problem) }
         }
         section #signature {
             h2 { "Signature" }

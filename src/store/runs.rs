@@ -240,6 +240,65 @@ impl Index {
     }
 }
 
+impl Index {
+    /// Replaces what an earlier import recorded of a run (its facts, checks, violations,
+    /// manifest and proof reference) with another proof of it: a rebuild under the trust in
+    /// force found that one counts where the recorded one does not. Only a run known from its
+    /// proof alone is replaced (one this clone started is its own); its events stay. Returns
+    /// whether it was replaced.
+    pub fn replace_import(
+        &mut self,
+        run: &RunRecord,
+        checks: &[DodResult],
+        violations: &[ScopeViolation],
+        manifest: &Manifest,
+        reference: &BundleRef,
+    ) -> Result<bool> {
+        let Some(end) = run.ended() else {
+            return Err(Error::Malformed {
+                what: "imported run (a proof is only of an ended run)",
+                run_id: run.run_id.clone(),
+            });
+        };
+        let path = self.path.clone();
+        let sql = |action| sql_error(&path, action);
+        let tx = begin(&mut self.conn, &path)?;
+        let updated = tx
+            .execute(
+                "UPDATE runs SET started_at = ?2, ended_at = ?3, base_sha = ?4, head_sha = ?5, exit_code = ?6,
+                                 prompt_hash = ?7, scope_json = ?8, dod_json = ?9, correlation_id = ?10, thread_id = ?11
+                 WHERE run_id = ?1 AND worktree = '' AND state = 'ended'",
+                params![
+                    run.run_id,
+                    run.started_at,
+                    end.ended_at,
+                    run.base_sha,
+                    end.head_sha,
+                    end.exit_code,
+                    run.prompt_hash,
+                    serde_json::to_string(&run.scope).unwrap_or_default(),
+                    serde_json::to_string(&run.dod).unwrap_or_default(),
+                    run.correlation_id,
+                    run.thread_id,
+                ],
+            )
+            .map_err(sql("replace an imported run"))?
+            == 1;
+        if updated {
+            for table in ["checks", "scope_violations", "evidence_manifests", "proof_bundle_ref"] {
+                tx.execute(&format!("DELETE FROM {table} WHERE run_id = ?1"), params![run.run_id])
+                    .map_err(sql("replace an imported run"))?;
+            }
+            insert_checks(&tx, &run.run_id, checks).map_err(sql("import a check"))?;
+            insert_violations(&tx, &run.run_id, violations).map_err(sql("import a violation"))?;
+            insert_manifest(&tx, &run.run_id, manifest).map_err(sql("import a manifest"))?;
+            insert_bundle_ref(&tx, reference).map_err(sql("import a proof reference"))?;
+        }
+        tx.commit().map_err(sql("commit"))?;
+        Ok(updated)
+    }
+}
+
 const RUN_SELECT: &str = "SELECT run_id, worktree, state, started_at, ended_at, base_sha, head_sha, exit_code,
     prompt_hash, scope_json, dod_json, correlation_id, thread_id FROM runs";
 

@@ -336,7 +336,7 @@ fn without_trust_nothing_counts_and_the_own_bundle_is_still_found() {
             .iter()
             .all(|r| r.ignored.as_deref() == Some(git_proof::view::UNVERIFIED))
     );
-    let shown = v.bundle_of_run("run").unwrap();
+    let shown = v.bundle_of_run("run", None).unwrap();
     assert_eq!(shown.placement, Placement::Own);
     assert_eq!(shown.state_of("README.md"), ApprovalState::Pending);
 }

@@ -471,3 +471,172 @@ fn an_untrusted_record_neither_blocks_nor_counts() {
     let out = repo.verify(&[&head]).expect_code(1);
     assert!(out.stdout.contains("no proof bundle that counts"), "{}", out.stdout);
 }
+
+// Found by an adversarial pass over the redesign; each reproduced before its fix.
+
+/// A lone armor BEGIN line (one line of text nobody signed) never swallows the record appended
+/// after it: the decision that follows still counts.
+#[test]
+fn a_stray_armor_line_does_not_swallow_the_next_decision() {
+    let repo = TestRepo::new();
+    let (run_id, head) = proven_with_violations(&repo);
+    repo.proof(&["approve", &run_id, "README.md"]).ok();
+    let note = repo.note(&head);
+    repo.replace_note(&head, &format!("{note}-----BEGIN SSH SIGNATURE-----\n"));
+    repo.proof(&["reject", &run_id, "README.md"]).ok();
+    let out = repo.verify(&[&head, "--deny-pending"]).expect_code(1);
+    assert!(
+        out.stdout.contains("README.md (outside allow: src/**) is rejected"),
+        "{}",
+        out.stdout
+    );
+    let report = repo.verify(&[&head, "--json"]).ok().json();
+    assert!(
+        report[0]["junk"][0]
+            .as_str()
+            .unwrap()
+            .contains("a signature block with no"),
+        "{report}"
+    );
+}
+
+/// A rewrite record signed by a trusted key that names a base this repository does not have
+/// (its history is whole) is a claim that does not hold, not a fact left unchecked.
+#[test]
+fn a_missing_base_in_a_whole_history_is_a_problem_not_unchecked() {
+    let repo = TestRepo::new();
+    repo.start(&[]);
+    repo.write("a.txt", "a\n");
+    let head = repo.commit_all("a");
+    repo.proof(&["finish"]).ok();
+    let (payload, _) = split_records(&repo.note(&head)).remove(0);
+    let base = repo.git(&["rev-parse", "HEAD~1"]);
+    let forged = payload.replace(&base, "0000000000000000000000000000000000000001");
+    let signature = ssh_keygen_sign(&repo, &repo.key, "git-proof", &forged);
+    repo.replace_note(&head, &format!("{forged}{signature}"));
+    let out = repo.verify(&[&head]).expect_code(1);
+    assert!(
+        out.stdout
+            .contains("base 0000000000 is not a commit of this repository"),
+        "{}",
+        out.stdout
+    );
+    assert!(!out.stdout.contains("not checked"), "{}", out.stdout);
+}
+
+/// `show --json` and the API carry only what the trust in force vouches for: a stranger's
+/// bundle is refused (exit 1, 422), and without a trust source no decision is in the JSON.
+#[test]
+fn machine_readable_proofs_carry_only_what_is_vouched_for() {
+    let repo = TestRepo::new();
+    let (run_id, head) = proven_with_violations(&repo);
+    repo.proof(&["approve", &run_id, "--all"]).ok();
+    assert_eq!(violation_state(&repo.bundle(&run_id), "README.md"), "approved");
+    let records = split_records(&repo.note(&head));
+    let forged = records[0]
+        .0
+        .replace("\"state\": \"pending\"", "\"state\": \"approved\"");
+    let stranger = new_key(&repo, "stranger");
+    let signature = ssh_keygen_sign(&repo, &stranger, "git-proof", &forged);
+    repo.replace_note(&head, &format!("{forged}{signature}"));
+    let out = repo.proof(&["show", &head, "--json"]).expect_code(1);
+    assert!(out.one_error_line().contains("does not count"), "{}", out.stderr);
+    let server = crate::common::server::Served::start(&repo, &[]);
+    assert_eq!(
+        server.get(&format!("/api/runs/{run_id}/proof")).expect_error(422),
+        "proof_invalid"
+    );
+    drop(server);
+    repo.git(&["config", "--unset", "proof.allowedSignersFile"]);
+    let out = repo.proof(&["show", &head, "--json"]).ok();
+    assert!(out.stderr.contains("unverified"), "{}", out.stderr);
+    assert_eq!(violation_state(&out.json(), "README.md"), "pending");
+}
+
+/// A rebuild without any trust source cannot tell two bundles of one run apart, so it places
+/// neither; once trust is configured, a rebuild places the run on the bundle that counts, also
+/// when an earlier rebuild had placed it elsewhere.
+#[test]
+fn reindex_never_settles_on_a_forged_bundle_of_the_run() {
+    let repo = TestRepo::new();
+    let run_id = repo.start(&[]);
+    repo.write("a.txt", "a\n");
+    let real = repo.commit_all("a");
+    repo.proof(&["finish"]).ok();
+    let (payload, _) = split_records(&repo.note(&real)).remove(0);
+    repo.write("decoy.txt", "decoy\n");
+    let decoy = repo.commit_all("decoy");
+    let tree = repo.git(&["rev-parse", "HEAD^{tree}"]);
+    let real_tree = repo.git(&["rev-parse", &format!("{real}^{{tree}}")]);
+    let base = repo.git(&["rev-parse", &format!("{real}~1")]);
+    // The same run id on the decoy commit, with facts that hold there.
+    let forged = payload
+        .replace(&real, &decoy)
+        .replace(&real_tree, &tree)
+        .replace(
+            &format!("\"base_sha\": \"{base}\""),
+            &format!("\"base_sha\": \"{real}\""),
+        )
+        .replace("\"a.txt\"", "\"decoy.txt\"");
+    let stranger = new_key(&repo, "stranger");
+    let signature = ssh_keygen_sign(&repo, &stranger, "git-proof", &forged);
+    repo.replace_note(&decoy, &format!("{forged}{signature}"));
+
+    std::fs::remove_file(repo.path(".git/proof/index.sqlite")).unwrap();
+    let out = repo.proof(&["reindex"]).ok();
+    assert!(
+        out.stderr.contains("1 runs left out: several bundles claim each"),
+        "{}",
+        out.stderr
+    );
+    // Under a trust that counts the forgery (a wrong allowed_signers file), it is placed...
+    let wrong = repo.tmp.path().join("wrong_signers");
+    std::fs::write(&wrong, trust_line(&stranger, "stranger@example.com")).unwrap();
+    repo.git(&["config", "proof.allowedSignersFile", wrong.to_str().unwrap()]);
+    let out = repo.proof(&["reindex"]).ok();
+    assert!(out.stderr.contains("1 runs added"), "{}", out.stderr);
+    assert_eq!(
+        repo.proof(&["log", "--json"]).ok().json()[0]["proof"]["commit"],
+        decoy.as_str()
+    );
+    // ...and once the right trust is configured, the next rebuild puts it right.
+    repo.trust_our_key();
+    let out = repo.proof(&["reindex"]).ok();
+    assert!(
+        out.stderr.contains("1 runs placed anew on the proof that counts"),
+        "{}",
+        out.stderr
+    );
+    let log = repo.proof(&["log", "--json"]).ok().json();
+    assert_eq!(log[0]["proof"]["commit"], real.as_str(), "{log}");
+    assert!(repo.proof(&["show", &run_id]).ok().stdout.contains("signature valid"));
+    let bundle = repo.bundle(&run_id);
+    assert_eq!(bundle["head_sha"], real.as_str());
+}
+
+/// Crafted commit ids (not hex, not ASCII) in a record nobody trusts are shown, not a panic.
+#[test]
+fn crafted_commit_ids_never_panic_a_reader() {
+    let repo = TestRepo::new();
+    repo.trust_our_key();
+    let run_id = repo.start(&[]);
+    repo.write("a.txt", "a\n");
+    let head = repo.commit_all("a");
+    repo.proof(&["finish"]).ok();
+    let (payload, _) = split_records(&repo.note(&head)).remove(0);
+    let base = repo.git(&["rev-parse", "HEAD~1"]);
+    let forged = payload.replace(&base, "a\u{e9}\u{e9}\u{e9}\u{e9}\u{e9}\u{e9}\u{e9}\u{e9}");
+    let stranger = new_key(&repo, "stranger");
+    let signature = ssh_keygen_sign(&repo, &stranger, "git-proof", &forged);
+    repo.replace_note(&head, &format!("{forged}{signature}"));
+    for args in [vec!["show", head.as_str()], vec!["show", run_id.as_str()]] {
+        let out = repo.proof(&args);
+        assert!(
+            !out.stderr.contains("panicked") && out.code != 101,
+            "{args:?}: {}",
+            out.stderr
+        );
+    }
+    let out = repo.verify(&[&head]).expect_code(1);
+    assert!(!out.stderr.contains("panicked"), "{}", out.stderr);
+}
