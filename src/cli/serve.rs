@@ -62,13 +62,14 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<u8> {
         workdir.display(),
         server.token()
     );
-    let mut out = std::io::stdout().lock();
-    let _ = out.write_all(banner.as_bytes()).and_then(|()| out.flush());
-    drop(out);
-    if open {
-        open_browser(&url);
-    }
-    server.run()?;
+    server.run(|| {
+        let mut out = std::io::stdout().lock();
+        let _ = out.write_all(banner.as_bytes()).and_then(|()| out.flush());
+        drop(out);
+        if open {
+            open_browser(&url);
+        }
+    })?;
     eprintln!("git-proof: stopped");
     Ok(super::EXIT_OK)
 }

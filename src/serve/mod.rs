@@ -126,7 +126,9 @@ impl Server {
     }
 
     /// Serves until Ctrl-C or SIGTERM, then finishes the requests in flight and returns.
-    pub fn run(self) -> Result<(), Error> {
+    /// `ready` runs once both signals are handled (so a Ctrl-C right after a banner it prints
+    /// stops the server gracefully rather than killing it).
+    pub fn run(self, ready: impl FnOnce()) -> Result<(), Error> {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .max_blocking_threads(CONCURRENT_WORK)
@@ -135,31 +137,23 @@ impl Server {
             .map_err(Error::Runtime)?;
         let Self { listener, app } = self;
         runtime.block_on(async move {
+            use tokio::signal::unix::{SignalKind, signal};
+            let mut interrupt = signal(SignalKind::interrupt()).map_err(Error::Runtime)?;
+            let mut terminate = signal(SignalKind::terminate()).map_err(Error::Runtime)?;
             listener.set_nonblocking(true).map_err(Error::Runtime)?;
             let listener = tokio::net::TcpListener::from_std(listener).map_err(Error::Runtime)?;
+            ready();
+            let stopped = async move {
+                tokio::select! {
+                    _ = interrupt.recv() => {}
+                    _ = terminate.recv() => {}
+                }
+            };
             axum::serve(listener, router(app))
-                .with_graceful_shutdown(stop_signal())
+                .with_graceful_shutdown(stopped)
                 .await
                 .map_err(Error::Serve)
         })
-    }
-}
-
-/// Resolves on Ctrl-C (SIGINT) or SIGTERM.
-async fn stop_signal() {
-    let interrupt = tokio::signal::ctrl_c();
-    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
-    let terminated = async {
-        match terminate.as_mut() {
-            Some(signal) => {
-                signal.recv().await;
-            }
-            None => std::future::pending().await,
-        }
-    };
-    tokio::select! {
-        _ = interrupt => {}
-        () = terminated => {}
     }
 }
 
