@@ -13,37 +13,24 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<u8> {
     let mut index = super::open_index(&ws, ctx)?;
     let trust = git_proof::trust::load(&ws.repo, &Default::default(), ctx.now.as_second())?;
     let found = git_proof::reindex::reindex(&ws.repo, &mut index, &trust)?;
-    let mut extra = String::new();
-    if found.unverified > 0 {
-        extra.push_str(&format!(
-            ", {} of them unverified (no allowed signers are configured)",
-            found.unverified
-        ));
-    }
-    if found.ignored > 0 {
-        extra.push_str(&format!(
-            ", {} bundle records count nowhere (see `git proof verify`)",
-            found.ignored
-        ));
-    }
-    if found.ambiguous > 0 {
-        extra.push_str(&format!(
-            ", {} runs left out: several bundles claim each and none can be verified",
-            found.ambiguous
-        ));
-    }
-    if found.replaced > 0 {
-        extra.push_str(&format!(
-            ", {} runs placed anew on the proof that counts",
-            found.replaced
-        ));
-    }
-    if found.unreadable > 0 {
-        extra.push_str(&format!(
-            ", {} notes hold no signed record (see `git proof verify`)",
-            found.unreadable
-        ));
-    }
+    let notes = [
+        (
+            found.unverified,
+            "of them unverified (no allowed signers are configured)",
+        ),
+        (found.ignored, "bundle records count nowhere (see `git proof verify`)"),
+        (
+            found.ambiguous,
+            "runs left out: several bundles claim each and none can be verified",
+        ),
+        (found.replaced, "runs placed anew on the proof that counts"),
+        (found.unreadable, "notes hold no signed record (see `git proof verify`)"),
+    ];
+    let extra: String = notes
+        .iter()
+        .filter(|(count, _)| *count > 0)
+        .map(|(count, what)| format!(", {count} {what}"))
+        .collect();
     eprintln!(
         "git-proof: read {} notes: {} runs added to the index, {} already in it{extra}",
         found.notes, found.imported, found.known,

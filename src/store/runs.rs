@@ -199,12 +199,7 @@ impl Index {
         manifest: &Manifest,
         reference: &BundleRef,
     ) -> Result<bool> {
-        let Some(end) = run.ended() else {
-            return Err(Error::Malformed {
-                what: "imported run (a proof is only of an ended run)",
-                run_id: run.run_id.clone(),
-            });
-        };
+        let end = imported_end(run)?;
         let path = self.path.clone();
         let sql = |action| sql_error(&path, action);
         let tx = begin(&mut self.conn, &path)?;
@@ -230,9 +225,7 @@ impl Index {
             .map_err(sql("import a run"))?
             == 1;
         if inserted {
-            insert_checks(&tx, &run.run_id, checks).map_err(sql("import a check"))?;
-            insert_violations(&tx, &run.run_id, violations).map_err(sql("import a violation"))?;
-            insert_manifest(&tx, &run.run_id, manifest).map_err(sql("import a manifest"))?;
+            insert_results(&tx, &run.run_id, checks, violations, manifest, &path)?;
         }
         insert_bundle_ref(&tx, reference).map_err(sql("import a proof reference"))?;
         tx.commit().map_err(sql("commit"))?;
@@ -254,12 +247,7 @@ impl Index {
         manifest: &Manifest,
         reference: &BundleRef,
     ) -> Result<bool> {
-        let Some(end) = run.ended() else {
-            return Err(Error::Malformed {
-                what: "imported run (a proof is only of an ended run)",
-                run_id: run.run_id.clone(),
-            });
-        };
+        let end = imported_end(run)?;
         let path = self.path.clone();
         let sql = |action| sql_error(&path, action);
         let tx = begin(&mut self.conn, &path)?;
@@ -289,14 +277,36 @@ impl Index {
                 tx.execute(&format!("DELETE FROM {table} WHERE run_id = ?1"), params![run.run_id])
                     .map_err(sql("replace an imported run"))?;
             }
-            insert_checks(&tx, &run.run_id, checks).map_err(sql("import a check"))?;
-            insert_violations(&tx, &run.run_id, violations).map_err(sql("import a violation"))?;
-            insert_manifest(&tx, &run.run_id, manifest).map_err(sql("import a manifest"))?;
+            insert_results(&tx, &run.run_id, checks, violations, manifest, &path)?;
             insert_bundle_ref(&tx, reference).map_err(sql("import a proof reference"))?;
         }
         tx.commit().map_err(sql("commit"))?;
         Ok(updated)
     }
+}
+
+/// How an imported run ended: a proof is only ever of an ended run.
+fn imported_end(run: &RunRecord) -> Result<&Ended> {
+    run.ended().ok_or_else(|| Error::Malformed {
+        what: "imported run (a proof is only of an ended run)",
+        run_id: run.run_id.clone(),
+    })
+}
+
+/// The checks, violations and manifest of a run known from its proof.
+fn insert_results(
+    tx: &rusqlite::Transaction<'_>,
+    run_id: &str,
+    checks: &[DodResult],
+    violations: &[ScopeViolation],
+    manifest: &Manifest,
+    path: &std::path::Path,
+) -> Result<()> {
+    let sql = |action| sql_error(path, action);
+    insert_checks(tx, run_id, checks).map_err(sql("import a check"))?;
+    insert_violations(tx, run_id, violations).map_err(sql("import a violation"))?;
+    insert_manifest(tx, run_id, manifest).map_err(sql("import a manifest"))?;
+    Ok(())
 }
 
 const RUN_SELECT: &str = "SELECT run_id, worktree, state, started_at, ended_at, base_sha, head_sha, exit_code,
