@@ -17,7 +17,7 @@ use gix::ObjectId;
 use crate::model::Bundle;
 use crate::notes::{self, NotesReader};
 use crate::run;
-use crate::store::{BundleRef, Ended, Index, RunRecord, RunState};
+use crate::store::{BundleRef, Ended, Imported, Index, RunRecord, RunState};
 use crate::trust::Trust;
 use crate::verify::{self, Policy};
 use crate::view::{BundleView, NoteView, Placement, SignatureCheck};
@@ -122,8 +122,7 @@ fn replace_if_not_counting(index: &mut Index, place: &Found) -> Result<bool, run
         return Ok(false);
     }
     let (run, reference) = records_of(place);
-    let b = &place.bundle;
-    Ok(index.replace_import(&run, &b.dod_results, &b.scope_violations, &b.evidence, &reference)?)
+    Ok(index.replace_import(&imported(&run, &place.bundle, &reference))?)
 }
 
 /// What of `b` the index may hold: a counting bundle with the decisions in force, or without
@@ -151,8 +150,17 @@ fn importable(view: &NoteView, b: &BundleView, trust: &Trust) -> Option<Found> {
 
 fn import(index: &mut Index, found: &Found) -> Result<bool, run::Error> {
     let (run, reference) = records_of(found);
-    let b = &found.bundle;
-    Ok(index.import_proof(&run, &b.dod_results, &b.scope_violations, &b.evidence, &reference)?)
+    Ok(index.import_proof(&imported(&run, &found.bundle, &reference))?)
+}
+
+fn imported<'a>(run: &'a RunRecord, bundle: &'a Bundle, reference: &'a BundleRef) -> Imported<'a> {
+    Imported {
+        run,
+        checks: &bundle.dod_results,
+        violations: &bundle.scope_violations,
+        manifest: &bundle.evidence,
+        reference,
+    }
 }
 
 /// The index's records of a run known from its proof alone.

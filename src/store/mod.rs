@@ -18,6 +18,7 @@ use rusqlite::{Connection, TransactionBehavior};
 use serde_json::Value;
 
 pub use events::commit_recorded_key;
+pub use runs::Imported;
 
 use crate::error::{Classify, ErrorKind};
 use crate::evidence::EventType;

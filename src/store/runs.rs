@@ -191,98 +191,98 @@ impl Index {
     /// Records a run known only from its proof (a clone's notes, a rebuilt index): the run,
     /// its checks, violations, manifest and proof reference, in one transaction. A run the index
     /// already has is left as it is; returns whether this one was new.
-    pub fn import_proof(
-        &mut self,
-        run: &RunRecord,
-        checks: &[DodResult],
-        violations: &[ScopeViolation],
-        manifest: &Manifest,
-        reference: &BundleRef,
-    ) -> Result<bool> {
-        let end = imported_end(run)?;
-        let path = self.path.clone();
-        let sql = |action| sql_error(&path, action);
-        let tx = begin(&mut self.conn, &path)?;
-        let inserted = tx
-            .execute(
-                "INSERT OR IGNORE INTO runs (run_id, worktree, state, started_at, ended_at, base_sha, head_sha, exit_code,
-                                             prompt_hash, scope_json, dod_json, correlation_id, thread_id)
-                 VALUES (?1, '', 'ended', ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-                params![
-                    run.run_id,
-                    run.started_at,
-                    end.ended_at,
-                    run.base_sha,
-                    end.head_sha,
-                    end.exit_code,
-                    run.prompt_hash,
-                    serde_json::to_string(&run.scope).unwrap_or_default(),
-                    serde_json::to_string(&run.dod).unwrap_or_default(),
-                    run.correlation_id,
-                    run.thread_id,
-                ],
-            )
-            .map_err(sql("import a run"))?
-            == 1;
-        if inserted {
-            insert_results(&tx, &run.run_id, checks, violations, manifest, &path)?;
-        }
-        insert_bundle_ref(&tx, reference).map_err(sql("import a proof reference"))?;
-        tx.commit().map_err(sql("commit"))?;
-        Ok(inserted)
+    pub fn import_proof(&mut self, proof: &Imported<'_>) -> Result<bool> {
+        self.write_import(proof, Import::New)
     }
-}
 
-impl Index {
     /// Replaces what an earlier import recorded of a run (its facts, checks, violations,
     /// manifest and proof reference) with another proof of it: a rebuild under the trust in
     /// force found that one counts where the recorded one does not. Only a run known from its
     /// proof alone is replaced (one this clone started is its own); its events stay. Returns
     /// whether it was replaced.
-    pub fn replace_import(
-        &mut self,
-        run: &RunRecord,
-        checks: &[DodResult],
-        violations: &[ScopeViolation],
-        manifest: &Manifest,
-        reference: &BundleRef,
-    ) -> Result<bool> {
+    pub fn replace_import(&mut self, proof: &Imported<'_>) -> Result<bool> {
+        self.write_import(proof, Import::Replace)
+    }
+
+    fn write_import(&mut self, proof: &Imported<'_>, how: Import) -> Result<bool> {
+        let run = proof.run;
         let end = imported_end(run)?;
         let path = self.path.clone();
         let sql = |action| sql_error(&path, action);
         let tx = begin(&mut self.conn, &path)?;
-        let updated = tx
-            .execute(
+        let statement = match how {
+            Import::New => {
+                "INSERT OR IGNORE INTO runs (run_id, worktree, state, started_at, ended_at, base_sha, head_sha,
+                                             exit_code, prompt_hash, scope_json, dod_json, correlation_id, thread_id)
+                 VALUES (?1, '', 'ended', ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
+            }
+            Import::Replace => {
                 "UPDATE runs SET started_at = ?2, ended_at = ?3, base_sha = ?4, head_sha = ?5, exit_code = ?6,
                                  prompt_hash = ?7, scope_json = ?8, dod_json = ?9, correlation_id = ?10, thread_id = ?11
-                 WHERE run_id = ?1 AND worktree = '' AND state = 'ended'",
-                params![
-                    run.run_id,
-                    run.started_at,
-                    end.ended_at,
-                    run.base_sha,
-                    end.head_sha,
-                    end.exit_code,
-                    run.prompt_hash,
-                    serde_json::to_string(&run.scope).unwrap_or_default(),
-                    serde_json::to_string(&run.dod).unwrap_or_default(),
-                    run.correlation_id,
-                    run.thread_id,
-                ],
-            )
-            .map_err(sql("replace an imported run"))?
-            == 1;
-        if updated {
+                 WHERE run_id = ?1 AND worktree = '' AND state = 'ended'"
+            }
+        };
+        let written = write_imported_run(&tx, statement, run, end).map_err(sql("import a run"))? == 1;
+        if written && how == Import::Replace {
             for table in ["checks", "scope_violations", "evidence_manifests", "proof_bundle_ref"] {
                 tx.execute(&format!("DELETE FROM {table} WHERE run_id = ?1"), params![run.run_id])
                     .map_err(sql("replace an imported run"))?;
             }
-            insert_results(&tx, &run.run_id, checks, violations, manifest, &path)?;
-            insert_bundle_ref(&tx, reference).map_err(sql("import a proof reference"))?;
+        }
+        if written {
+            insert_checks(&tx, &run.run_id, proof.checks).map_err(sql("import a check"))?;
+            insert_violations(&tx, &run.run_id, proof.violations).map_err(sql("import a violation"))?;
+            insert_manifest(&tx, &run.run_id, proof.manifest).map_err(sql("import a manifest"))?;
+        }
+        // A new import takes the reference only if the run has none (first writer wins).
+        if written || how == Import::New {
+            insert_bundle_ref(&tx, proof.reference).map_err(sql("import a proof reference"))?;
         }
         tx.commit().map_err(sql("commit"))?;
-        Ok(updated)
+        Ok(written)
     }
+}
+
+/// Whether an import adds a run or replaces an earlier import of it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Import {
+    New,
+    Replace,
+}
+
+/// A run known from its proof alone, as the index records it.
+#[derive(Debug, Clone, Copy)]
+pub struct Imported<'a> {
+    pub run: &'a RunRecord,
+    pub checks: &'a [DodResult],
+    pub violations: &'a [ScopeViolation],
+    pub manifest: &'a Manifest,
+    pub reference: &'a BundleRef,
+}
+
+/// Runs `statement` (an insert or update of `runs`) with an imported run's eleven values.
+fn write_imported_run(
+    tx: &rusqlite::Transaction<'_>,
+    statement: &str,
+    run: &RunRecord,
+    end: &Ended,
+) -> rusqlite::Result<usize> {
+    tx.execute(
+        statement,
+        params![
+            run.run_id,
+            run.started_at,
+            end.ended_at,
+            run.base_sha,
+            end.head_sha,
+            end.exit_code,
+            run.prompt_hash,
+            serde_json::to_string(&run.scope).unwrap_or_default(),
+            serde_json::to_string(&run.dod).unwrap_or_default(),
+            run.correlation_id,
+            run.thread_id,
+        ],
+    )
 }
 
 /// How an imported run ended: a proof is only ever of an ended run.
@@ -291,22 +291,6 @@ fn imported_end(run: &RunRecord) -> Result<&Ended> {
         what: "imported run (a proof is only of an ended run)",
         run_id: run.run_id.clone(),
     })
-}
-
-/// The checks, violations and manifest of a run known from its proof.
-fn insert_results(
-    tx: &rusqlite::Transaction<'_>,
-    run_id: &str,
-    checks: &[DodResult],
-    violations: &[ScopeViolation],
-    manifest: &Manifest,
-    path: &std::path::Path,
-) -> Result<()> {
-    let sql = |action| sql_error(path, action);
-    insert_checks(tx, run_id, checks).map_err(sql("import a check"))?;
-    insert_violations(tx, run_id, violations).map_err(sql("import a violation"))?;
-    insert_manifest(tx, run_id, manifest).map_err(sql("import a manifest"))?;
-    Ok(())
 }
 
 const RUN_SELECT: &str = "SELECT run_id, worktree, state, started_at, ended_at, base_sha, head_sha, exit_code,

@@ -30,6 +30,13 @@ fn violation_state(bundle: &Value, path: &str) -> String {
         .to_owned()
 }
 
+/// An SSHSIG over `payload` by a key nobody trusts (made once per repository).
+fn stranger_signature(repo: &TestRepo, payload: &str) -> String {
+    let key = repo.tmp.path().join("stranger");
+    let key = if key.exists() { key } else { new_key(repo, "stranger") };
+    ssh_keygen_sign(repo, &key, "git-proof", payload)
+}
+
 fn note_of(records: &[(String, String)]) -> String {
     records.iter().map(|(p, s)| format!("{p}{s}")).collect()
 }
@@ -388,8 +395,7 @@ fn reindex_ignores_rewrite_records_nobody_trusts() {
         }
     });
     let payload = serde_json::to_string_pretty(&rewrite).unwrap() + "\n";
-    let stranger = new_key(&repo, "stranger");
-    let signature = ssh_keygen_sign(&repo, &stranger, "git-proof", &payload);
+    let signature = stranger_signature(&repo, &payload);
     repo.replace_note(&amended, &format!("{}{payload}{signature}", note_of(&records)));
     let out = repo.verify(&[&amended]).expect_code(1);
     assert!(
@@ -418,8 +424,7 @@ fn a_foreign_bundle_with_the_same_run_id_does_not_stop_finish() {
     repo.proof(&["finish"]).ok();
     let (payload, _) = split_records(&repo.note(&head)).remove(0);
     let forged = payload.replace("\"decoy\"", "\"victim\"");
-    let stranger = new_key(&repo, "stranger");
-    let signature = ssh_keygen_sign(&repo, &stranger, "git-proof", &forged);
+    let signature = stranger_signature(&repo, &forged);
 
     repo.start(&["--run-id", "victim"]);
     repo.write("b.txt", "b\n");
@@ -536,8 +541,7 @@ fn machine_readable_proofs_carry_only_what_is_vouched_for() {
     let forged = records[0]
         .0
         .replace("\"state\": \"pending\"", "\"state\": \"approved\"");
-    let stranger = new_key(&repo, "stranger");
-    let signature = ssh_keygen_sign(&repo, &stranger, "git-proof", &forged);
+    let signature = stranger_signature(&repo, &forged);
     repo.replace_note(&head, &format!("{forged}{signature}"));
     let out = repo.proof(&["show", &head, "--json"]).expect_code(1);
     assert!(out.one_error_line().contains("does not count"), "{}", out.stderr);
@@ -578,8 +582,7 @@ fn reindex_never_settles_on_a_forged_bundle_of_the_run() {
             &format!("\"base_sha\": \"{real}\""),
         )
         .replace("\"a.txt\"", "\"decoy.txt\"");
-    let stranger = new_key(&repo, "stranger");
-    let signature = ssh_keygen_sign(&repo, &stranger, "git-proof", &forged);
+    let signature = stranger_signature(&repo, &forged);
     repo.replace_note(&decoy, &format!("{forged}{signature}"));
 
     std::fs::remove_file(repo.path(".git/proof/index.sqlite")).unwrap();
@@ -591,7 +594,11 @@ fn reindex_never_settles_on_a_forged_bundle_of_the_run() {
     );
     // Under a trust that counts the forgery (a wrong allowed_signers file), it is placed...
     let wrong = repo.tmp.path().join("wrong_signers");
-    std::fs::write(&wrong, trust_line(&stranger, "stranger@example.com")).unwrap();
+    std::fs::write(
+        &wrong,
+        trust_line(&repo.tmp.path().join("stranger"), "stranger@example.com"),
+    )
+    .unwrap();
     repo.git(&["config", "proof.allowedSignersFile", wrong.to_str().unwrap()]);
     let out = repo.proof(&["reindex"]).ok();
     assert!(out.stderr.contains("1 runs added"), "{}", out.stderr);
@@ -626,8 +633,7 @@ fn crafted_commit_ids_never_panic_a_reader() {
     let (payload, _) = split_records(&repo.note(&head)).remove(0);
     let base = repo.git(&["rev-parse", "HEAD~1"]);
     let forged = payload.replace(&base, "a\u{e9}\u{e9}\u{e9}\u{e9}\u{e9}\u{e9}\u{e9}\u{e9}");
-    let stranger = new_key(&repo, "stranger");
-    let signature = ssh_keygen_sign(&repo, &stranger, "git-proof", &forged);
+    let signature = stranger_signature(&repo, &forged);
     repo.replace_note(&head, &format!("{forged}{signature}"));
     for args in [vec!["show", head.as_str()], vec!["show", run_id.as_str()]] {
         let out = repo.proof(&args);
