@@ -12,6 +12,7 @@
 
 use std::cell::Cell;
 
+use gix::bstr::ByteSlice;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
@@ -360,85 +361,113 @@ impl Junk {
 ///
 /// A record's payload starts at the first line of its JSON: the last line before the armor that
 /// is exactly `{` (how a pretty-printed statement begins; nested objects are indented), else
-/// the first line that starts with `{`, else the whole text since the previous record. Blank
+/// the first line that starts with `{`, else the whole text since the previous record. The
+/// armor is the last BEGIN line before an END line: a BEGIN line on its own is junk. Blank
 /// lines between records (`git notes merge -s union`, `notes.rewriteMode=concatenate` join
-/// notes with one) belong to no record and are not junk.
+/// notes with one) belong to no record and are not junk. One pass over the note.
 pub fn split(note: &[u8]) -> Split {
     let mut out = Split::default();
+    // Where the text since the last record starts, and where its payload may start.
     let mut segment = 0;
-    let mut lines = Lines::new(note);
-    while let Some(first_begin) = lines.find(|l| l.is(BEGIN)) {
-        // The armor is the last BEGIN line before an END line: a BEGIN line on its own (someone
-        // appended one) is junk, never the start of a block that swallows the next record.
-        let mut begin = first_begin;
-        let end = loop {
-            match lines.next() {
-                None => {
-                    push_junk(&mut out, note, segment, note.len(), JunkKind::Unterminated);
-                    return out;
-                }
-                Some(line) if line.is(END) => break line,
-                Some(line) if line.is(BEGIN) => {
-                    push_junk(&mut out, note, begin.start, begin.end, JunkKind::Unterminated);
-                    begin = line;
-                }
-                Some(_) => {}
+    let mut outside = PayloadStart::after(0);
+    // An open armor: its BEGIN line, and where a payload may start in the lines after it (they
+    // hold the next record's payload if this BEGIN turns out to stand alone).
+    let mut armor: Option<(Line<'_>, PayloadStart)> = None;
+    for line in Lines::new(note) {
+        match &mut armor {
+            None if line.is(BEGIN) => armor = Some((line, PayloadStart::after(line.end))),
+            None => outside.see(&line),
+            Some((begin, _)) if line.is(END) => {
+                let begin = *begin;
+                push_record(
+                    &mut out,
+                    note,
+                    segment,
+                    outside.start(note, segment),
+                    begin.start,
+                    line.end,
+                );
+                segment = line.end;
+                outside = PayloadStart::after(line.end);
+                armor = None;
             }
-        };
-        let (payload_at, payload_end) = payload_bounds(note, segment, begin.start, first_begin.start);
-        if payload_at > segment {
-            push_junk(&mut out, note, segment, payload_at, JunkKind::Unsigned);
-        }
-        let payload = std::str::from_utf8(&note[payload_at..payload_end]);
-        let signature = std::str::from_utf8(&note[begin.start..end.end]);
-        match (payload, signature) {
-            (_, _) if payload_at == payload_end => {
-                push_junk(&mut out, note, begin.start, end.end, JunkKind::EmptyPayload);
+            Some((begin, inside)) if line.is(BEGIN) => {
+                push_junk(&mut out, note, begin.start, begin.end, JunkKind::Unterminated);
+                outside = std::mem::replace(inside, PayloadStart::after(line.end));
+                *begin = line;
             }
-            (Ok(payload), Ok(signature)) => out.records.push(Record {
-                payload: payload.to_owned(),
-                signature: signature.to_owned(),
-            }),
-            _ => push_junk(&mut out, note, payload_at, end.end, JunkKind::NotText),
+            Some((_, inside)) => inside.see(&line),
         }
-        segment = end.end;
     }
-    push_junk(&mut out, note, segment, note.len(), JunkKind::Unsigned);
+    match armor {
+        Some(_) => push_junk(&mut out, note, segment, note.len(), JunkKind::Unterminated),
+        None => push_junk(&mut out, note, segment, note.len(), JunkKind::Unsigned),
+    }
     out
 }
 
-/// Where the payload before the armor at `armor` lies, in `note[segment..armor]`. When stray
-/// BEGIN lines came first (the first at `first_begin`), the payload lies after the last of them.
-fn payload_bounds(note: &[u8], segment: usize, armor: usize, first_begin: usize) -> (usize, usize) {
-    let region = &note[segment..armor];
-    let mut exact = None;
-    let mut first = None;
-    let mut after_stray = None;
-    for line in Lines::new(region) {
-        let text = &region[line.start..line.end];
-        if segment + line.start >= first_begin && line.is(BEGIN) {
-            // Junk already: the payload can only start after it.
-            (exact, first, after_stray) = (None, None, Some(line.end));
-            continue;
+/// Where a payload may start, as the lines before an armor are seen.
+#[derive(Clone, Copy)]
+struct PayloadStart {
+    /// Nothing before this offset can be payload (it is a previous record or a stray line).
+    after: usize,
+    /// The last line that is exactly `{`.
+    exact: Option<usize>,
+    /// The first line that starts with `{`.
+    first: Option<usize>,
+}
+
+impl PayloadStart {
+    fn after(offset: usize) -> Self {
+        Self {
+            after: offset,
+            exact: None,
+            first: None,
         }
-        if text.first() == Some(&b'{') {
-            first.get_or_insert(line.start);
+    }
+
+    fn see(&mut self, line: &Line<'_>) {
+        if line.bytes.get(line.start) == Some(&b'{') {
+            self.first.get_or_insert(line.start);
             if line.is("{") {
-                exact = Some(line.start);
+                self.exact = Some(line.start);
             }
         }
     }
-    let from = after_stray.unwrap_or(0);
-    let start = match exact.or(first) {
-        Some(at) => at,
-        None => {
-            from + region[from..]
+
+    /// The payload's first byte: the brace line, else the first non-blank byte after `after`.
+    fn start(&self, note: &[u8], segment: usize) -> usize {
+        self.exact.or(self.first).unwrap_or_else(|| {
+            let from = self.after.max(segment);
+            from + note[from..]
                 .iter()
                 .position(|b| !b.is_ascii_whitespace())
-                .unwrap_or(region.len() - from)
-        }
-    };
-    (segment + start, armor)
+                .unwrap_or(note.len() - from)
+        })
+    }
+}
+
+/// A record from `payload_at` to the armor `begin..end`, or junk when it is not one; text of the
+/// segment before the payload is junk too.
+fn push_record(out: &mut Split, note: &[u8], segment: usize, payload_at: usize, begin: usize, end: usize) {
+    let payload_at = payload_at.min(begin);
+    if payload_at > segment {
+        push_junk(out, note, segment, payload_at, JunkKind::Unsigned);
+    }
+    if payload_at == begin || note[payload_at..begin].iter().all(u8::is_ascii_whitespace) {
+        push_junk(out, note, begin, end, JunkKind::EmptyPayload);
+        return;
+    }
+    match (
+        std::str::from_utf8(&note[payload_at..begin]),
+        std::str::from_utf8(&note[begin..end]),
+    ) {
+        (Ok(payload), Ok(signature)) => out.records.push(Record {
+            payload: payload.to_owned(),
+            signature: signature.to_owned(),
+        }),
+        _ => push_junk(out, note, payload_at, end, JunkKind::NotText),
+    }
 }
 
 /// Records `note[from..to]` as junk unless it is only whitespace.
@@ -471,6 +500,9 @@ struct Line<'a> {
 impl Line<'_> {
     /// Whether the line is exactly `marker` (ignoring `\n` or `\r\n`).
     fn is(&self, marker: &str) -> bool {
+        if self.bytes.get(self.start) != marker.as_bytes().first() {
+            return false;
+        }
         let text = &self.bytes[self.start..self.end];
         let text = text.strip_suffix(b"\n").unwrap_or(text);
         let text = text.strip_suffix(b"\r").unwrap_or(text);
@@ -498,8 +530,7 @@ impl<'a> Iterator for Lines<'a> {
         }
         let start = self.at;
         let end = self.bytes[start..]
-            .iter()
-            .position(|&b| b == b'\n')
+            .find_byte(b'\n')
             .map_or(self.bytes.len(), |i| start + i + 1);
         self.at = end;
         Some(Line {
