@@ -18,6 +18,31 @@ fn proven_with_violations(repo: &TestRepo) -> (String, String) {
     (run_id, head)
 }
 
+/// [`proven_with_violations`], then README.md approved by our key after the proof was written.
+fn proven_and_approved(repo: &TestRepo) -> (String, String) {
+    let (run_id, head) = proven_with_violations(repo);
+    repo.proof(&["approve", &run_id, "README.md"]).ok();
+    (run_id, head)
+}
+
+/// A finished run of one commit adding a.txt: the commit and the payload of its bundle record.
+fn one_commit_proof(repo: &TestRepo) -> (String, String) {
+    repo.start(&[]);
+    repo.write("a.txt", "a\n");
+    let head = repo.commit_all("a");
+    repo.proof(&["finish"]).ok();
+    let (payload, _) = split_records(&repo.note(&head)).remove(0);
+    (head, payload)
+}
+
+/// `out` is a failure (exit 1) whose stdout says `reason`.
+#[track_caller]
+fn fails_saying(out: Run, reason: &str) -> Run {
+    let out = out.expect_code(1);
+    assert!(out.stdout.contains(reason), "expected {reason:?} in:\n{}", out.stdout);
+    out
+}
+
 fn violation_state(bundle: &Value, path: &str) -> String {
     bundle["scope_violations"]
         .as_array()
@@ -46,8 +71,7 @@ fn note_of(records: &[(String, String)]) -> String {
 #[test]
 fn swapping_decision_records_does_not_change_the_decision() {
     let repo = TestRepo::new();
-    let (run_id, head) = proven_with_violations(&repo);
-    repo.proof(&["approve", &run_id, "README.md"]).ok();
+    let (run_id, head) = proven_and_approved(&repo);
     repo.proof(&["reject", &run_id, "README.md", "--reason", "not in this change"])
         .ok();
     let records = split_records(&repo.note(&head));
@@ -199,11 +223,7 @@ fn the_trusted_policy_judges_whatever_the_run_was_started_with() {
 #[test]
 fn a_repeated_key_makes_a_properly_signed_record_invalid() {
     let repo = TestRepo::new();
-    repo.start(&[]);
-    repo.write("a.txt", "a\n");
-    let head = repo.commit_all("a");
-    repo.proof(&["finish"]).ok();
-    let (payload, _) = split_records(&repo.note(&head)).remove(0);
+    let (head, payload) = one_commit_proof(&repo);
     let doubled = payload.replacen(
         "\"_type\": \"https://in-toto.io/Statement/v1\",",
         "\"_type\": \"https://in-toto.io/Statement/v1\",\n  \"_type\": \"https://in-toto.io/Statement/v1\",",
@@ -214,15 +234,13 @@ fn a_repeated_key_makes_a_properly_signed_record_invalid() {
     let (code, out) = crate::common::ssh_keygen_verify(&repo, "agent@example.com", &doubled, &signature);
     assert_eq!(code, 0, "stock ssh-keygen accepts the signature: {out}");
     repo.replace_note(&head, &format!("{doubled}{signature}"));
-    let out = repo.verify(&[&head]).expect_code(1);
-    assert!(out.stdout.contains("duplicate field `_type`"), "{}", out.stdout);
+    fails_saying(repo.verify(&[&head]), "duplicate field `_type`");
     // Repeated deeper down, the same.
     let nested = payload.replacen("\"exit_code\": 0,", "\"exit_code\": 0,\n    \"exit_code\": 0,", 1);
     assert_ne!(nested, payload);
     let signature = ssh_keygen_sign(&repo, &repo.key, "git-proof", &nested);
     repo.replace_note(&head, &format!("{nested}{signature}"));
-    let out = repo.verify(&[&head]).expect_code(1);
-    assert!(out.stdout.contains("duplicate field `exit_code`"), "{}", out.stdout);
+    fails_saying(repo.verify(&[&head]), "duplicate field `exit_code`");
 }
 
 /// Case 5: an event proof pointed at a commit the note was copied to is invalid there.
@@ -285,8 +303,7 @@ fn a_dedent_is_a_different_patch() {
     hooked_git_ok(&repo, &repo.root, &["add", "-A"]);
     let amend = hooked_git_ok(&repo, &repo.root, &["commit", "-q", "--amend", "--no-edit"]);
     assert!(amend.stderr.contains("changed the run's patch"), "{}", amend.stderr);
-    let out = repo.verify(&["HEAD", "--require"]).expect_code(1);
-    assert!(out.stdout.contains("changed the run's patch"), "{}", out.stdout);
+    fails_saying(repo.verify(&["HEAD", "--require"]), "changed the run's patch");
 }
 
 /// Case 8: without a trust source nothing reads as approved or valid; a trust file that does
@@ -294,8 +311,7 @@ fn a_dedent_is_a_different_patch() {
 #[test]
 fn readers_never_show_what_nobody_can_vouch_for() {
     let repo = TestRepo::new();
-    let (run_id, head) = proven_with_violations(&repo);
-    repo.proof(&["approve", &run_id, "README.md"]).ok();
+    let (run_id, head) = proven_and_approved(&repo);
     assert_eq!(violation_state(&repo.bundle(&run_id), "README.md"), "approved");
 
     // A stranger's rejection neither counts nor hides the approval.
@@ -334,8 +350,7 @@ fn readers_never_show_what_nobody_can_vouch_for() {
 #[test]
 fn the_proof_view_never_shows_an_unverified_approval_as_approved() {
     let repo = TestRepo::new();
-    let (run_id, _) = proven_with_violations(&repo);
-    repo.proof(&["approve", &run_id, "README.md"]).ok();
+    let (run_id, _) = proven_and_approved(&repo);
     let server = crate::common::server::Served::start(&repo, &[]);
     let page = server.get(&format!("/runs/{run_id}")).text();
     assert!(
@@ -473,8 +488,7 @@ fn an_untrusted_record_neither_blocks_nor_counts() {
     repo.verify(&[&head]).ok();
     // Only the stranger's: not a proof.
     repo.replace_note(&head, &format!("{forged}{signature}"));
-    let out = repo.verify(&[&head]).expect_code(1);
-    assert!(out.stdout.contains("no proof bundle that counts"), "{}", out.stdout);
+    fails_saying(repo.verify(&[&head]), "no proof bundle that counts");
 }
 
 // Found by an adversarial pass over the redesign; each reproduced before its fix.
@@ -484,8 +498,7 @@ fn an_untrusted_record_neither_blocks_nor_counts() {
 #[test]
 fn a_stray_armor_line_does_not_swallow_the_next_decision() {
     let repo = TestRepo::new();
-    let (run_id, head) = proven_with_violations(&repo);
-    repo.proof(&["approve", &run_id, "README.md"]).ok();
+    let (run_id, head) = proven_and_approved(&repo);
     let note = repo.note(&head);
     repo.replace_note(&head, &format!("{note}-----BEGIN SSH SIGNATURE-----\n"));
     repo.proof(&["reject", &run_id, "README.md"]).ok();
@@ -510,11 +523,7 @@ fn a_stray_armor_line_does_not_swallow_the_next_decision() {
 #[test]
 fn a_missing_base_in_a_whole_history_is_a_problem_not_unchecked() {
     let repo = TestRepo::new();
-    repo.start(&[]);
-    repo.write("a.txt", "a\n");
-    let head = repo.commit_all("a");
-    repo.proof(&["finish"]).ok();
-    let (payload, _) = split_records(&repo.note(&head)).remove(0);
+    let (head, payload) = one_commit_proof(&repo);
     let base = repo.git(&["rev-parse", "HEAD~1"]);
     let forged = payload.replace(&base, "0000000000000000000000000000000000000001");
     let signature = ssh_keygen_sign(&repo, &repo.key, "git-proof", &forged);
