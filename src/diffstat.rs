@@ -136,7 +136,7 @@ pub fn diff_stat(repo: &gix::Repository, base: ObjectId, head: ObjectId) -> Resu
         } else {
             "T"
         };
-        entries.push(entry(&new.path, None, status, &old.data, &new.data));
+        entries.push(entry(&new.path, None, status, Some(&old), Some(&new)));
     }
     let mut used_sources = vec![false; sources.len()];
     for (d, dest) in dests.iter().enumerate() {
@@ -144,14 +144,14 @@ pub fn diff_stat(repo: &gix::Repository, base: ObjectId, head: ObjectId) -> Resu
             Some(s) => {
                 used_sources[s] = true;
                 let src = &sources[s];
-                entries.push(entry(&dest.path, Some(&src.path), "R", &src.data, &dest.data));
+                entries.push(entry(&dest.path, Some(&src.path), "R", Some(src), Some(dest)));
             }
-            None => entries.push(entry(&dest.path, None, "A", &[], &dest.data)),
+            None => entries.push(entry(&dest.path, None, "A", None, Some(dest))),
         }
     }
     for (source, used) in sources.iter().zip(used_sources) {
         if !used {
-            entries.push(entry(&source.path, None, "D", &source.data, &[]));
+            entries.push(entry(&source.path, None, "D", Some(source), None));
         }
     }
     entries.sort_by(|a, b| a.path.as_bytes().cmp(b.path.as_bytes()));
@@ -180,9 +180,22 @@ pub(crate) fn entry_data(repo: &gix::Repository, kind: EntryKind, id: ObjectId) 
     })
 }
 
-fn entry(path: &BString, old_path: Option<&BString>, status: &str, old: &[u8], new: &[u8]) -> DiffEntry {
-    let binary = is_binary(old) || is_binary(new);
-    let (insertions, deletions) = if binary { (0, 0) } else { count_lines(old, new) };
+fn entry(
+    path: &BString,
+    old_path: Option<&BString>,
+    status: &str,
+    old: Option<&Side>,
+    new: Option<&Side>,
+) -> DiffEntry {
+    let (old_data, new_data) = (data_of(old), data_of(new));
+    let binary = is_binary(old_data) || is_binary(new_data);
+    let (insertions, deletions) = if binary {
+        (0, 0)
+    } else {
+        count_lines(old_data, new_data)
+    };
+    let mode = |side: Option<&Side>| side.map(|s| format!("{:06o}", s.mode.value()));
+    let blob = |side: Option<&Side>| side.map(|s| s.id.to_string());
     DiffEntry {
         path: path.to_str_lossy().into_owned(),
         old_path: old_path.map(|p| p.to_str_lossy().into_owned()),
@@ -190,7 +203,15 @@ fn entry(path: &BString, old_path: Option<&BString>, status: &str, old: &[u8], n
         insertions,
         deletions,
         binary,
+        old_mode: mode(old),
+        old_blob: blob(old),
+        mode: mode(new),
+        blob: blob(new),
     }
+}
+
+fn data_of(side: Option<&Side>) -> &[u8] {
+    side.map_or(&[][..], |s| s.data.as_slice())
 }
 
 /// Regular files (any mode) are one class; links and submodules are others: a change between

@@ -8,7 +8,7 @@
 //! - storage: [`git`] (the one gateway to gix), [`diffstat`], [`patch_id`], [`notes`] (the
 //!   notes ref), [`store`] (the SQLite index), [`trust`] (where trust is read from);
 //! - read model: [`view`], the one place that decides what a note's records count for;
-//! - verification and lifecycle: [`verify`], [`run`], [`approval`], [`rewrite`], [`reindex`],
+//! - verification and lifecycle: [`verify`], [`coverage`], [`run`], [`approval`], [`rewrite`], [`reindex`],
 //!   [`proofs`] (reading proofs back), [`sync`], [`ingest`], [`dod`], [`hooks`],
 //!   [`agent_config`], [`summary`];
 //! - front end: [`serve`] (the CLI lives in the binary).
@@ -20,6 +20,7 @@
 pub mod agent_config;
 pub mod approval;
 pub mod canon;
+pub mod coverage;
 pub mod diffstat;
 pub mod dod;
 pub mod error;

@@ -11,8 +11,10 @@ pub fn short_sha(sha: &str) -> &str {
     sha.get(..10).unwrap_or(sha)
 }
 
-/// Bundle format version written into every new bundle.
-pub const BUNDLE_VERSION: &str = "1.0";
+/// Bundle format version written into every new bundle: 1.1 added each changed file's blob and
+/// mode on both sides (`diff_stat.entries`), so a landed commit can be matched to the run's
+/// change by content alone. Readers take 1.0 bundles too.
+pub const BUNDLE_VERSION: &str = "1.1";
 /// `_type` of an in-toto Statement v1.
 pub const STATEMENT_TYPE: &str = "https://in-toto.io/Statement/v1";
 /// `predicateType` of a proof bundle statement.
@@ -154,6 +156,17 @@ pub struct DiffStat {
     pub entries: Vec<DiffEntry>,
 }
 
+impl DiffStat {
+    /// The same numbers without the blobs and modes bundle 1.0 did not record.
+    pub fn without_content(&self) -> DiffStat {
+        let mut stat = self.clone();
+        for e in &mut stat.entries {
+            (e.old_mode, e.old_blob, e.mode, e.blob) = (None, None, None, None);
+        }
+        stat
+    }
+}
+
 /// One changed path.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -165,6 +178,17 @@ pub struct DiffEntry {
     pub insertions: u64,
     pub deletions: u64,
     pub binary: bool,
+    /// What the path (`old_path` for a rename) held at the base: its mode in octal, as git
+    /// prints it (`100644`), and its object id; `null` for an added path. Absent in bundle 1.0.
+    #[serde(default)]
+    pub old_mode: Option<String>,
+    #[serde(default)]
+    pub old_blob: Option<String>,
+    /// What the path holds at the head; `null` for a deleted path. Absent in bundle 1.0.
+    #[serde(default)]
+    pub mode: Option<String>,
+    #[serde(default)]
+    pub blob: Option<String>,
 }
 
 /// A changed or dirty path that broke a scope rule.

@@ -146,6 +146,9 @@ pub struct ShownProof {
     pub elsewhere: Option<String>,
     /// "carried from <sha> by amend" for a proof rewrites brought here.
     pub carried: Option<String>,
+    /// For a proof shown for a commit it covers (one of the run's commits, or where the run
+    /// landed): that commit and how.
+    pub covers: Option<String>,
     /// Whether the bundle counts on this commit under the trust in force. When it does not,
     /// `bundle` holds no decision (every violation pending): nobody vouches for one.
     pub counts: bool,
@@ -232,6 +235,7 @@ impl ShownProof {
             standings,
             bundle: if counts { bundle } else { shown.undecided() },
             counts,
+            covers: None,
             why_not: record.ignored.clone(),
             problems: Vec::new(),
             record: shown.record,
@@ -264,7 +268,26 @@ pub fn find(repo: &gix::Repository, index: &Index, target: &str, trust: &Trust) 
             Err(e) => return Err(e),
         },
     };
-    on_commit(&mut NotesReader::new(repo)?, commit, run_id, trust, Facts::Check)
+    let mut reader = NotesReader::new(repo)?;
+    if run_id.is_none() && reader.note(commit)?.is_none() {
+        // One of a run's commits, or a run landed here: the run's proof, saying how it covers.
+        if let Some(covered) = crate::coverage::covering(repo, commit, trust)? {
+            let run = Some((covered.run_id.as_str(), None));
+            let mut shown = on_commit(&mut reader, covered.by, run, trust, Facts::Check)?;
+            for s in &mut shown {
+                s.covers = Some(format!(
+                    "{} {}",
+                    crate::model::short_sha(&commit.to_string()),
+                    covered.describe()
+                ));
+                if !covered.valid {
+                    s.problems.extend(covered.reasons.iter().cloned());
+                }
+            }
+            return Ok(shown);
+        }
+    }
+    on_commit(&mut reader, commit, run_id, trust, Facts::Check)
 }
 
 /// The proof of one run, by run id only.

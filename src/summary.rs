@@ -26,6 +26,9 @@ pub fn render(shown: &ShownProof) -> String {
         short(&b.head_sha)
     );
     let _ = writeln!(out, "generated {}  signature {}", b.generated_at, signature);
+    if let Some(covers) = &shown.covers {
+        let _ = writeln!(out, "covers    {covers}");
+    }
     if let Some(carried) = &shown.carried {
         let _ = writeln!(out, "on        {} ({carried})", shown.commit);
     }

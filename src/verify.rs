@@ -48,6 +48,9 @@ pub struct RecordReport {
     pub unchecked: Vec<String>,
     /// For a bundle made on another commit and carried here by rewrites: how.
     pub carried: Option<String>,
+    /// For a counting bundle: the base its change is measured from on this commit, so the
+    /// commits between it and this one are the run's.
+    pub change_base: Option<ObjectId>,
 }
 
 impl RecordReport {
@@ -60,6 +63,7 @@ impl RecordReport {
             problems: Vec::new(),
             unchecked: Vec::new(),
             carried: None,
+            change_base: None,
         }
     }
 
@@ -78,6 +82,56 @@ pub struct CommitReport {
     pub junk: Vec<String>,
     /// What the policy flags found, on bundles folded with the decisions in force.
     pub policy_problems: Vec<String>,
+    /// For a commit without a proof of its own: the run whose proof covers it, if one does.
+    pub covered: Option<Covered>,
+}
+
+/// How a commit without a proof of its own is proven by a run's.
+#[derive(Debug, Clone)]
+pub struct Covered {
+    pub run_id: String,
+    /// The commit whose note holds the covering proof.
+    pub by: ObjectId,
+    pub how: Coverage,
+    /// Whether that proof holds (its commit's verdict, with this commit's own checks).
+    pub valid: bool,
+    /// Why not, when it does not.
+    pub reasons: Vec<String>,
+}
+
+/// The ways a run's proof covers a commit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Coverage {
+    /// One of the run's commits: between the base of its change and the proven head.
+    RunCommit,
+    /// Landed by a server-side squash or rebase merge: the change from `onto` to this commit is
+    /// the run's change, blob for blob.
+    Landed { onto: ObjectId },
+    /// One of the commits of such a landing, before its last.
+    LandedWith { last: ObjectId },
+}
+
+impl Covered {
+    /// A phrase for reports: "covered by run R (its proof on C)".
+    pub fn describe(&self) -> String {
+        let by = crate::model::short_sha(&self.by.to_string()).to_owned();
+        match &self.how {
+            Coverage::RunCommit => format!(
+                "covered by run {} (one of its commits; its proof is on {by})",
+                self.run_id
+            ),
+            Coverage::Landed { onto } => format!(
+                "landed: the change from {} is run {}'s change, file for file (its proof is on {by})",
+                crate::model::short_sha(&onto.to_string()),
+                self.run_id
+            ),
+            Coverage::LandedWith { last } => format!(
+                "covered by run {}, landed with {} (its proof is on {by})",
+                self.run_id,
+                crate::model::short_sha(&last.to_string())
+            ),
+        }
+    }
 }
 
 /// Valid, invalid or missing.
@@ -89,12 +143,14 @@ pub enum Verdict {
 }
 
 impl CommitReport {
-    fn missing(commit: ObjectId) -> Self {
+    /// The report of a commit that has no note.
+    pub fn missing(commit: ObjectId) -> Self {
         Self {
             commit,
             records: None,
             junk: Vec::new(),
             policy_problems: Vec::new(),
+            covered: None,
         }
     }
 
@@ -102,7 +158,11 @@ impl CommitReport {
     /// the policy holds. Records that do not count play no part.
     pub fn verdict(&self) -> Verdict {
         let Some(records) = &self.records else {
-            return Verdict::Missing;
+            return match &self.covered {
+                Some(c) if c.valid => Verdict::Valid,
+                Some(_) => Verdict::Invalid,
+                None => Verdict::Missing,
+            };
         };
         let counting = || records.iter().filter(|r| r.counts());
         if counting().any(|r| !r.problems.is_empty()) || !self.policy_problems.is_empty() {
@@ -123,6 +183,9 @@ impl CommitReport {
             None => p.to_owned(),
         };
         let mut out: Vec<String> = Vec::new();
+        if let Some(c) = self.covered.as_ref().filter(|_| self.records.is_none()) {
+            out.extend(c.reasons.iter().map(|r| format!("{}: {r}", c.describe())));
+        }
         for r in records.iter().filter(|r| r.counts()) {
             out.extend(r.problems.iter().map(|p| with_run(r, p)));
         }
@@ -318,6 +381,7 @@ pub fn check_view(repo: &gix::Repository, view: &NoteView, policy: &Policy) -> R
         records: Some(records),
         junk: view.junk.iter().map(|j| j.describe()).collect(),
         policy_problems,
+        covered: None,
     })
 }
 
@@ -409,6 +473,7 @@ fn check_bundle(
     }
     match &view.placement {
         Placement::Own => {
+            report.change_base = oid(&bundle.base_sha);
             if bundle.head_tree != head_tree {
                 report.problems.push(format!(
                     "head_tree {} is not this commit's tree {head_tree}",
@@ -421,6 +486,42 @@ fn check_bundle(
         // Not counting: never checked here.
         Placement::Elsewhere(_) => {}
     }
+}
+
+/// What does not hold of a counting bundle whose run landed on `commit` as the change from
+/// `onto` (matched by content): its statement and manifest, the numbers of that change, and the
+/// policy on the bundle with the decisions in force where it was proven.
+pub fn check_landed(
+    repo: &gix::Repository,
+    view: &BundleView,
+    onto: ObjectId,
+    commit: ObjectId,
+    policy: &Policy,
+) -> Vec<String> {
+    let bundle = view.bundle();
+    let mut report = RecordReport {
+        kind: RecordKind::Bundle,
+        run_id: Some(bundle.run_id.clone()),
+        signer: None,
+        ignored: None,
+        problems: manifest_problems(bundle),
+        unchecked: Vec::new(),
+        carried: None,
+        change_base: Some(onto),
+    };
+    let subjects = view.statement.subject_commits();
+    if subjects != [bundle.head_sha.as_str()] {
+        report.problems.push(format!(
+            "the statement's subject is {subjects:?}, not its head_sha {}",
+            bundle.head_sha
+        ));
+    }
+    recompute_facts(repo, bundle, &onto.to_string(), commit, &mut report);
+    report
+        .problems
+        .extend(report.unchecked.iter().map(|u| format!("not checked: {u}")));
+    report.problems.extend(policy_findings(view, policy));
+    report.problems
 }
 
 /// A bundle carried to `commit` by rewrites that each say they kept the run's patch: the patch
@@ -437,6 +538,7 @@ fn check_carried(repo: &gix::Repository, bundle: &Bundle, links: &[Link], commit
     let Some(last) = links.last().map(|l| &l.rewrite) else {
         return;
     };
+    report.change_base = oid(&last.new_base_sha);
     let Some(new_base) = commit_here(repo, &last.new_base_sha, "rewrite base", report) else {
         return;
     };
@@ -542,7 +644,9 @@ fn recompute_facts(
                 report
                     .problems
                     .push("changed_files is not what git diff says for base_sha..head_sha".into());
-            } else if stat != bundle.diff_stat {
+            } else if stat != bundle.diff_stat
+                && (bundle.version != "1.0" || stat.without_content() != bundle.diff_stat)
+            {
                 report
                     .problems
                     .push("diff_stat is not what git diff --numstat -M says for base_sha..head_sha".into());

@@ -4,6 +4,7 @@ use std::collections::HashSet;
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use git_proof::coverage;
 use git_proof::record::RecordKind;
 use git_proof::verify::{self, CommitReport, Verdict};
 
@@ -160,6 +161,11 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<u8> {
         reports[start..start + run.len()].reverse();
         start += run.len();
     }
+    // A commit without a proof of its own may be one of a run's commits, or a run landed on it.
+    coverage::from_reports(&repo, &mut reports)?;
+    coverage::from_notes(&repo, &mut reports, notes_commit, &trust, &policy, |r| {
+        require || (require_for.is_some() && verify::agent_signal(&repo, r.commit, &patterns).is_some())
+    })?;
     let checked: Vec<Checked> = reports
         .into_iter()
         .map(|report| {
@@ -241,6 +247,9 @@ fn bundles(c: &Checked) -> impl Iterator<Item = &verify::RecordReport> {
 
 fn table_line(c: &Checked) -> String {
     let mut line = format!("{}  {}", short(c), c.verdict_word());
+    if let Some(covered) = &c.report.covered {
+        line.push_str(&format!("  {}", covered.describe()));
+    }
     for record in bundles(c) {
         if let Some(run) = &record.run_id {
             line.push_str(&format!("  run {run}"));
@@ -306,6 +315,16 @@ fn json_object(c: &Checked) -> serde_json::Value {
             "carried": rec.carried,
         })).collect::<Vec<_>>(),
         "junk": c.report.junk,
+        "covered": c.report.covered.as_ref().map(|cov| serde_json::json!({
+            "run_id": cov.run_id,
+            "by": cov.by.to_string(),
+            "how": match &cov.how {
+                verify::Coverage::RunCommit => "run-commit",
+                verify::Coverage::Landed { .. } => "landed",
+                verify::Coverage::LandedWith { .. } => "landed-with",
+            },
+            "description": cov.describe(),
+        })),
         "reasons": c.reasons(),
     })
 }

@@ -121,7 +121,7 @@ fn full_run_records_every_fact_as_git_reports_it() {
     ];
     assert_eq!(keys, expected_keys);
 
-    assert_eq!(b["version"], "1.0");
+    assert_eq!(b["version"], "1.1");
     assert_eq!(b["run_id"], run_id.as_str());
     assert_eq!(b["generated_at"], DATE);
     assert_eq!(

@@ -15,6 +15,7 @@ mod hooks;
 mod ingest;
 mod install_agent;
 mod interop;
+mod landing;
 mod read_model;
 mod reindex;
 mod scope_dod;

@@ -590,7 +590,11 @@ fn reindex_never_settles_on_a_forged_bundle_of_the_run() {
             &format!("\"base_sha\": \"{base}\""),
             &format!("\"base_sha\": \"{real}\""),
         )
-        .replace("\"a.txt\"", "\"decoy.txt\"");
+        .replace("\"a.txt\"", "\"decoy.txt\"")
+        .replace(
+            &repo.git(&["rev-parse", &format!("{real}:a.txt")]),
+            &repo.git(&["rev-parse", &format!("{decoy}:decoy.txt")]),
+        );
     let signature = stranger_signature(&repo, &forged);
     repo.replace_note(&decoy, &format!("{forged}{signature}"));
 

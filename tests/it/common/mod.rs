@@ -423,11 +423,13 @@ pub fn git_diff_entries(repo: &TestRepo, base: &str, head: &str) -> Vec<DiffEntr
         let binary = ins == "-";
         counts.insert(path, (ins.parse().unwrap_or(0), del.parse().unwrap_or(0), binary));
     }
-    let name_status = repo.git(&["diff", "--name-status", "-M", "-z", base, head]);
-    let mut fields = name_status.split('\0').filter(|f| !f.is_empty());
+    // `--raw --no-abbrev`: ":<old mode> <new mode> <old id> <new id> <status>", then the path(s).
+    let raw = repo.git(&["diff", "--raw", "-M", "-z", "--no-abbrev", base, head]);
+    let mut fields = raw.split('\0').filter(|f| !f.is_empty());
     let mut entries = Vec::new();
-    while let Some(status) = fields.next() {
-        let letter = status[..1].to_owned();
+    while let Some(meta) = fields.next() {
+        let meta: Vec<&str> = meta.trim_start_matches(':').split(' ').collect();
+        let letter = meta[4][..1].to_owned();
         let (old_path, path) = if letter == "R" {
             (
                 Some(fields.next().unwrap().to_owned()),
@@ -436,6 +438,8 @@ pub fn git_diff_entries(repo: &TestRepo, base: &str, head: &str) -> Vec<DiffEntr
         } else {
             (None, fields.next().unwrap().to_owned())
         };
+        let side = |mode: &str, id: &str| (mode != "000000").then(|| (mode.to_owned(), id.to_owned()));
+        let (old, new) = (side(meta[0], meta[2]), side(meta[1], meta[3]));
         let (insertions, deletions, binary) = counts[&path];
         entries.push(DiffEntry {
             path,
@@ -444,6 +448,10 @@ pub fn git_diff_entries(repo: &TestRepo, base: &str, head: &str) -> Vec<DiffEntr
             insertions,
             deletions,
             binary,
+            old_mode: old.as_ref().map(|o| o.0.clone()),
+            old_blob: old.map(|o| o.1),
+            mode: new.as_ref().map(|n| n.0.clone()),
+            blob: new.map(|n| n.1),
         });
     }
     entries.sort_by(|a, b| a.path.cmp(&b.path));
