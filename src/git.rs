@@ -32,6 +32,9 @@ pub enum Error {
     /// A range form we do not take.
     #[error("'{0}': symmetric ranges (A...B) are not supported; use A..B")]
     UnsupportedRange(String),
+    /// A git command git-proof runs (where gix does not do the job) failed.
+    #[error("`{command}` failed: {message}")]
+    Command { command: String, message: String },
     /// Any other failure reading or writing objects and references.
     #[error("git: could not {action}")]
     Git {
@@ -49,7 +52,7 @@ impl crate::error::Classify for Error {
             Self::NotARepository { .. } | Self::NoCommits | Self::Bare | Self::UnsupportedRange(_) => {
                 ErrorKind::BadInput
             }
-            Self::Git { .. } => ErrorKind::Internal,
+            Self::Git { .. } | Self::Command { .. } => ErrorKind::Internal,
         }
     }
 
@@ -203,6 +206,37 @@ fn walk_between(
         Some(walk.map(move |info| info.map(|info| info.id).doing(|| format!("walk {base}..{head}"))))
     };
     Ok(walk.into_iter().flatten())
+}
+
+/// The tree `git merge-tree --write-tree ours theirs` makes, `None` when the merge conflicts.
+///
+/// git's own merge is the definition `git proof land` and `verify` hold a landed commit to (the
+/// merge a server's "Squash and merge" makes), so it is run, not reimplemented.
+pub fn merge_tree(repo: &gix::Repository, ours: ObjectId, theirs: ObjectId) -> Result<Option<ObjectId>, Error> {
+    let output = std::process::Command::new("git")
+        .arg("--git-dir")
+        .arg(repo.git_dir())
+        .args(["merge-tree", "--write-tree", "--no-messages"])
+        .arg(ours.to_string())
+        .arg(theirs.to_string())
+        .env("LC_ALL", "C")
+        .output()
+        .map_err(|e| Error::Command {
+            command: "git merge-tree".into(),
+            message: e.to_string(),
+        })?;
+    let tree = String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .next()
+        .and_then(|line| ObjectId::from_hex(line.trim().as_bytes()).ok());
+    match (output.status.code(), tree) {
+        (Some(0), Some(tree)) => Ok(Some(tree)),
+        (Some(1), _) => Ok(None),
+        _ => Err(Error::Command {
+            command: "git merge-tree".into(),
+            message: String::from_utf8_lossy(&output.stderr).trim().replace('\n', " "),
+        }),
+    }
 }
 
 /// [`dirty_files`] on another thread, so the worktree scan overlaps the diff.

@@ -9,7 +9,7 @@
 //!   notes ref), [`store`] (the SQLite index), [`trust`] (where trust is read from);
 //! - read model: [`view`], the one place that decides what a note's records count for;
 //! - verification and lifecycle: [`verify`], [`coverage`], [`run`], [`approval`], [`rewrite`], [`reindex`],
-//!   [`proofs`] (reading proofs back), [`sync`], [`ingest`], [`dod`], [`hooks`],
+//!   [`land`], [`proofs`] (reading proofs back), [`sync`], [`ingest`], [`dod`], [`hooks`],
 //!   [`agent_config`], [`summary`];
 //! - front end: [`serve`] (the CLI lives in the binary).
 //!
@@ -29,6 +29,7 @@ pub mod git;
 pub mod hooks;
 pub mod inclusion;
 pub mod ingest;
+pub mod land;
 pub mod merkle;
 pub mod model;
 pub mod notes;
@@ -85,6 +86,7 @@ fn kind_of(e: &(dyn std::error::Error + 'static)) -> Option<error::ErrorKind> {
         git::Error,
         hooks::Error,
         inclusion::Error,
+        land::Error,
         serve::Error,
         agent_config::Error,
     );

@@ -23,6 +23,8 @@ pub const BUNDLE_PREDICATE_TYPE: &str = "https://git-proof.dev/bundle/v1";
 pub const APPROVAL_PREDICATE_TYPE: &str = "https://git-proof.dev/approval/v1";
 /// `predicateType` of a record that carries a bundle to a rewritten commit.
 pub const REWRITE_PREDICATE_TYPE: &str = "https://git-proof.dev/rewrite/v1";
+/// `predicateType` of a record that carries a bundle to the commit a server-side merge made.
+pub const LANDING_PREDICATE_TYPE: &str = "https://git-proof.dev/landing/v1";
 
 /// The facts of one run (the predicate of the signed statement).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -479,6 +481,55 @@ impl Statement<RewriteRecord> {
             }],
             predicate_type: REWRITE_PREDICATE_TYPE.into(),
             predicate: rewrite,
+        }
+    }
+}
+
+/// Version of new landing records.
+pub const LANDING_VERSION: &str = "1.0";
+
+/// A proof carried to the commit a server-side squash or rebase merge made (`git proof land`,
+/// run in CI where the pull request's head is fetched): a signed statement that the landed
+/// commit's tree is exactly the merge of the proven head into the commit it landed onto, as
+/// `git merge-tree --write-tree` computes it. Appended to the landed commit's note next to
+/// copies of the proven head's records.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LandingRecord {
+    pub version: String,
+    /// Always `landing`.
+    pub kind: String,
+    pub run_id: String,
+    /// `sha256:<hex>` of the bundle record's payload.
+    pub bundle_digest: String,
+    /// The proven commit (the pull request's head) and the base the run's change is measured
+    /// from there.
+    pub from_sha: String,
+    pub from_base_sha: String,
+    /// The commit the change landed onto (the branch before the merge), and the landed commit:
+    /// every commit between them belongs to the landing.
+    pub onto_sha: String,
+    pub commit_sha: String,
+    /// The landed commit's tree, which is the merge of `from_sha` into `onto_sha`.
+    pub tree: String,
+    /// How that was checked.
+    pub check: String,
+    pub landed_at: String,
+    pub generator: Generator,
+}
+
+impl Statement<LandingRecord> {
+    /// The statement that signs `landing` about the landed commit.
+    pub fn for_landing(landing: LandingRecord) -> Self {
+        Self {
+            statement_type: STATEMENT_TYPE.into(),
+            subject: vec![Subject {
+                digest: SubjectDigest {
+                    git_commit: landing.commit_sha.clone(),
+                },
+            }],
+            predicate_type: LANDING_PREDICATE_TYPE.into(),
+            predicate: landing,
         }
     }
 }

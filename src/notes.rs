@@ -385,8 +385,22 @@ fn move_ref(
         None => PreviousValue::MustNotExist,
         Some(old) => PreviousValue::MustExistAndMatch(gix::refs::Target::Object(old)),
     };
+    // The reflog entry needs a committer; a CI runner often has none configured, and a proof
+    // must not fail for want of `user.name` (the notes commit itself falls back the same way).
+    let with_identity;
+    let repo = if repo.committer().is_some() {
+        repo
+    } else {
+        with_identity = fallback_identity(repo)?;
+        &with_identity
+    };
     match repo.reference(NOTES_REF, new, previous, message.trim_end().to_owned()) {
         Ok(_) => Ok(true),
+        // Only a ref that moved meanwhile is a lost race; anything else is an error now.
+        Err(source) if notes_tip(repo)?.commit == expected => Err(Error::Git {
+            action: format!("update {NOTES_REF}"),
+            source,
+        }),
         Err(source) if attempt >= MAX_ATTEMPTS => Err(Error::Git {
             action: format!("update {NOTES_REF} (lost the race {attempt} times)"),
             source,
@@ -396,6 +410,23 @@ fn move_ref(
             Ok(false)
         }
     }
+}
+
+/// `repo` with git-proof's identity as the committer of last resort.
+fn fallback_identity(repo: &gix::Repository) -> Result<gix::Repository, Error> {
+    let mut repo = repo.clone();
+    let mut config = repo.config_snapshot_mut();
+    config
+        .append_config(
+            [
+                "gitoxide.committer.nameFallback=git-proof",
+                "gitoxide.committer.emailFallback=git-proof@localhost",
+            ],
+            gix::config::Source::Api,
+        )
+        .doing(|| "set a fallback committer".into())?;
+    config.commit().doing(|| "set a fallback committer".into())?;
+    Ok(repo)
 }
 
 fn collect_notes(

@@ -218,11 +218,7 @@ impl ShownProof {
             Placement::Carried(links) => Some(format!(
                 "carried from {} by {}",
                 crate::model::short_sha(&original.head_sha),
-                links
-                    .iter()
-                    .map(|l| l.rewrite.operation.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                links.iter().map(|l| l.step.operation()).collect::<Vec<_>>().join(", ")
             )),
             _ => None,
         };
@@ -337,9 +333,13 @@ fn on_commit(
 ) -> Result<Vec<ShownProof>, Error> {
     let view = view_of(reader, commit, trust)?.ok_or(Error::NoNote(commit))?;
     let run_id = run.as_ref().map(|(id, _)| *id);
+    // A note on a commit this clone lacks (a run whose branch left after it landed) is read,
+    // but its facts cannot be recomputed here.
     let report = match facts {
-        Facts::Check => Some(verify::check_view(reader.repo(), &view, &verify::Policy::default())?),
-        Facts::Skip => None,
+        Facts::Check if git::is_commit(reader.repo(), commit) => {
+            Some(verify::check_view(reader.repo(), &view, &verify::Policy::default())?)
+        }
+        _ => None,
     };
     let mut shown: Vec<ShownProof> = match &run {
         Some((run_id, digest)) => view

@@ -18,8 +18,8 @@ use serde_json::value::RawValue;
 
 use crate::canon;
 use crate::model::{
-    APPROVAL_PREDICATE_TYPE, ApprovalRecord, BUNDLE_PREDICATE_TYPE, Bundle, REWRITE_PREDICATE_TYPE, RewriteRecord,
-    STATEMENT_TYPE, Statement, Subject,
+    APPROVAL_PREDICATE_TYPE, ApprovalRecord, BUNDLE_PREDICATE_TYPE, Bundle, LANDING_PREDICATE_TYPE, LandingRecord,
+    REWRITE_PREDICATE_TYPE, RewriteRecord, STATEMENT_TYPE, Statement, Subject,
 };
 use crate::signing::{self, AllowedSigners, Rejection, Signer, SigningKey};
 
@@ -79,6 +79,7 @@ pub enum Content {
     Bundle(Box<Statement<Bundle>>),
     Approval(Statement<ApprovalRecord>),
     Rewrite(Statement<RewriteRecord>),
+    Landing(Statement<LandingRecord>),
 }
 
 impl Content {
@@ -88,6 +89,7 @@ impl Content {
             Self::Bundle(_) => RecordKind::Bundle,
             Self::Approval(_) => RecordKind::Approval,
             Self::Rewrite(_) => RecordKind::Rewrite,
+            Self::Landing(_) => RecordKind::Landing,
         }
     }
 
@@ -97,6 +99,7 @@ impl Content {
             Self::Bundle(s) => &s.predicate.run_id,
             Self::Approval(s) => &s.predicate.run_id,
             Self::Rewrite(s) => &s.predicate.run_id,
+            Self::Landing(s) => &s.predicate.run_id,
         }
     }
 }
@@ -107,6 +110,7 @@ pub enum RecordKind {
     Bundle,
     Approval,
     Rewrite,
+    Landing,
     /// Not a record git-proof can read (see [`Invalid`]).
     Unknown,
 }
@@ -118,6 +122,7 @@ impl RecordKind {
             Self::Bundle => "bundle",
             Self::Approval => "approval",
             Self::Rewrite => "rewrite",
+            Self::Landing => "landing",
             Self::Unknown => "unknown",
         }
     }
@@ -191,6 +196,12 @@ fn parse_payload(payload: &str) -> Result<Content, Invalid> {
             predicate_type,
             predicate,
         }),
+        Typed::Landing(predicate) => Content::Landing(Statement {
+            statement_type,
+            subject,
+            predicate_type,
+            predicate,
+        }),
     })
 }
 
@@ -200,6 +211,7 @@ fn kind_of(predicate_type: &str) -> Option<RecordKind> {
         BUNDLE_PREDICATE_TYPE => Some(RecordKind::Bundle),
         APPROVAL_PREDICATE_TYPE => Some(RecordKind::Approval),
         REWRITE_PREDICATE_TYPE => Some(RecordKind::Rewrite),
+        LANDING_PREDICATE_TYPE => Some(RecordKind::Landing),
         _ => None,
     }
 }
@@ -209,6 +221,7 @@ enum Typed {
     Bundle(Box<Bundle>),
     Approval(ApprovalRecord),
     Rewrite(RewriteRecord),
+    Landing(LandingRecord),
 }
 
 fn read_predicate<'de, D: serde::Deserializer<'de>>(kind: RecordKind, d: D) -> Result<Typed, D::Error> {
@@ -218,6 +231,7 @@ fn read_predicate<'de, D: serde::Deserializer<'de>>(kind: RecordKind, d: D) -> R
         RecordKind::Bundle => Typed::Bundle(Box::new(Bundle::deserialize(d)?)),
         RecordKind::Approval => Typed::Approval(ApprovalRecord::deserialize(d)?),
         RecordKind::Rewrite => Typed::Rewrite(RewriteRecord::deserialize(d)?),
+        RecordKind::Landing => Typed::Landing(LandingRecord::deserialize(d)?),
         RecordKind::Unknown => {
             serde::de::IgnoredAny::deserialize(d)?;
             return Err(serde::de::Error::custom("unknown record kind"));

@@ -69,10 +69,16 @@ pub fn reindex(repo: &gix::Repository, index: &mut Index, trust: &Trust) -> Resu
             found.unreadable += 1;
             continue;
         }
-        let report = verify::check_view(repo, &view, &Policy::default())?;
-        let records = report.records.unwrap_or_default();
+        // A proof on a commit this clone lacks (its branch left after it landed) is indexed on
+        // its signature alone: its facts can only be checked where the commit is.
+        let records = match crate::git::is_commit(repo, commit) {
+            true => verify::check_view(repo, &view, &Policy::default())?.records,
+            false => None,
+        };
         for b in &view.bundles {
-            let holds = records.get(b.record).is_some_and(|r| r.problems.is_empty());
+            let holds = records
+                .as_ref()
+                .is_none_or(|records| records.get(b.record).is_some_and(|r| r.problems.is_empty()));
             let Some(candidate) = importable(&view, b, trust).filter(|_| holds) else {
                 found.ignored += 1;
                 continue;

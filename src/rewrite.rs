@@ -112,7 +112,7 @@ pub fn carry_proofs(
                 Placement::Own => bundle.base_sha.clone(),
                 Placement::Carried(links) => links
                     .last()
-                    .map_or(bundle.base_sha.clone(), |l| l.rewrite.new_base_sha.clone()),
+                    .map_or(bundle.base_sha.clone(), |l| l.step.to().1.to_owned()),
                 Placement::Elsewhere(_) => continue,
             };
             let Ok(old_base) = ObjectId::from_hex(old_base_hex.as_bytes()) else {

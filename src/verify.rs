@@ -9,13 +9,14 @@ use gix::ObjectId;
 use gix::bstr::ByteSlice;
 
 use crate::git::{self};
+use crate::model::LandingRecord;
 use crate::model::{ApprovalState, Bundle, DodStatus};
 use crate::notes::NotesReader;
 use crate::policy::{ScopeMatcher, TeamPolicy};
 use crate::record::RecordKind;
 use crate::signing::Signer;
 use crate::trust::Trust;
-use crate::view::{BundleView, Link, NoteView, Placement, RecordView};
+use crate::view::{BundleView, Link, NoteView, Placement, RecordView, Step};
 use crate::{evidence, patch_id, policy};
 
 /// Team judgements `verify` applies on top of validity (the bundle itself never judges).
@@ -482,7 +483,7 @@ fn check_bundle(
             }
             recompute_facts(repo, bundle, &bundle.base_sha, commit, report);
         }
-        Placement::Carried(links) => check_carried(repo, bundle, links, commit, report),
+        Placement::Carried(links) => check_carried(repo, bundle, links, commit, head_tree, report),
         // Not counting: never checked here.
         Placement::Elsewhere(_) => {}
     }
@@ -524,27 +525,60 @@ pub fn check_landed(
     report.problems
 }
 
-/// A bundle carried to `commit` by rewrites that each say they kept the run's patch: the patch
-/// on this commit is compared byte for byte with the run's own when both commits are here, else
-/// with what the last rewrite record says; then the bundle's numbers are recomputed from the
-/// new base.
-fn check_carried(repo: &gix::Repository, bundle: &Bundle, links: &[Link], commit: ObjectId, report: &mut RecordReport) {
-    let operations: Vec<&str> = links.iter().map(|l| l.rewrite.operation.as_str()).collect();
+/// A bundle carried to `commit` by steps that each say they kept the run's change. After
+/// rewrites only, the patch on this commit is compared byte for byte with the run's own when
+/// both commits are here, else with what the last rewrite record says, and the bundle's numbers
+/// are recomputed from the new base. After a landing, the landed tree is the one its record
+/// names, and the merge it states is recomputed when the proven head is in this clone.
+fn check_carried(
+    repo: &gix::Repository,
+    bundle: &Bundle,
+    links: &[Link],
+    commit: ObjectId,
+    head_tree: &str,
+    report: &mut RecordReport,
+) {
+    let operations: Vec<&str> = links.iter().map(|l| l.step.operation()).collect();
     report.carried = Some(format!(
         "carried from {} by {}",
         short(&bundle.head_sha),
         operations.join(", ")
     ));
-    let Some(last) = links.last().map(|l| &l.rewrite) else {
+    let Some(last) = links.last() else {
         return;
     };
-    report.change_base = oid(&last.new_base_sha);
-    let Some(new_base) = commit_here(repo, &last.new_base_sha, "rewrite base", report) else {
-        return;
-    };
+    report.change_base = oid(last.step.to().1);
+    let landed = links.iter().any(|l| matches!(l.step, Step::Landing(_)));
+    match &last.step {
+        Step::Landing(landing) => check_landing(repo, landing, head_tree, report),
+        Step::Rewrite(rewrite) => {
+            let Some(new_base) = commit_here(repo, &rewrite.new_base_sha, "rewrite base", report) else {
+                return;
+            };
+            // Once landed, the run's own patch is not this commit's: the landing vouched for
+            // the merge, and rewrites after it are held to their own records.
+            check_rewrite_patch(repo, bundle, rewrite, new_base, commit, !landed, report);
+            if !landed {
+                recompute_facts(repo, bundle, &rewrite.new_base_sha, commit, report);
+            }
+        }
+    }
+}
+
+/// The patch of `new_base..commit` against the run's (when `direct` and both are here) or
+/// against the last rewrite record's word.
+fn check_rewrite_patch(
+    repo: &gix::Repository,
+    bundle: &Bundle,
+    last: &crate::model::RewriteRecord,
+    new_base: ObjectId,
+    commit: ObjectId,
+    direct: bool,
+    report: &mut RecordReport,
+) {
     let here = patch_id::verbatim(repo, new_base, commit);
     let original = match (oid(&bundle.base_sha), oid(&bundle.head_sha)) {
-        (Some(base), Some(head)) if git::is_commit(repo, base) && git::is_commit(repo, head) => {
+        (Some(base), Some(head)) if direct && git::is_commit(repo, base) && git::is_commit(repo, head) => {
             Some(patch_id::verbatim(repo, base, head))
         }
         _ => None,
@@ -574,7 +608,41 @@ fn check_carried(repo: &gix::Repository, bundle: &Bundle, links: &[Link], commit
         }
         _ => report.unchecked.push("the patch-id could not be recomputed".into()),
     }
-    recompute_facts(repo, bundle, &last.new_base_sha, commit, report);
+}
+
+/// A landing: this commit's tree is the one the record names, the commit it landed onto is
+/// here, and (when the proven head is here too) `git merge-tree` of the two gives that tree.
+fn check_landing(repo: &gix::Repository, landing: &LandingRecord, head_tree: &str, report: &mut RecordReport) {
+    if landing.tree != head_tree {
+        report.problems.push(format!(
+            "this commit's tree is {head_tree}, not the tree {} its landing record names",
+            landing.tree
+        ));
+        return;
+    }
+    let Some(onto) = commit_here(repo, &landing.onto_sha, "landing base", report) else {
+        return;
+    };
+    let Some(from) = oid(&landing.from_sha).filter(|f| git::is_commit(repo, *f)) else {
+        // The proven head left with its branch: the landing record's signer checked the merge.
+        return;
+    };
+    match git::merge_tree(repo, onto, from) {
+        Ok(Some(tree)) if ObjectId::from_hex(head_tree.as_bytes()).is_ok_and(|t| t == tree) => {}
+        Ok(Some(tree)) => report.problems.push(format!(
+            "the merge of {} into {} is tree {tree}, not this commit's tree {head_tree}",
+            short(&landing.from_sha),
+            short(&landing.onto_sha)
+        )),
+        Ok(None) => report.problems.push(format!(
+            "{} does not merge into {} without conflicts, so this commit is not its merge",
+            short(&landing.from_sha),
+            short(&landing.onto_sha)
+        )),
+        Err(e) => report
+            .unchecked
+            .push(format!("the landing merge could not be recomputed ({e})")),
+    }
 }
 
 fn oid(hex: &str) -> Option<ObjectId> {

@@ -21,7 +21,9 @@ use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 
 use gix::ObjectId;
 
-use crate::model::{Approval, ApprovalRecord, ApprovalState, Bundle, Decision, RewriteRecord, Statement};
+use crate::model::{
+    Approval, ApprovalRecord, ApprovalState, Bundle, Decision, LandingRecord, RewriteRecord, Statement,
+};
 use crate::record::{self, Content, Junk, Record, RecordKind};
 use crate::signing::{self, Rejection, Signer};
 use crate::trust::Trust;
@@ -61,6 +63,7 @@ pub enum Parsed {
     Bundle(usize),
     Approval(Box<Statement<ApprovalRecord>>),
     Rewrite(Box<Statement<RewriteRecord>>),
+    Landing(Box<Statement<LandingRecord>>),
     /// Not a git-proof record (the reason is in `ignored`).
     Invalid,
 }
@@ -136,12 +139,69 @@ pub enum Placement {
     Elsewhere(String),
 }
 
-/// One rewrite that carried a bundle.
+/// One step that carried a bundle to another commit.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Link {
     /// Its place in [`NoteView::records`].
     pub record: usize,
-    pub rewrite: RewriteRecord,
+    pub step: Step,
+}
+
+/// What carried a bundle: a rewrite (amend, rebase) or a landing (a server-side merge that
+/// `git proof land` checked).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Step {
+    Rewrite(RewriteRecord),
+    Landing(LandingRecord),
+}
+
+impl Step {
+    /// `amend`, `rebase` or `land`.
+    pub fn operation(&self) -> &str {
+        match self {
+            Self::Rewrite(r) => &r.operation,
+            Self::Landing(_) => "land",
+        }
+    }
+
+    /// The commit it carried the bundle from, and the base of the run's change there.
+    pub fn from(&self) -> (&str, &str) {
+        match self {
+            Self::Rewrite(r) => (&r.old_sha, &r.old_base_sha),
+            Self::Landing(l) => (&l.from_sha, &l.from_base_sha),
+        }
+    }
+
+    /// The commit it carried the bundle to, and the base of the run's change there.
+    pub fn to(&self) -> (&str, &str) {
+        match self {
+            Self::Rewrite(r) => (&r.new_sha, &r.new_base_sha),
+            Self::Landing(l) => (&l.commit_sha, &l.onto_sha),
+        }
+    }
+
+    /// Whether the step says the run's change stayed the same: equal patch-ids for a rewrite;
+    /// a landing states that the landed tree is the merge of the run's head.
+    pub fn keeps_change(&self) -> bool {
+        match self {
+            Self::Rewrite(r) => r.old_patch_id == r.new_patch_id,
+            Self::Landing(_) => true,
+        }
+    }
+
+    fn run_id(&self) -> &str {
+        match self {
+            Self::Rewrite(r) => &r.run_id,
+            Self::Landing(l) => &l.run_id,
+        }
+    }
+
+    fn bundle_digest(&self) -> &str {
+        match self {
+            Self::Rewrite(r) => &r.bundle_digest,
+            Self::Landing(l) => &l.bundle_digest,
+        }
+    }
 }
 
 /// The decision in force on one path.
@@ -232,7 +292,7 @@ impl BundleView {
             Placement::Carried(links) => links,
             _ => &[],
         };
-        std::iter::once(self.bundle().head_sha.as_str()).chain(links.iter().map(|l| l.rewrite.new_sha.as_str()))
+        std::iter::once(self.bundle().head_sha.as_str()).chain(links.iter().map(|l| l.step.to().0))
     }
 
     /// Whether `path` is one the run touched (so a decision on it can mean something).
@@ -364,6 +424,7 @@ impl NoteView {
                 }
                 Content::Approval(statement) => Parsed::Approval(Box::new(statement)),
                 Content::Rewrite(statement) => Parsed::Rewrite(Box::new(statement)),
+                Content::Landing(statement) => Parsed::Landing(Box::new(statement)),
             };
             self.records.push(view);
         }
@@ -389,35 +450,37 @@ impl NoteView {
     /// marked ignored.
     fn links(&mut self) -> HashMap<String, Vec<Link>> {
         let mut links: HashMap<String, Vec<Link>> = HashMap::new();
-        if !self.holds(RecordKind::Rewrite) {
+        if !self.holds(RecordKind::Rewrite) && !self.holds(RecordKind::Landing) {
             return links;
         }
         let mut verdicts = Vec::new();
         {
             let by_digest = self.bundles_by_digest();
             for (index, r) in self.records.iter().enumerate() {
-                let Parsed::Rewrite(statement) = &r.parsed else {
-                    continue;
+                let (step, subject) = match &r.parsed {
+                    Parsed::Rewrite(s) => (Step::Rewrite(s.predicate.clone()), s.single_subject()),
+                    Parsed::Landing(s) => (Step::Landing(s.predicate.clone()), s.single_subject()),
+                    _ => continue,
                 };
                 if r.ignored.is_some() {
                     continue;
                 }
-                let rewrite = &statement.predicate;
-                let why = if statement.single_subject() != Some(rewrite.new_sha.as_str()) {
+                let kind = r.kind.as_str();
+                let why = if subject != Some(step.to().0) {
                     Some(format!(
-                        "the rewrite record's subject is not its new commit {}",
-                        short(&rewrite.new_sha)
+                        "the {kind} record's subject is not its new commit {}",
+                        short(step.to().0)
                     ))
                 } else {
-                    match by_digest.get(rewrite.bundle_digest.as_str()) {
+                    match by_digest.get(step.bundle_digest()) {
                         None => Some(format!(
-                            "the rewrite record names bundle {}, which is not in this note",
-                            rewrite.bundle_digest
+                            "the {kind} record names bundle {}, which is not in this note",
+                            step.bundle_digest()
                         )),
-                        Some(found) if !found.iter().any(|&b| self.bundles[b].bundle().run_id == rewrite.run_id) => {
+                        Some(found) if !found.iter().any(|&b| self.bundles[b].bundle().run_id == step.run_id()) => {
                             Some(format!(
-                                "the rewrite record names run '{}', its bundle is another run's",
-                                rewrite.run_id
+                                "the {kind} record names run '{}', its bundle is another run's",
+                                step.run_id()
                             ))
                         }
                         Some(_) => None,
@@ -425,10 +488,10 @@ impl NoteView {
                 };
                 match why {
                     Some(why) => verdicts.push((index, why)),
-                    None => links.entry(rewrite.bundle_digest.clone()).or_default().push(Link {
-                        record: index,
-                        rewrite: rewrite.clone(),
-                    }),
+                    None => links
+                        .entry(step.bundle_digest().to_owned())
+                        .or_default()
+                        .push(Link { record: index, step }),
                 }
             }
         }
@@ -618,18 +681,14 @@ fn decision_problem(
 
 /// Where `bundle` stands on `commit`, given the counting rewrite records that name it.
 fn place(bundle: &Bundle, candidates: &[Link], commit: &str) -> Placement {
-    let kept: Vec<&Link> = candidates
-        .iter()
-        .filter(|l| l.rewrite.old_patch_id == l.rewrite.new_patch_id)
-        .collect();
+    let kept: Vec<&Link> = candidates.iter().filter(|l| l.step.keeps_change()).collect();
     if let Some(chain) = chain(bundle, &kept, commit) {
         return Placement::Carried(chain.into_iter().cloned().collect());
     }
     let all: Vec<&Link> = candidates.iter().collect();
     if let Some(chain) = chain(bundle, &all, commit)
-        && let Some(changed) = chain.iter().find(|l| l.rewrite.old_patch_id != l.rewrite.new_patch_id)
+        && let Some(Step::Rewrite(r)) = chain.iter().map(|l| &l.step).find(|s| !s.keeps_change())
     {
-        let r = &changed.rewrite;
         return Placement::Elsewhere(format!(
             "{} {}..{} changed the run's patch (patch-id {} became {}): the proof does not cover this commit",
             r.operation,
@@ -650,9 +709,7 @@ fn place(bundle: &Bundle, candidates: &[Link], commit: &str) -> Placement {
 fn chain<'l>(bundle: &Bundle, links: &[&'l Link], commit: &str) -> Option<Vec<&'l Link>> {
     let mut from: HashMap<(&str, &str), Vec<usize>> = HashMap::new();
     for (i, l) in links.iter().enumerate() {
-        from.entry((l.rewrite.old_sha.as_str(), l.rewrite.old_base_sha.as_str()))
-            .or_default()
-            .push(i);
+        from.entry(l.step.from()).or_default().push(i);
     }
     /// A commit and the base the run's change is measured from there.
     type State<'s> = (&'s str, &'s str);
@@ -674,10 +731,7 @@ fn chain<'l>(bundle: &Bundle, links: &[&'l Link], commit: &str) -> Option<Vec<&'
             return Some(path);
         }
         for &i in from.get(&state).map_or(&[][..], Vec::as_slice) {
-            let next = (
-                links[i].rewrite.new_sha.as_str(),
-                links[i].rewrite.new_base_sha.as_str(),
-            );
+            let next = links[i].step.to();
             if seen.insert(next) {
                 states.push((next, Some((at, i))));
                 queue.push_back(states.len() - 1);

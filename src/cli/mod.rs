@@ -19,6 +19,7 @@ mod hook;
 mod ingest;
 mod install;
 mod keygen;
+mod land;
 mod log;
 mod prove_event;
 mod reindex;
@@ -71,6 +72,7 @@ enum Command {
     Reject(approve::Args),
     Reindex(reindex::Args),
     Sync(sync::Args),
+    Land(land::Args),
     Serve(serve::Args),
     #[command(hide = true)]
     Hook(hook::Args),
@@ -149,6 +151,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<u8> {
         Command::Reject(args) => reject::run(args, &ctx),
         Command::Reindex(args) => reindex::run(args, &ctx),
         Command::Sync(args) => sync::run(args, &ctx),
+        Command::Land(args) => land::run(args, &ctx),
         Command::Serve(args) => serve::run(args, &ctx),
         Command::Hook(args) => hook::run(args, &ctx),
         Command::ProveEvent(args) => prove_event::run(args, &ctx),

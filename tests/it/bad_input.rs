@@ -244,3 +244,27 @@ fn a_shallow_clone_proves_runs_and_says_what_it_cannot_know() {
         .proof_in(&shallow, &["verify", "HEAD", "--allowed-signers", &signers])
         .ok();
 }
+
+/// A CI runner often has no git identity at all: proofs are still written (the notes commit
+/// and its reflog entry fall back to git-proof's own), and the error is never a "lost race".
+#[test]
+fn a_proof_needs_no_committer_identity() {
+    let repo = TestRepo::new();
+    repo.start(&[]);
+    repo.write("a.txt", "a\n");
+    let head = repo.commit_all("a");
+    let out: crate::common::Run = repo
+        .proof_cmd(&["finish"])
+        .env_remove("GIT_COMMITTER_NAME")
+        .env_remove("GIT_COMMITTER_EMAIL")
+        .env_remove("GIT_AUTHOR_NAME")
+        .env_remove("GIT_AUTHOR_EMAIL")
+        .env_remove("EMAIL")
+        .output()
+        .unwrap()
+        .into();
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    repo.verify(&[&head, "--require"]).ok();
+    let log = repo.git(&["log", "-1", "--format=%cn <%ce>", "refs/notes/proof"]);
+    assert_eq!(log, "git-proof <git-proof@localhost>");
+}

@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::common::{Run, TestRepo, split_records, ssh_keygen_sign};
+use crate::common::{Run, TestRepo, new_key, split_records, ssh_keygen_sign, trust_line};
 
 const TRAILER: &str = "\n\nCo-Authored-By: Claude <noreply@anthropic.com>";
 
@@ -13,7 +13,11 @@ const TRAILER: &str = "\n\nCo-Authored-By: Claude <noreply@anthropic.com>";
 /// notes. Returns (run id, the run's commits oldest first).
 fn proven_feature(repo: &TestRepo) -> (PathBuf, String, Vec<String>) {
     std::fs::create_dir_all(repo.path(".proof")).unwrap();
-    std::fs::copy(&repo.allowed_signers, repo.path(".proof/allowed_signers")).unwrap();
+    // The team trusts the agent's key and the CI key that runs `git proof land`.
+    let ci = ci_key(repo);
+    let mut trust = std::fs::read_to_string(&repo.allowed_signers).unwrap();
+    trust.push_str(&trust_line(&ci, "ci@example.com"));
+    std::fs::write(repo.path(".proof/allowed_signers"), trust).unwrap();
     repo.write("src/lib.rs", "pub fn one() {}\n");
     repo.write("docs/guide.md", "# Guide\n");
     repo.commit_all("trust the team key");
@@ -50,6 +54,21 @@ fn proven_feature(repo: &TestRepo) -> (PathBuf, String, Vec<String>) {
     (remote, run_id, commits)
 }
 
+/// The key a CI job lands with (made once per repository).
+fn ci_key(repo: &TestRepo) -> PathBuf {
+    let key = repo.tmp.path().join("ci");
+    if key.exists() { key } else { new_key(repo, "ci") }
+}
+
+/// `git proof ARGS` in `dir` signing with the CI key.
+fn as_ci(repo: &TestRepo, dir: &Path, args: &[&str]) -> Run {
+    repo.proof_cmd_in(dir, args)
+        .env("GIT_PROOF_KEY", ci_key(repo))
+        .output()
+        .unwrap()
+        .into()
+}
+
 /// A clone of the remote as the server's merge button sees it, with another identity.
 fn server(repo: &TestRepo, remote: &Path) -> PathBuf {
     let dir = repo.tmp.path().join("server");
@@ -82,8 +101,11 @@ fn as_server(repo: &TestRepo, dir: &Path, args: &[&str]) -> String {
     run.stdout.trim().to_owned()
 }
 
-/// A fresh clone with only main and the notes: the run's own commits are not in it.
+/// A fresh clone with only main and the notes: the run's own commits are not in it (the remote
+/// pruned them after its branch was deleted, as a server does).
 fn fresh_clone(repo: &TestRepo, remote: &Path, name: &str) -> PathBuf {
+    repo.git_in(remote, &["reflog", "expire", "--expire=now", "--all"]);
+    repo.git_in(remote, &["gc", "-q", "--prune=now"]);
     let dir = repo.tmp.path().join(name);
     repo.git_in(
         repo.tmp.path(),
@@ -159,11 +181,18 @@ fn every_commit_of_a_run_is_covered_by_its_proof() {
 #[test]
 fn a_squash_merge_is_carried_by_content_in_a_fresh_clone() {
     let repo = TestRepo::new();
-    let (remote, run_id, _) = proven_feature(&repo);
+    let (remote, run_id, commits) = proven_feature(&repo);
     let landed = squash_merge(&repo, &remote, |_| {});
     let clone = fresh_clone(&repo, &remote, "fresh");
     let head = repo.git_in(&clone, &["rev-parse", "HEAD"]);
     assert_eq!(head, landed);
+    for commit in &commits {
+        assert_ne!(
+            repo.git_run_in(&clone, &["cat-file", "-e", commit]).code,
+            0,
+            "run commit {commit} is gone"
+        );
+    }
     let out = repo.proof_in(&clone, &["verify", &landed, "--require"]).ok();
     assert!(out.stdout.contains("landed: the change from"), "{}", out.stdout);
     assert!(out.stdout.contains(&run_id), "{}", out.stdout);
@@ -181,6 +210,10 @@ fn a_squash_merge_is_carried_by_content_in_a_fresh_clone() {
     .ok();
     let shown = repo.proof_in(&clone, &["show", &landed]).ok().stdout;
     assert!(shown.contains("covers") && shown.contains("signature valid"), "{shown}");
+    // The clone's index is rebuilt from the notes alone, the run's head gone or not.
+    let out = repo.proof_in(&clone, &["reindex"]).ok();
+    assert!(out.stderr.contains("1 runs added"), "{}", out.stderr);
+    repo.proof_in(&clone, &["show", &run_id]).ok();
 }
 
 #[test]
@@ -202,22 +235,89 @@ fn a_squash_that_adds_anything_is_not_carried() {
     }
 }
 
-#[test]
-fn a_squash_where_main_changed_the_run_s_file_is_not_carried_by_content() {
-    let repo = TestRepo::new();
-    let (remote, _, _) = proven_feature(&repo);
-    let dir = server(&repo, &remote);
-    // main changes the run's own file, in lines the run did not touch: the merge is clean, but
-    // the landed file is no longer the run's.
+/// main changes the run's own file, in lines the run did not touch, before the squash: the
+/// merge is clean, but the landed file is no longer the run's.
+fn squash_after_main_changed_the_run_s_file(repo: &TestRepo, remote: &Path) -> (PathBuf, String) {
+    let dir = server(repo, remote);
     std::fs::write(dir.join("src/lib.rs"), "// maintained upstream\npub fn one() {}\n").unwrap();
     repo.git_in(&dir, &["commit", "-qam", "upstream edit of lib.rs"]);
-    as_server(&repo, &dir, &["merge", "-q", "--squash", "origin/feature"]);
-    as_server(&repo, &dir, &["commit", "-q", "-m", "Feature (#1)"]);
-    as_server(&repo, &dir, &["push", "-q", "origin", "main"]);
-    let landed = as_server(&repo, &dir, &["rev-parse", "HEAD"]);
+    as_server(repo, &dir, &["merge", "-q", "--squash", "origin/feature"]);
+    as_server(repo, &dir, &["commit", "-q", "-m", &format!("Feature (#1){TRAILER}")]);
+    as_server(repo, &dir, &["push", "-q", "origin", "main"]);
+    let landed = as_server(repo, &dir, &["rev-parse", "HEAD"]);
+    (dir, landed)
+}
+
+#[test]
+fn a_squash_where_main_changed_the_run_s_file_needs_land() {
+    let repo = TestRepo::new();
+    let (remote, run_id, commits) = proven_feature(&repo);
+    let (dir, landed) = squash_after_main_changed_the_run_s_file(&repo, &remote);
     let clone = fresh_clone(&repo, &remote, "fresh");
     let out = repo.proof_in(&clone, &["verify", &landed, "--require"]).expect_code(1);
     assert!(out.stdout.contains("missing"), "{}", out.stdout);
+
+    // CI, where the pull request's head is fetched: land, then push the notes.
+    repo.git_in(&dir, &["fetch", "-q", "origin", "refs/notes/proof:refs/notes/proof"]);
+    let out = as_ci(&repo, &dir, &["land", &landed, "--from", "origin/feature"]).ok();
+    assert!(out.stdout.contains(&format!("landed: run {run_id}")), "{}", out.stdout);
+    as_server(&repo, &dir, &["push", "-q", "origin", "refs/notes/proof"]);
+    as_server(&repo, &dir, &["push", "-q", "origin", "--delete", "feature"]);
+
+    let clone = fresh_clone(&repo, &remote, "after-land");
+    assert_ne!(
+        repo.git_run_in(&clone, &["cat-file", "-e", &commits[2]]).code,
+        0,
+        "the run's head is gone"
+    );
+    let out = repo
+        .proof_in(&clone, &["verify", &landed, "--require", "--trust-ref", "HEAD"])
+        .ok();
+    assert!(
+        out.stdout.contains("carried from") && out.stdout.contains("by land"),
+        "{}",
+        out.stdout
+    );
+    // A landing signed by a key nobody trusts carries nothing.
+    let untrusted = repo.tmp.path().join("untrusted_signers");
+    std::fs::write(&untrusted, std::fs::read_to_string(&repo.allowed_signers).unwrap()).unwrap();
+    let out = repo
+        .proof_in(
+            &clone,
+            &[
+                "verify",
+                &landed,
+                "--require",
+                "--allowed-signers",
+                untrusted.to_str().unwrap(),
+            ],
+        )
+        .expect_code(1);
+    assert!(out.stdout.contains("landing record ignored"), "{}", out.stdout);
+}
+
+#[test]
+fn land_refuses_a_commit_that_is_not_the_merge() {
+    let repo = TestRepo::new();
+    let (remote, _, _) = proven_feature(&repo);
+    let dir = server(&repo, &remote);
+    as_server(&repo, &dir, &["merge", "-q", "--squash", "origin/feature"]);
+    std::fs::write(dir.join("src/smuggled.rs"), "pub fn s() {}\n").unwrap();
+    as_server(&repo, &dir, &["add", "-A"]);
+    as_server(&repo, &dir, &["commit", "-q", "-m", "Feature (#1), and something else"]);
+    let landed = as_server(&repo, &dir, &["rev-parse", "HEAD"]);
+    repo.git_in(&dir, &["fetch", "-q", "origin", "refs/notes/proof:refs/notes/proof"]);
+    let before = repo.git_in(&dir, &["rev-parse", "refs/notes/proof"]);
+    let out = as_ci(&repo, &dir, &["land", &landed, "--from", "origin/feature"]).expect_code(1);
+    assert!(out.one_error_line().contains("is not the merge of"), "{}", out.stderr);
+    assert_eq!(
+        repo.git_in(&dir, &["rev-parse", "refs/notes/proof"]),
+        before,
+        "nothing written"
+    );
+    // A proven head with nothing that counts: exit 3.
+    let out = as_ci(&repo, &dir, &["land", "HEAD", "--from", "HEAD~1", "--onto", "HEAD~1"]);
+    assert_ne!(out.code, 0, "{}", out.stderr);
 }
 
 #[test]
@@ -266,4 +366,78 @@ fn a_bundle_of_version_1_0_still_verifies() {
     let signature = ssh_keygen_sign(&repo, &repo.key, "git-proof", &old);
     repo.replace_note(&head, &format!("{old}{signature}"));
     repo.verify(&[&head, "--require"]).ok();
+}
+
+/// examples/ci/land-merged, as the workflows run it: the pull request's head fetched under
+/// refs/pull/*, the push's before and after, a CI key; then the notes synced, and a fresh
+/// clone verifies the landed commit.
+#[test]
+fn the_ci_landing_script_lands_a_squash_the_content_cannot_settle() {
+    let repo = TestRepo::new();
+    let (remote, run_id, _) = proven_feature(&repo);
+    let before = repo.git_in(&remote, &["rev-parse", "main"]);
+    repo.git_in(&remote, &["update-ref", "refs/pull/1/head", "refs/heads/feature"]);
+    let (_, landed) = squash_after_main_changed_the_run_s_file(&repo, &remote);
+    // squash_after_main_changed_the_run_s_file commits upstream work first: the push moved
+    // main from `before` through it to `landed`; the landing is onto its parent.
+    let onto = repo.git_in(&remote, &["rev-parse", &format!("{landed}~1")]);
+    assert_ne!(onto, before);
+    as_server(
+        &repo,
+        &repo.tmp.path().join("server"),
+        &["push", "-q", "origin", "--delete", "feature"],
+    );
+
+    let ci = repo.tmp.path().join("ci-checkout");
+    repo.git_in(
+        repo.tmp.path(),
+        &["clone", "-q", remote.to_str().unwrap(), ci.to_str().unwrap()],
+    );
+    repo.git_in(
+        &ci,
+        &[
+            "fetch",
+            "-q",
+            "origin",
+            "refs/notes/proof:refs/notes/proof",
+            "+refs/pull/*/head:refs/remotes/pull/*",
+        ],
+    );
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/ci/land-merged");
+    let bin_dir = Path::new(crate::common::bin()).parent().unwrap();
+    let path = format!("{}:{}", bin_dir.display(), std::env::var("PATH").unwrap_or_default());
+    let out: Run = std::process::Command::new("sh")
+        .arg(&script)
+        .args([onto.as_str(), landed.as_str(), "refs/remotes/pull/1"])
+        .current_dir(&ci)
+        .env("PATH", &path)
+        .env("GIT_PROOF_KEY", ci_key(&repo))
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_PROOF_DATE", crate::common::DATE)
+        .output()
+        .unwrap()
+        .into();
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert!(out.stdout.contains(&format!("landed: run {run_id}")), "{}", out.stdout);
+    repo.proof_in(&ci, &["sync", "origin"]).ok();
+    let clone = fresh_clone(&repo, &remote, "after-ci");
+    let out = repo
+        .proof_in(&clone, &["verify", &landed, "--require", "--trust-ref", "HEAD"])
+        .ok();
+    assert!(out.stdout.contains("by land"), "{}", out.stdout);
+    // A second run of the job finds it proven and lands nothing again.
+    let again: Run = std::process::Command::new("sh")
+        .arg(&script)
+        .args([onto.as_str(), landed.as_str(), "refs/remotes/pull/1"])
+        .current_dir(&ci)
+        .env("PATH", &path)
+        .env("GIT_PROOF_KEY", ci_key(&repo))
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .output()
+        .unwrap()
+        .into();
+    assert_eq!(again.code, 0, "{}", again.stderr);
+    assert!(again.stdout.contains("proven already"), "{}", again.stdout);
 }

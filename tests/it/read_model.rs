@@ -310,7 +310,7 @@ fn a_bundle_counts_where_trusted_rewrites_carry_it_with_the_same_patch() {
         let Placement::Carried(links) = &v.bundles[0].placement else {
             panic!("{:?}", v.bundles[0].placement)
         };
-        let hops: Vec<&str> = links.iter().map(|l| l.rewrite.new_sha.as_str()).collect();
+        let hops: Vec<&str> = links.iter().map(|l| l.step.to().0).collect();
         assert_eq!(hops, [C2, C3]);
         assert!(v.counts(v.bundles[0].record));
     }

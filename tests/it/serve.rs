@@ -253,7 +253,9 @@ fn serve_open_hands_the_url_to_the_opener() {
         cmd.env("PATH", &path);
     });
     let waited = std::time::Instant::now();
-    while !opened.exists() && waited.elapsed() < Duration::from_secs(10) {
+    // The opener creates the file before it writes the URL into it.
+    let written = || std::fs::read_to_string(&opened).is_ok_and(|text| text.ends_with('/'));
+    while !written() && waited.elapsed() < Duration::from_secs(10) {
         std::thread::sleep(Duration::from_millis(20));
     }
     let url = std::fs::read_to_string(&opened).expect("the opener ran");

@@ -83,7 +83,9 @@ impl Served {
         let started = Instant::now();
         while started.elapsed() < limit {
             if let Some(status) = self.child.try_wait().unwrap() {
-                return Some(status.code().unwrap_or(-1));
+                // Killed by a signal: 128 + its number, as a shell reports it.
+                use std::os::unix::process::ExitStatusExt;
+                return Some(status.code().unwrap_or_else(|| 128 + status.signal().unwrap_or(0)));
             }
             std::thread::sleep(Duration::from_millis(20));
         }
