@@ -224,7 +224,8 @@ pub fn union_note(ours: &[u8], theirs: &[u8]) -> Option<Vec<u8>> {
     };
     let (mine, other) = (record::split(ours), record::split(theirs));
     if !mine.junk.is_empty() || !other.junk.is_empty() {
-        if ours.windows(theirs.len()).any(|w| w == theirs) {
+        // memmem, linear in the note (a windowed compare was quadratic).
+        if ours.find(theirs).is_some() {
             return None;
         }
         return Some(joined());
@@ -299,7 +300,9 @@ pub enum Merged {
 
 /// Merges the notes commit `theirs` (e.g. fetched from a remote) into `refs/notes/proof`: each
 /// note becomes the union of both sides' records, so no record of either side is ever lost.
-/// Compare-and-swap on the ref, redone when another writer moves it meanwhile.
+/// Ancestry is no evidence: a remote whose notes descend from ours may have removed records
+/// (someone rewrote a note and pushed), so the ref fast-forwards only when theirs holds every
+/// record ours does. Compare-and-swap on the ref, redone when another writer moves it meanwhile.
 pub fn merge_notes(repo: &gix::Repository, theirs: ObjectId) -> Result<Merged, Error> {
     let mut attempt = 0;
     loop {
@@ -315,7 +318,7 @@ pub fn merge_notes(repo: &gix::Repository, theirs: ObjectId) -> Result<Merged, E
         if ours == theirs || base == Some(theirs) {
             return Ok(Merged::UpToDate);
         }
-        if base == Some(ours) {
+        if base == Some(ours) && holds_every_record(repo, theirs, ours)? {
             if move_ref(
                 repo,
                 Some(ours),
@@ -337,11 +340,7 @@ pub fn merge_notes(repo: &gix::Repository, theirs: ObjectId) -> Result<Merged, E
                 continue;
             }
             let existing = note_in(repo, &mut state, commit)?;
-            let incoming = repo
-                .find_blob(blob)
-                .doing(|| format!("read note blob {blob}"))?
-                .detach()
-                .data;
+            let incoming = read_blob(repo, blob)?;
             if let Some(merged) = union_note(&existing, &incoming) {
                 let merged_blob = repo.write_blob(&merged).doing(|| "write a note blob".into())?.detach();
                 state
@@ -358,16 +357,39 @@ pub fn merge_notes(repo: &gix::Repository, theirs: ObjectId) -> Result<Merged, E
     }
 }
 
+/// Whether the notes of `theirs` hold every record the notes of `ours` hold.
+fn holds_every_record(repo: &gix::Repository, theirs: ObjectId, ours: ObjectId) -> Result<bool, Error> {
+    let tree = crate::git::tree_of(repo, theirs)?;
+    let mut state = gix::note::plumbing::State::new(tree, repo).doing(|| format!("read the notes tree of {theirs}"))?;
+    for (commit, blob) in list_notes_at(repo, ours)? {
+        let theirs_blob = state
+            .get(&commit, repo)
+            .doing(|| format!("look up the note of {commit}"))?;
+        if theirs_blob == Some(blob) {
+            continue;
+        }
+        let their_note = note_in(repo, &mut state, commit)?;
+        if union_note(&their_note, &read_blob(repo, blob)?).is_some() {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
+fn read_blob(repo: &gix::Repository, blob: ObjectId) -> Result<Vec<u8>, Error> {
+    Ok(repo
+        .find_blob(blob)
+        .doing(|| format!("read note blob {blob}"))?
+        .detach()
+        .data)
+}
+
 fn note_in(repo: &gix::Repository, state: &mut gix::note::plumbing::State, commit: ObjectId) -> Result<Vec<u8>, Error> {
     match state
         .get(&commit, repo)
         .doing(|| format!("look up the note of {commit}"))?
     {
-        Some(blob) => Ok(repo
-            .find_blob(blob)
-            .doing(|| format!("read note blob {blob}"))?
-            .detach()
-            .data),
+        Some(blob) => read_blob(repo, blob),
         None => Ok(Vec::new()),
     }
 }

@@ -14,7 +14,11 @@ use gix::ObjectId;
 
 use crate::notes::{self, Merged, NOTES_REF, remote_notes_ref};
 
-const MAX_ATTEMPTS: u32 = 10;
+/// How long a sync keeps retrying while other clones push first. Contention is normal for a
+/// team of agents: retries back off exponentially with full jitter, and stop only after this.
+const GIVE_UP_AFTER: std::time::Duration = std::time::Duration::from_secs(120);
+/// The longest single wait between two rounds.
+const MAX_BACKOFF: std::time::Duration = std::time::Duration::from_secs(2);
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -22,8 +26,14 @@ pub enum Error {
     UnknownRemote(String),
     #[error("`git {args}` failed: {message}")]
     GitCommand { args: String, message: String },
-    #[error("the push to {remote} lost the race {attempts} times; run `git proof sync {remote}` again")]
-    Contended { remote: String, attempts: u32 },
+    #[error(
+        "the push to {remote} lost the race {attempts} times in {seconds} s; the proofs are kept in this clone's refs/notes/proof: run `git proof sync {remote}` again"
+    )]
+    Contended {
+        remote: String,
+        attempts: u32,
+        seconds: u64,
+    },
     #[error(transparent)]
     Git(#[from] crate::git::Error),
 }
@@ -85,7 +95,10 @@ pub fn sync(repo: &gix::Repository, remote: &str) -> Result<Synced, Error> {
         return Err(Error::UnknownRemote(remote.to_owned()));
     }
     let tracking = tracking_ref(repo, remote);
-    for attempt in 1..=MAX_ATTEMPTS {
+    let started = std::time::Instant::now();
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
         let theirs = fetch(repo, remote, &tracking)?;
         let merged = match theirs {
             Some(theirs) => notes::merge_notes(repo, theirs)?,
@@ -104,12 +117,26 @@ pub fn sync(repo: &gix::Repository, remote: &str) -> Result<Synced, Error> {
                 attempts: attempt,
             });
         }
-        std::thread::sleep(std::time::Duration::from_millis(50 * u64::from(attempt)));
+        if started.elapsed() >= GIVE_UP_AFTER {
+            return Err(Error::Contended {
+                remote: remote.to_owned(),
+                attempts: attempt,
+                seconds: started.elapsed().as_secs(),
+            });
+        }
+        std::thread::sleep(backoff(attempt));
     }
-    Err(Error::Contended {
-        remote: remote.to_owned(),
-        attempts: MAX_ATTEMPTS,
-    })
+}
+
+/// Exponential backoff with full jitter (a random wait up to 25 ms · 2^attempt, at most
+/// [`MAX_BACKOFF`]), so clones that lost the same race do not retry in lockstep.
+fn backoff(attempt: u32) -> std::time::Duration {
+    use ssh_key::rand_core::RngCore;
+    let ceiling = std::time::Duration::from_millis(25)
+        .saturating_mul(1 << attempt.min(16))
+        .min(MAX_BACKOFF);
+    let fraction = f64::from(ssh_key::rand_core::OsRng.next_u32()) / f64::from(u32::MAX);
+    ceiling.mul_f64(fraction)
 }
 
 fn git(repo: &gix::Repository) -> Command {

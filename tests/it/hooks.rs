@@ -766,3 +766,66 @@ fn squashing_the_runs_commits_keeps_the_proof_and_dropping_one_does_not() {
         }
     }
 }
+
+/// A clone (or an attacker) that removes a record and pushes the notes ref makes a descendant
+/// notes commit without it; syncing that must not remove the record anywhere: sync is a union.
+#[test]
+fn a_record_removed_elsewhere_survives_a_sync() {
+    let remote = Remote::new();
+    let (a, b) = (remote.clone("a"), remote.clone("b"));
+    let repo = &remote.repo;
+    let (_, commit) = remote.proven_run(&a, "work");
+    repo.proof_in(&a, &["sync"]).ok();
+    repo.proof_in(&b, &["sync"]).ok();
+    let record = repo.git_in(&b, &["notes", "--ref=proof", "show", &commit]);
+    // a removes the note and pushes: a fast-forward of the remote's notes.
+    repo.git_in(&a, &["notes", "--ref=proof", "remove", &commit]);
+    repo.git_in(&a, &["push", "-q", "--no-verify", "origin", "refs/notes/proof"]);
+    assert_ne!(
+        repo.git_run_in(&remote.bare, &["notes", "--ref=proof", "show", &commit])
+            .code,
+        0
+    );
+    // b syncs: it keeps the record, and puts it back on the remote.
+    let out = repo.proof_in(&b, &["sync", "--json"]).ok().json();
+    assert_eq!(out["merged"], "merged", "{out}");
+    assert_eq!(repo.git_in(&b, &["notes", "--ref=proof", "show", &commit]), record);
+    assert_eq!(
+        repo.git_in(&remote.bare, &["notes", "--ref=proof", "show", &commit]),
+        record
+    );
+    // and a, syncing again, gets it back.
+    repo.proof_in(&a, &["sync"]).ok();
+    assert_eq!(repo.git_in(&a, &["notes", "--ref=proof", "show", &commit]), record);
+}
+
+/// Sixteen clones, each with a proof of its own, sync one bare remote at the same moment, two
+/// rounds: every sync succeeds (retrying with backoff while others push first) and the remote
+/// ends with all thirty-two records, each once.
+#[test]
+fn sixteen_clones_syncing_at_once_lose_nothing() {
+    let remote = Remote::new();
+    let repo = &remote.repo;
+    let clones: Vec<PathBuf> = (0..16).map(|i| remote.clone(&format!("c{i}"))).collect();
+    let mut commits = Vec::new();
+    for round in 0..2 {
+        for (i, dir) in clones.iter().enumerate() {
+            commits.push(remote.proven_run(dir, &format!("r{round}c{i}")).1);
+        }
+        let results: Vec<Run> = std::thread::scope(|s| {
+            let syncs: Vec<_> = clones
+                .iter()
+                .map(|dir| s.spawn(move || repo.proof_in(dir, &["sync", "--json"])))
+                .collect();
+            syncs.into_iter().map(|t| t.join().unwrap()).collect()
+        });
+        for run in results {
+            run.ok();
+        }
+    }
+    for commit in &commits {
+        let note = repo.git_in(&remote.bare, &["notes", "--ref=proof", "show", commit]);
+        assert_eq!(note.matches("BEGIN SSH SIGNATURE").count(), 1, "{commit}");
+    }
+    assert_eq!(commits.len(), 32);
+}
