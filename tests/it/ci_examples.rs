@@ -60,3 +60,58 @@ fn the_pre_receive_example_refuses_unproven_agent_commits() {
     );
     assert_eq!(repo.git_in(&remote, &["rev-parse", "main"]), before);
 }
+
+/// Deleting a protected branch and pushing it again must not skip the checks: with no earlier
+/// state to take trust from, the server's own allowed_signers judges every new commit, and
+/// without one the push is refused.
+#[test]
+fn the_pre_receive_example_checks_a_recreated_protected_branch() {
+    let repo = TestRepo::new();
+    let remote = repo.tmp.path().join("remote.git");
+    repo.git_in(
+        repo.tmp.path(),
+        &["init", "-q", "--bare", "-b", "main", remote.to_str().unwrap()],
+    );
+    repo.git_in(&remote, &["config", "receive.denyDeleteCurrent", "false"]);
+    std::fs::copy(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/ci/pre-receive"),
+        remote.join("hooks/pre-receive"),
+    )
+    .unwrap();
+    repo.git(&["remote", "add", "origin", remote.to_str().unwrap()]);
+    let bin_dir = std::path::Path::new(crate::common::bin()).parent().unwrap().to_owned();
+    let path_env = format!("{}:{}", bin_dir.display(), std::env::var("PATH").unwrap_or_default());
+    std::fs::create_dir_all(repo.path(".proof")).unwrap();
+    std::fs::copy(&repo.allowed_signers, repo.path(".proof/allowed_signers")).unwrap();
+    repo.commit_all("trust the team key");
+    push(&repo, &path_env, &["main"]).ok();
+
+    // The branch deleted, then pushed again with an unproven agent commit on it.
+    push(&repo, &path_env, &[":main"]).ok();
+    repo.write("c.txt", "c\n");
+    repo.commit_all(&format!("unproven agent work{TRAILER}"));
+    let out = push(&repo, &path_env, &["main"]);
+    assert_ne!(out.code, 0, "{}", out.stderr);
+    assert!(out.stderr.contains("no proof.allowedSignersFile"), "{}", out.stderr);
+
+    // With the server's own trust configured, the commits are checked...
+    repo.git_in(
+        &remote,
+        &[
+            "config",
+            "proof.allowedSignersFile",
+            repo.allowed_signers.to_str().unwrap(),
+        ],
+    );
+    let out = push(&repo, &path_env, &["main"]);
+    assert_ne!(out.code, 0, "{}", out.stderr);
+    assert!(out.stderr.contains("looks agent-made"), "{}", out.stderr);
+    assert_ne!(repo.git_run_in(&remote, &["rev-parse", "--verify", "main"]).code, 0);
+    // ...and a proven one goes in.
+    repo.git(&["reset", "-q", "--hard", "HEAD~1"]);
+    repo.start(&[]);
+    repo.write("d.txt", "d\n");
+    repo.commit_all(&format!("proven agent work{TRAILER}"));
+    repo.proof(&["finish"]).ok();
+    push(&repo, &path_env, &["main", "refs/notes/proof"]).ok();
+}
