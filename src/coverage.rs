@@ -158,13 +158,14 @@ fn runs_of(report: &CommitReport) -> impl Iterator<Item = (&str, ObjectId)> {
 }
 
 fn covered(run_id: &str, report: &CommitReport, how: Coverage) -> Covered {
-    let valid = report.verdict() == Verdict::Valid;
+    let valid = matches!(report.verdict(), Verdict::Valid | Verdict::Unchecked);
     Covered {
         run_id: run_id.to_owned(),
         by: report.commit,
         how,
         valid,
         reasons: if valid { Vec::new() } else { report.reasons() },
+        unchecked: report.unchecked(),
     }
 }
 
@@ -348,13 +349,14 @@ fn landings(
             if !view.counts(shown.record) {
                 continue;
             }
-            let problems = verify::check_landed(repo, shown, onto, target, policy);
+            let checked = verify::check_landed(repo, shown, onto, target, policy);
             let landing = Covered {
                 run_id: bundle.run_id.clone(),
                 by: view.commit,
                 how: Coverage::Landed { onto },
-                valid: problems.is_empty(),
-                reasons: problems,
+                valid: checked.problems.is_empty(),
+                reasons: checked.problems,
+                unchecked: checked.unchecked,
             };
             for commit in git::commits_between(repo, onto, target)? {
                 if commit != target && targets.contains(&commit) {

@@ -62,14 +62,13 @@ pub struct RawChange {
 
 /// The non-tree entries that differ between the trees of two commits.
 pub fn tree_changes(repo: &gix::Repository, base: ObjectId, head: ObjectId) -> Result<Vec<RawChange>, Error> {
-    let tree_data = |commit: ObjectId| -> Result<Vec<u8>, Error> {
-        let tree = repo
-            .find_commit(commit)
-            .and_then(|c| c.tree())
-            .doing(|| format!("read the tree of {commit}"))?;
-        Ok(tree.detach().data)
+    let (old_id, new_id) = (crate::git::tree_of(repo, base)?, crate::git::tree_of(repo, head)?);
+    // A treeless clone (`--filter=tree:0`) fetches a root tree with every tree below it.
+    crate::git::ensure_objects(repo, [old_id, new_id])?;
+    let tree_data = |id: ObjectId| -> Result<Vec<u8>, Error> {
+        Ok(repo.find_tree(id).doing(|| format!("read tree {id}"))?.detach().data)
     };
-    let (old_tree, new_tree) = (tree_data(base)?, tree_data(head)?);
+    let (old_tree, new_tree) = (tree_data(old_id)?, tree_data(new_id)?);
     let mut recorder = gix::diff::tree::Recorder::default();
     gix::diff::tree(
         gix::objs::TreeRefIter::from_bytes(&old_tree, repo.object_hash()),
@@ -107,13 +106,27 @@ pub fn tree_changes(repo: &gix::Repository, base: ObjectId, head: ObjectId) -> R
     Ok(changes)
 }
 
+/// [`tree_changes`] with the content of every changed file here: a partial clone fetches the
+/// blobs it lacks, all in one request.
+pub fn changes_with_content(repo: &gix::Repository, base: ObjectId, head: ObjectId) -> Result<Vec<RawChange>, Error> {
+    let changes = tree_changes(repo, base, head)?;
+    let blobs = changes
+        .iter()
+        .flat_map(|c| [c.old, c.new])
+        .flatten()
+        .filter(|(mode, _)| mode.kind() != EntryKind::Commit)
+        .map(|(_, id)| id);
+    crate::git::ensure_objects(repo, blobs)?;
+    Ok(changes)
+}
+
 /// Changed paths and numbers between two commits, as `git diff --numstat -M base head`.
 pub fn diff_stat(repo: &gix::Repository, base: ObjectId, head: ObjectId) -> Result<DiffStat, Error> {
     if base == head {
         return Ok(DiffStat::default());
     }
     let (mut sources, mut dests, mut modified) = (Vec::new(), Vec::new(), Vec::new());
-    for change in tree_changes(repo, base, head)? {
+    for change in changes_with_content(repo, base, head)? {
         match (change.old, change.new) {
             (Some((old_mode, old_id)), Some((new_mode, new_id))) => {
                 modified.push((old_mode, old_id, new_mode, new_id, change.path));

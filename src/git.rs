@@ -35,6 +35,15 @@ pub enum Error {
     /// A git command git-proof runs (where gix does not do the job) failed.
     #[error("`{command}` failed: {message}")]
     Command { command: String, message: String },
+    /// Objects this needs are not here: a partial clone left them on a promisor remote that
+    /// could not give them now (`remote` names it), or, without one, the repository is damaged.
+    #[error("{}", missing_message(*.count, .first, .remote.as_deref(), .why.as_deref()))]
+    Missing {
+        count: usize,
+        first: ObjectId,
+        remote: Option<String>,
+        why: Option<String>,
+    },
     /// Any other failure reading or writing objects and references.
     #[error("git: could not {action}")]
     Git {
@@ -52,6 +61,7 @@ impl crate::error::Classify for Error {
             Self::NotARepository { .. } | Self::NoCommits | Self::Bare | Self::UnsupportedRange(_) => {
                 ErrorKind::BadInput
             }
+            Self::Missing { .. } => ErrorKind::Unavailable,
             Self::Git { .. } | Self::Command { .. } => ErrorKind::Internal,
         }
     }
@@ -60,8 +70,27 @@ impl crate::error::Classify for Error {
         match self {
             Self::UnknownRevision { .. } => "unknown_revision",
             Self::NotARepository { .. } => "not_a_repository",
+            Self::Missing { .. } => "missing_objects",
             other => other.kind().code(),
         }
+    }
+}
+
+fn missing_message(count: usize, first: &ObjectId, remote: Option<&str>, why: Option<&str>) -> String {
+    let what = match count {
+        1 => format!("object {first} is"),
+        n => format!("{n} objects (the first {first}) are"),
+    };
+    match (remote, why) {
+        (Some(remote), why) => format!(
+            "{what} not in this partial clone and could not be fetched from its promisor remote '{remote}'{}: \
+             run this where '{remote}' can be reached, or in a clone made without --filter",
+            why.map(|w| format!(" ({w})")).unwrap_or_default()
+        ),
+        (None, _) => format!(
+            "{what} missing, and this is not a partial clone that could fetch it: \
+             the repository is damaged (`git fsck` tells how)"
+        ),
     }
 }
 
@@ -237,6 +266,87 @@ pub fn merge_tree(repo: &gix::Repository, ours: ObjectId, theirs: ObjectId) -> R
             message: String::from_utf8_lossy(&output.stderr).trim().replace('\n', " "),
         }),
     }
+}
+
+/// The remote a partial clone (`git clone --filter=...`) fetches the objects it left out
+/// from: `extensions.partialClone`, else the first remote with `promisor = true`.
+pub fn promisor_remote(repo: &gix::Repository) -> Option<String> {
+    let config = repo.config_snapshot();
+    if let Some(name) = config.string("extensions.partialClone") {
+        return Some(name.to_str_lossy().into_owned());
+    }
+    repo.remote_names()
+        .into_iter()
+        .find(|name| config.boolean(&format!("remote.{name}.promisor")) == Some(true))
+        .map(|name| name.to_str_lossy().into_owned())
+}
+
+/// Makes sure every object of `ids` is here. A partial clone's missing ones are fetched from
+/// its promisor remote in one request, the one git's own lazy fetch makes
+/// (`promisor-remote.c`): gix reads partial clones but does not fetch what they left out, so
+/// git does. Costs one object lookup per id when nothing is missing.
+pub fn ensure_objects(repo: &gix::Repository, ids: impl IntoIterator<Item = ObjectId>) -> Result<(), Error> {
+    let mut missing: Vec<ObjectId> = ids.into_iter().filter(|id| !repo.has_object(id)).collect();
+    let Some(&first) = missing.first() else {
+        return Ok(());
+    };
+    missing.sort_unstable();
+    missing.dedup();
+    let missing_error = |remote: Option<String>, why: Option<String>, count: usize| Error::Missing {
+        count,
+        first,
+        remote,
+        why,
+    };
+    let Some(remote) = promisor_remote(repo) else {
+        return Err(missing_error(None, None, missing.len()));
+    };
+    if let Err(why) = fetch_from_promisor(repo, &remote, &missing) {
+        return Err(missing_error(Some(remote), Some(why), missing.len()));
+    }
+    let still = missing.iter().filter(|id| !repo.has_object(*id)).count();
+    match still {
+        0 => Ok(()),
+        n => Err(missing_error(
+            Some(remote),
+            Some("the remote did not send them".into()),
+            n,
+        )),
+    }
+}
+
+/// `git fetch` of exact object ids, as git's lazy fetch asks for them: no negotiation (the
+/// remote sends what was asked, not a history), no tags, no FETCH_HEAD, no submodules, and
+/// still no blobs beyond those asked for. Returns git's last line of complaint on failure.
+fn fetch_from_promisor(repo: &gix::Repository, remote: &str, ids: &[ObjectId]) -> Result<(), String> {
+    use std::io::Write as _;
+    let mut child = std::process::Command::new("git")
+        .arg("--git-dir")
+        .arg(repo.git_dir())
+        .args(["-c", "fetch.negotiationAlgorithm=noop", "fetch", remote])
+        .args(["--no-tags", "--no-write-fetch-head", "--recurse-submodules=no"])
+        .args(["--filter=blob:none", "--stdin", "--quiet"])
+        .env("LC_ALL", "C")
+        .env("GIT_TERMINAL_PROMPT", "0")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("git could not be started: {e}"))?;
+    let mut input = String::with_capacity(ids.len() * 41);
+    for id in ids {
+        input.push_str(&id.to_string());
+        input.push('\n');
+    }
+    let written = child.stdin.take().map(|mut stdin| stdin.write_all(input.as_bytes()));
+    let output = child.wait_with_output().map_err(|e| format!("git fetch: {e}"))?;
+    if output.status.success() && !matches!(written, Some(Err(_))) {
+        return Ok(());
+    }
+    // git's own reason is its "fatal:" line; what follows is advice for a human at a terminal.
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let fatal = stderr.lines().find_map(|line| line.trim().strip_prefix("fatal: "));
+    Err(fatal.map_or_else(|| format!("git fetch exited with {}", output.status), str::to_owned))
 }
 
 /// [`dirty_files`] on another thread, so the worktree scan overlaps the diff.

@@ -43,7 +43,7 @@ fn notes_tip(repo: &gix::Repository) -> Result<NotesTip, Error> {
                 .peel_to_id()
                 .doing(|| format!("resolve {NOTES_REF}"))?
                 .detach();
-            let tree = crate::git::tree_of(repo, commit)?;
+            let tree = notes_tree(repo, commit)?;
             Ok(NotesTip {
                 commit: Some(commit),
                 tree,
@@ -52,10 +52,20 @@ fn notes_tip(repo: &gix::Repository) -> Result<NotesTip, Error> {
     }
 }
 
+/// The tree of a notes commit, here with every tree below it (a treeless clone fetches them).
+fn notes_tree(repo: &gix::Repository, notes_commit: ObjectId) -> Result<ObjectId, Error> {
+    let tree = crate::git::tree_of(repo, notes_commit)?;
+    crate::git::ensure_objects(repo, [tree])?;
+    Ok(tree)
+}
+
 /// Reads notes for many commits from one snapshot of the notes tree.
 pub struct NotesReader<'repo> {
     repo: &'repo gix::Repository,
     state: Option<gix::note::plumbing::State>,
+    /// The notes tree, for fetching every note blob a partial clone lacks at the first miss.
+    tree: ObjectId,
+    fetched: bool,
 }
 
 impl<'repo> NotesReader<'repo> {
@@ -68,18 +78,25 @@ impl<'repo> NotesReader<'repo> {
                 Some(gix::note::plumbing::State::new(tip.tree, repo).doing(|| format!("read the {NOTES_REF} tree"))?)
             }
         };
-        Ok(Self { repo, state })
+        Ok(Self {
+            repo,
+            state,
+            tree: tip.tree,
+            fetched: false,
+        })
     }
 
     /// A reader over the notes commit `notes_commit` instead of the ref: what a push is about
     /// to make the ref (a pre-receive hook sees the new value before the ref moves).
     pub fn at(repo: &'repo gix::Repository, notes_commit: ObjectId) -> Result<Self, Error> {
-        let tree = crate::git::tree_of(repo, notes_commit)?;
+        let tree = notes_tree(repo, notes_commit)?;
         let state =
             gix::note::plumbing::State::new(tree, repo).doing(|| format!("read the notes tree of {notes_commit}"))?;
         Ok(Self {
             repo,
             state: Some(state),
+            tree,
+            fetched: false,
         })
     }
 
@@ -99,8 +116,15 @@ impl<'repo> NotesReader<'repo> {
         else {
             return Ok(None);
         };
-        let object = self.repo.find_blob(blob).doing(|| format!("read note blob {blob}"))?;
-        Ok(Some(object.detach().data))
+        if !self.fetched && !self.repo.has_object(blob) {
+            // A partial clone fetched the notes without their blobs: get them all at once
+            // rather than one request per note.
+            self.fetched = true;
+            let mut notes = Vec::new();
+            collect_notes(self.repo, self.tree, &mut String::new(), &mut notes)?;
+            crate::git::ensure_objects(self.repo, notes.into_iter().map(|(_, blob)| blob))?;
+        }
+        Ok(Some(read_blob(self.repo, blob)?))
     }
 }
 
@@ -201,7 +225,7 @@ pub fn list_notes(repo: &gix::Repository) -> Result<Vec<(ObjectId, ObjectId)>, E
 
 /// All commits with a note in the notes commit `notes_commit`, with the note blob ids.
 pub fn list_notes_at(repo: &gix::Repository, notes_commit: ObjectId) -> Result<Vec<(ObjectId, ObjectId)>, Error> {
-    let tree = crate::git::tree_of(repo, notes_commit)?;
+    let tree = notes_tree(repo, notes_commit)?;
     let mut out = Vec::new();
     collect_notes(repo, tree, &mut String::new(), &mut out)?;
     Ok(out)
@@ -332,14 +356,8 @@ pub fn merge_notes(repo: &gix::Repository, theirs: ObjectId) -> Result<Merged, E
         }
         let mut state =
             gix::note::plumbing::State::new(tip.tree, repo).doing(|| format!("read the {NOTES_REF} tree"))?;
-        for (commit, blob) in list_notes_at(repo, theirs)? {
-            let existing_blob = state
-                .get(&commit, repo)
-                .doing(|| format!("look up the note of {commit}"))?;
-            if existing_blob == Some(blob) {
-                continue;
-            }
-            let existing = note_in(repo, &mut state, commit)?;
+        for (commit, existing_blob, blob) in differing_notes(repo, &mut state, theirs)? {
+            let existing = existing_blob.map_or_else(|| Ok(Vec::new()), |b| read_blob(repo, b))?;
             let incoming = read_blob(repo, blob)?;
             if let Some(merged) = union_note(&existing, &incoming) {
                 let merged_blob = repo.write_blob(&merged).doing(|| "write a note blob".into())?.detach();
@@ -359,16 +377,10 @@ pub fn merge_notes(repo: &gix::Repository, theirs: ObjectId) -> Result<Merged, E
 
 /// Whether the notes of `theirs` hold every record the notes of `ours` hold.
 fn holds_every_record(repo: &gix::Repository, theirs: ObjectId, ours: ObjectId) -> Result<bool, Error> {
-    let tree = crate::git::tree_of(repo, theirs)?;
+    let tree = notes_tree(repo, theirs)?;
     let mut state = gix::note::plumbing::State::new(tree, repo).doing(|| format!("read the notes tree of {theirs}"))?;
-    for (commit, blob) in list_notes_at(repo, ours)? {
-        let theirs_blob = state
-            .get(&commit, repo)
-            .doing(|| format!("look up the note of {commit}"))?;
-        if theirs_blob == Some(blob) {
-            continue;
-        }
-        let their_note = note_in(repo, &mut state, commit)?;
+    for (_, their_blob, blob) in differing_notes(repo, &mut state, ours)? {
+        let their_note = their_blob.map_or_else(|| Ok(Vec::new()), |b| read_blob(repo, b))?;
         if union_note(&their_note, &read_blob(repo, blob)?).is_some() {
             return Ok(false);
         }
@@ -376,7 +388,32 @@ fn holds_every_record(repo: &gix::Repository, theirs: ObjectId, ours: ObjectId) 
     Ok(true)
 }
 
+/// The notes of `other` whose blob differs from the one `state` has for the same commit:
+/// (commit, the blob in `state` if any, the blob in `other`). Both blobs of every pair are
+/// here when this returns: a partial clone fetches the ones it lacks in one request.
+fn differing_notes(
+    repo: &gix::Repository,
+    state: &mut gix::note::plumbing::State,
+    other: ObjectId,
+) -> Result<Vec<(ObjectId, Option<ObjectId>, ObjectId)>, Error> {
+    let mut differing = Vec::new();
+    for (commit, blob) in list_notes_at(repo, other)? {
+        let in_state = state
+            .get(&commit, repo)
+            .doing(|| format!("look up the note of {commit}"))?;
+        if in_state != Some(blob) {
+            differing.push((commit, in_state, blob));
+        }
+    }
+    crate::git::ensure_objects(
+        repo,
+        differing.iter().flat_map(|(_, a, b)| a.iter().copied().chain([*b])),
+    )?;
+    Ok(differing)
+}
+
 fn read_blob(repo: &gix::Repository, blob: ObjectId) -> Result<Vec<u8>, Error> {
+    crate::git::ensure_objects(repo, [blob])?;
     Ok(repo
         .find_blob(blob)
         .doing(|| format!("read note blob {blob}"))?

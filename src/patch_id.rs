@@ -16,7 +16,7 @@ use gix::ObjectId;
 use gix::bstr::{BString, ByteSlice};
 use gix::diff::blob::{Algorithm, Diff, InternedInput, sources::byte_lines};
 
-use crate::diffstat::{RawChange, entry_data, is_binary, tree_changes, type_class};
+use crate::diffstat::{RawChange, changes_with_content, entry_data, is_binary, type_class};
 use crate::git::Error;
 
 /// Lines of context git prints around a change.
@@ -47,7 +47,7 @@ fn patch_id(
     head: ObjectId,
     whitespace: Whitespace,
 ) -> Result<Option<String>, Error> {
-    let mut changes = tree_changes(repo, base, head)?;
+    let mut changes = changes_with_content(repo, base, head)?;
     changes.sort_by(|a, b| a.path.cmp(&b.path));
     let hash = repo.object_hash();
     let mut text = Vec::new();

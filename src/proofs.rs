@@ -157,6 +157,9 @@ pub struct ShownProof {
     /// What does not hold of a counting bundle's facts (as `verify` finds); empty when they
     /// hold or were not checked (lists of runs skip the check).
     pub problems: Vec<String>,
+    /// What of its facts could not be recomputed here (a shallow or partial clone without
+    /// the objects).
+    pub unchecked: Vec<String>,
     /// Its place in the note's records.
     record: usize,
     /// Records about this run that do not count, with why.
@@ -234,6 +237,7 @@ impl ShownProof {
             covers: None,
             why_not: record.ignored.clone(),
             problems: Vec::new(),
+            unchecked: Vec::new(),
             record: shown.record,
             commit: view.commit,
             signature,
@@ -279,6 +283,7 @@ pub fn find(repo: &gix::Repository, index: &Index, target: &str, trust: &Trust) 
                 if !covered.valid {
                     s.problems.extend(covered.reasons.iter().cloned());
                 }
+                s.unchecked.extend(covered.unchecked.iter().cloned());
             }
             return Ok(shown);
         }
@@ -353,6 +358,7 @@ fn on_commit(
         for s in &mut shown {
             if let Some(r) = records.get(s.record) {
                 s.problems.clone_from(&r.problems);
+                s.unchecked.clone_from(&r.unchecked);
             }
         }
     }

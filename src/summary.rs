@@ -38,6 +38,9 @@ pub fn render(shown: &ShownProof) -> String {
     for problem in &shown.problems {
         let _ = writeln!(out, "DOES NOT HOLD: {problem}");
     }
+    for unchecked in &shown.unchecked {
+        let _ = writeln!(out, "NOT CHECKED: {unchecked}");
+    }
     if let Some(prompt) = &b.prompt_hash {
         let _ = writeln!(out, "prompt    {prompt}");
     }

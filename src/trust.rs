@@ -177,16 +177,16 @@ fn relative_to(repo: &gix::Repository, path: &Path) -> PathBuf {
 }
 
 fn file_at_commit(repo: &gix::Repository, commit: ObjectId, path: &str) -> Result<Option<String>, git::Error> {
-    let tree = repo
-        .find_commit(commit)
-        .and_then(|c| c.tree())
-        .doing(|| format!("read the tree of {commit}"))?;
+    let tree = git::tree_of(repo, commit)?;
+    git::ensure_objects(repo, [tree])?;
+    let tree = repo.find_tree(tree).doing(|| format!("read the tree of {commit}"))?;
     let Some(entry) = tree
         .lookup_entry_by_path(path)
         .doing(|| format!("look up {path} in {commit}"))?
     else {
         return Ok(None);
     };
+    git::ensure_objects(repo, [entry.object_id()])?;
     let blob = entry.object().doing(|| format!("read {path} in {commit}"))?;
     Ok(Some(blob.data.to_str_lossy().into_owned()))
 }

@@ -45,7 +45,8 @@ pub struct RecordReport {
     pub ignored: Option<String>,
     /// What is wrong with a record that counts; any makes the commit invalid.
     pub problems: Vec<String>,
-    /// What could not be checked here (a shallow clone without the base commit).
+    /// What could not be checked here (a shallow clone without the base commit, a partial
+    /// clone that could not fetch the objects); any makes the commit's verdict `Unchecked`.
     pub unchecked: Vec<String>,
     /// For a bundle made on another commit and carried here by rewrites: how.
     pub carried: Option<String>,
@@ -94,10 +95,13 @@ pub struct Covered {
     /// The commit whose note holds the covering proof.
     pub by: ObjectId,
     pub how: Coverage,
-    /// Whether that proof holds (its commit's verdict, with this commit's own checks).
+    /// Whether that proof holds as far as it was checked (its commit's verdict, with this
+    /// commit's own checks).
     pub valid: bool,
     /// Why not, when it does not.
     pub reasons: Vec<String>,
+    /// What of it could not be checked here.
+    pub unchecked: Vec<String>,
 }
 
 /// The ways a run's proof covers a commit.
@@ -135,10 +139,14 @@ impl Covered {
     }
 }
 
-/// Valid, invalid or missing.
+/// What a commit's proof comes to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verdict {
     Valid,
+    /// Nothing checked is wrong, but facts could not be recomputed here (a shallow clone
+    /// without the base, a partial clone that could not fetch): never a pass where a proof is
+    /// required, unless the caller accepts it.
+    Unchecked,
     Invalid,
     Missing,
 }
@@ -160,8 +168,9 @@ impl CommitReport {
     pub fn verdict(&self) -> Verdict {
         let Some(records) = &self.records else {
             return match &self.covered {
-                Some(c) if c.valid => Verdict::Valid,
-                Some(_) => Verdict::Invalid,
+                Some(c) if !c.valid => Verdict::Invalid,
+                Some(c) if !c.unchecked.is_empty() => Verdict::Unchecked,
+                Some(_) => Verdict::Valid,
                 None => Verdict::Missing,
             };
         };
@@ -172,7 +181,22 @@ impl CommitReport {
         if !counting().any(|r| r.kind == RecordKind::Bundle) {
             return Verdict::Invalid;
         }
+        if counting().any(|r| !r.unchecked.is_empty()) {
+            return Verdict::Unchecked;
+        }
         Verdict::Valid
+    }
+
+    /// What could not be checked here, of the records that count or the proof that covers.
+    pub fn unchecked(&self) -> Vec<String> {
+        match &self.records {
+            Some(records) => records
+                .iter()
+                .filter(|r| r.counts())
+                .flat_map(|r| r.unchecked.iter().cloned())
+                .collect(),
+            None => self.covered.iter().flat_map(|c| c.unchecked.iter().cloned()).collect(),
+        }
     }
 
     /// Every problem, each prefixed with the run it is about; when no bundle counts, why each
@@ -489,16 +513,16 @@ fn check_bundle(
     }
 }
 
-/// What does not hold of a counting bundle whose run landed on `commit` as the change from
-/// `onto` (matched by content): its statement and manifest, the numbers of that change, and the
-/// policy on the bundle with the decisions in force where it was proven.
+/// A counting bundle whose run landed on `commit` as the change from `onto` (matched by
+/// content), checked: its statement and manifest, the numbers of that change, and the policy on
+/// the bundle with the decisions in force where it was proven.
 pub fn check_landed(
     repo: &gix::Repository,
     view: &BundleView,
     onto: ObjectId,
     commit: ObjectId,
     policy: &Policy,
-) -> Vec<String> {
+) -> RecordReport {
     let bundle = view.bundle();
     let mut report = RecordReport {
         kind: RecordKind::Bundle,
@@ -518,11 +542,8 @@ pub fn check_landed(
         ));
     }
     recompute_facts(repo, bundle, &onto.to_string(), commit, &mut report);
-    report
-        .problems
-        .extend(report.unchecked.iter().map(|u| format!("not checked: {u}")));
     report.problems.extend(policy_findings(view, policy));
-    report.problems
+    report
 }
 
 /// A bundle carried to `commit` by steps that each say they kept the run's change. After
@@ -603,10 +624,14 @@ fn check_rewrite_patch(
                     id.as_deref().unwrap_or("none"),
                     last.new_patch_id.as_deref().unwrap_or("none")
                 )),
-                Err(_) => report.unchecked.push("the patch-id could not be recomputed".into()),
+                Err(e) => report
+                    .unchecked
+                    .push(format!("the patch-id could not be recomputed: {e}")),
             }
         }
-        _ => report.unchecked.push("the patch-id could not be recomputed".into()),
+        (Err(e), _) | (_, Some(Err(e))) => report
+            .unchecked
+            .push(format!("the patch-id could not be recomputed: {e}")),
     }
 }
 
@@ -720,9 +745,9 @@ fn recompute_facts(
                     .push("diff_stat is not what git diff --numstat -M says for base_sha..head_sha".into());
             }
         }
-        Err(_) => report
+        Err(e) => report
             .unchecked
-            .push("the diff base_sha..head_sha could not be read".into()),
+            .push(format!("the diff base_sha..head_sha could not be read: {e}")),
     }
 }
 

@@ -48,6 +48,11 @@ pub struct Args {
     /// passes the pushed value of the notes ref).
     #[arg(long, value_name = "REV")]
     notes: Option<String>,
+    /// With --require or --require-for: pass a proof whose signature and manifest hold but
+    /// whose facts could not be recomputed here (a shallow clone without the run's base, a
+    /// partial clone that could not fetch the objects). Without it such a proof fails.
+    #[arg(long)]
+    allow_unchecked: bool,
 }
 
 /// Whose commits must carry a proof.
@@ -71,12 +76,15 @@ struct Checked {
     required: bool,
     /// Why the commit counts as agent-made (with --require-for agents).
     agent: Option<String>,
+    /// `--allow-unchecked`.
+    allow_unchecked: bool,
 }
 
 impl Checked {
     fn failed(&self) -> bool {
         match self.report.verdict() {
             Verdict::Valid => false,
+            Verdict::Unchecked => self.required && !self.allow_unchecked,
             Verdict::Invalid => true,
             Verdict::Missing => self.required,
         }
@@ -85,6 +93,7 @@ impl Checked {
     fn verdict_word(&self) -> &'static str {
         match self.report.verdict() {
             Verdict::Valid => "valid",
+            Verdict::Unchecked => "unchecked",
             Verdict::Invalid => "invalid",
             Verdict::Missing if self.required => "missing",
             Verdict::Missing => "none",
@@ -93,12 +102,18 @@ impl Checked {
 
     fn reasons(&self) -> Vec<String> {
         let mut reasons = self.report.reasons();
-        if self.report.verdict() == Verdict::Missing {
-            reasons.push(match (&self.agent, self.required) {
+        match self.report.verdict() {
+            Verdict::Missing => reasons.push(match (&self.agent, self.required) {
                 (Some(why), _) => format!("no proof note, and the commit looks agent-made ({why})"),
                 (None, true) => "no proof note".into(),
                 (None, false) => "no proof note (not required)".into(),
-            });
+            }),
+            Verdict::Unchecked if self.failed() => reasons.push(
+                "a required proof whose facts could not be checked here does not pass: get the objects \
+                 (see 'not checked'), or pass --allow-unchecked to accept the signature and manifest alone"
+                    .into(),
+            ),
+            _ => {}
         }
         reasons
     }
@@ -116,6 +131,7 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<u8> {
         format,
         json,
         notes,
+        allow_unchecked,
     } = args;
     let format = if json { Format::Json } else { format };
     let repo = git_proof::git::discover(&ctx.dir)?;
@@ -170,7 +186,7 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<u8> {
         .into_iter()
         .map(|report| {
             let agent = match require_for {
-                Some(RequireFor::Agents) if report.verdict() == Verdict::Missing => {
+                Some(RequireFor::Agents) if matches!(report.verdict(), Verdict::Missing | Verdict::Unchecked) => {
                     verify::agent_signal(&repo, report.commit, &patterns)
                 }
                 _ => None,
@@ -179,6 +195,7 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<u8> {
                 required: require || agent.is_some(),
                 report,
                 agent,
+                allow_unchecked,
             }
         })
         .collect();
@@ -261,14 +278,7 @@ fn table_line(c: &Checked) -> String {
             line.push_str(&format!(" ({carried}, same patch-id)"));
         }
     }
-    let unchecked: Vec<&str> = c
-        .report
-        .records
-        .iter()
-        .flatten()
-        .flat_map(|rec| &rec.unchecked)
-        .map(String::as_str)
-        .collect();
+    let unchecked = c.report.unchecked();
     if !unchecked.is_empty() {
         line.push_str(&format!("  [not checked: {}]", unchecked.join("; ")));
     }
@@ -325,6 +335,7 @@ fn json_object(c: &Checked) -> serde_json::Value {
             },
             "description": cov.describe(),
         })),
+        "unchecked": c.report.unchecked(),
         "reasons": c.reasons(),
     })
 }

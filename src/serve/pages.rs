@@ -281,6 +281,9 @@ fn proof_body(shown: &ShownProof, subject: Option<&str>) -> Markup {
         @for problem in &shown.problems {
             p.notice.error { "This proof does not hold: " (problem) }
         }
+        @for unchecked in &shown.unchecked {
+            p.notice { "Not checked here: " (unchecked) }
+        }
         section #signature {
             h2 { "Signature" }
             p { span class={ "badge sig-" (shown.signature.state()) } { (shown.signature.state()) } " " (signature_text(&shown.signature)) }

@@ -16,6 +16,7 @@ mod ingest;
 mod install_agent;
 mod interop;
 mod landing;
+mod partial_clone;
 mod read_model;
 mod reindex;
 mod scope_dod;
