@@ -74,10 +74,47 @@ fn main() {
             "NOT met"
         }
     );
+    uncovered_commit(&repo, &commits, &signers, &binary);
     if std::env::var_os("BENCH_KEEP").is_some() {
         // For profiling: keep the repository, its key and the allowed_signers file.
         println!("kept {} (range {range})", tmp.keep().display());
     }
+}
+
+/// A commit with no note asks verify for coverage: a run that covers it or a landing onto it is
+/// looked for among every note, so it costs a read of every note. The git command doing the
+/// same reading is `git log --notes` over the history, timed alternately in the same run.
+fn uncovered_commit(repo: &Path, commits: &[String], signers: &Path, binary: &Path) {
+    let last = &commits[commits.len() - 1];
+    let tree = output(git(repo).args(["rev-parse", &format!("{last}^{{tree}}")]));
+    let bare = output(
+        git(repo)
+            .args(["commit-tree", tree.trim(), "-p", last, "-m"])
+            .arg("no proof"),
+    );
+    let bare = bare.trim().to_owned();
+    let (mut ours, mut theirs) = (Vec::new(), Vec::new());
+    for _ in 0..7 {
+        let started = Instant::now();
+        let status = Command::new(binary)
+            .current_dir(repo)
+            .args(["verify", "--require", &bare, "--allowed-signers"])
+            .arg(signers)
+            .stdout(Stdio::null())
+            .status()
+            .expect("git proof verify");
+        ours.push(started.elapsed());
+        assert_eq!(status.code(), Some(1), "a commit with no proof is missing");
+        theirs.push(time(git(repo).args(["log", "--notes=proof", "--format=%H%n%N", last])));
+    }
+    let (ours, theirs) = (bench::median(&mut ours), bench::median(&mut theirs));
+    println!(
+        "verify --require, no note   {:>8.1} ms (reads {} notes for coverage); git log --notes {:>8.1} ms; ratio {:.2}",
+        ms(ours),
+        commits.len(),
+        ms(theirs),
+        ours.as_secs_f64() / theirs.as_secs_f64()
+    );
 }
 
 fn shell_verify(repo: &Path, commit: &str, signers: &Path, scratch: &Path) {

@@ -12,6 +12,7 @@
 //! When the branch changed one of the run's files too, content cannot settle it: that is what
 //! `git proof land` is for.
 
+use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet};
 
 use gix::ObjectId;
@@ -75,10 +76,15 @@ pub fn from_notes(
     if targets.is_empty() {
         return Ok(());
     }
-    let notes = Notes::read(repo, notes_commit)?;
-    let mut found = runs_covering(repo, &notes, &targets, trust, policy)?;
+    // Every note is read, in the notes tree's order rather than the pack's: a cache keeps the
+    // delta bases note blobs share and the commits the walks meet from being inflated again.
+    let mut cached = repo.clone();
+    cached.object_cache_size_if_unset(4 * 1024 * 1024);
+    let repo = &cached;
+    let mut notes = Notes::read(repo, notes_commit)?;
+    let mut found = runs_covering(repo, &mut notes, &targets, trust, policy)?;
     let left: HashSet<ObjectId> = targets.into_iter().filter(|c| !found.contains_key(c)).collect();
-    found.extend(landings(repo, &notes, &left, trust, policy)?);
+    found.extend(landings(repo, &mut notes, &left, trust, policy)?);
     for report in reports.iter_mut() {
         if report.records.is_none() && report.covered.is_none() {
             report.covered = found.remove(&report.commit);
@@ -95,53 +101,92 @@ pub fn covering(repo: &gix::Repository, commit: ObjectId, trust: &Trust) -> Resu
     Ok(report.covered)
 }
 
-/// Every note of the notes ref (or of `notes_commit`), read once.
-struct Notes {
-    notes: Vec<(ObjectId, Vec<u8>)>,
+/// What coverage looks for in every note of the notes ref (or of `notes_commit`), from one
+/// read of each: the commit it is on, the bases its records name, and what each bundle's run
+/// left (path and blob), parsed without checking any signature: these only find candidates,
+/// and whether one counts is the read model's to say. Only the keys are kept; a candidate's
+/// note is read again to be checked.
+struct Notes<'repo> {
+    reader: NotesReader<'repo>,
+    commits: Vec<ObjectId>,
+    /// (base, note index): each bundle's `base_sha` and each rewrite record's new base.
+    bases: Vec<(ObjectId, usize)>,
+    /// (path, blob) a 1.1 bundle's run left there to the notes holding such a bundle.
+    by_result: HashMap<(String, String), Vec<usize>>,
 }
 
-impl Notes {
-    fn read(repo: &gix::Repository, notes_commit: Option<ObjectId>) -> Result<Self, git::Error> {
-        let (mut reader, listed) = match notes_commit {
+impl<'repo> Notes<'repo> {
+    fn read(repo: &'repo gix::Repository, notes_commit: Option<ObjectId>) -> Result<Self, git::Error> {
+        let (reader, listed) = match notes_commit {
             Some(at) => (NotesReader::at(repo, at)?, notes::list_notes_at(repo, at)?),
             None => (NotesReader::new(repo)?, notes::list_notes(repo)?),
         };
-        let mut notes = Vec::with_capacity(listed.len());
+        let mut notes = Self {
+            reader,
+            commits: Vec::with_capacity(listed.len()),
+            bases: Vec::new(),
+            by_result: HashMap::new(),
+        };
         for (commit, _) in listed {
-            if let Some(note) = reader.note(commit)? {
-                notes.push((commit, note));
+            let Some(note) = notes.reader.note(commit)? else {
+                continue;
+            };
+            let index = notes.commits.len();
+            notes.commits.push(commit);
+            let first_base = notes.bases.len();
+            for r in record::split(&note).records {
+                let base = match r.parse() {
+                    Ok(Content::Bundle(s)) => {
+                        for e in &s.predicate.diff_stat.entries {
+                            if let Some(blob) = &e.blob {
+                                let holders = notes.by_result.entry((e.path.clone(), blob.clone())).or_default();
+                                if holders.last() != Some(&index) {
+                                    holders.push(index);
+                                }
+                            }
+                        }
+                        s.predicate.base_sha
+                    }
+                    Ok(Content::Rewrite(s)) => s.predicate.new_base_sha,
+                    _ => continue,
+                };
+                if let Ok(base) = ObjectId::from_hex(base.as_bytes())
+                    && !notes.bases[first_base..].contains(&(base, index))
+                {
+                    notes.bases.push((base, index));
+                }
             }
         }
-        Ok(Self { notes })
+        Ok(notes)
     }
 
-    /// The bundles of every note, parsed without checking any signature (to find candidates;
-    /// whether one counts is the read model's to say).
-    fn bundles(&self) -> impl Iterator<Item = (usize, Bundle)> + '_ {
-        self.notes.iter().enumerate().flat_map(|(i, (_, note))| {
-            record::split(note)
-                .records
-                .into_iter()
-                .filter_map(move |r| match r.parse() {
-                    Ok(Content::Bundle(s)) => Some((i, s.predicate)),
-                    _ => None,
-                })
-        })
+    /// The bundles of the note at `index`, as written.
+    fn bundles_of(&mut self, index: usize) -> Result<Vec<Bundle>, git::Error> {
+        let note = self.reader.note(self.commits[index])?.unwrap_or_default();
+        Ok(record::split(&note)
+            .records
+            .into_iter()
+            .filter_map(|r| match r.parse() {
+                Ok(Content::Bundle(s)) => Some(s.predicate),
+                _ => None,
+            })
+            .collect())
     }
 
     /// The note at `index` under the trust in force, checked as `verify` checks it.
     fn check(
-        &self,
+        &mut self,
         repo: &gix::Repository,
         index: usize,
         trust: &Trust,
         policy: &Policy,
     ) -> Result<(NoteView, Option<CommitReport>), git::Error> {
-        let (commit, note) = &self.notes[index];
-        let view = NoteView::build(*commit, note, trust);
+        let commit = self.commits[index];
+        let note = self.reader.note(commit)?.unwrap_or_default();
+        let view = NoteView::build(commit, &note, trust);
         // A note whose commit is not in this clone (its branch deleted after a squash) can still
         // prove a landing; its own facts cannot be checked here.
-        let report = match git::is_commit(repo, *commit) {
+        let report = match git::is_commit(repo, commit) {
             true => Some(verify::check_view(repo, &view, policy)?),
             false => None,
         };
@@ -172,26 +217,22 @@ fn covered(run_id: &str, report: &CommitReport, how: Coverage) -> Covered {
 /// Targets that are commits of a run proven on a commit of the clone.
 fn runs_covering(
     repo: &gix::Repository,
-    notes: &Notes,
+    notes: &mut Notes<'_>,
     targets: &HashSet<ObjectId>,
     trust: &Trust,
     policy: &Policy,
 ) -> Result<HashMap<ObjectId, Covered>, git::Error> {
-    // Candidates first, from the bundles as written (a walk per run, no signature checked).
+    // Candidates first, from the records as written (a walk per run, no signature checked).
     let mut candidates: Vec<usize> = Vec::new();
-    for (index, (commit, note)) in notes.notes.iter().enumerate() {
-        if targets.contains(commit) || !git::is_commit(repo, *commit) {
+    for &(base, index) in &notes.bases {
+        let commit = notes.commits[index];
+        if candidates.last() == Some(&index) || targets.contains(&commit) {
             continue;
         }
-        let bases = bases_named(note);
-        for base in bases.into_iter().filter(|b| git::is_commit(repo, *b)) {
-            if git::commits_between(repo, base, *commit)?
-                .iter()
-                .any(|c| targets.contains(c))
-            {
-                candidates.push(index);
-                break;
-            }
+        // A base or commit that is not a commit here (its branch gone, or a record naming
+        // anything at all) makes no walk: the note is simply no candidate.
+        if git::commits_between(repo, base, commit).is_ok_and(|run| run.iter().any(|c| targets.contains(c))) {
+            candidates.push(index);
         }
     }
     let mut found = HashMap::new();
@@ -207,25 +248,6 @@ fn runs_covering(
         }
     }
     Ok(found)
-}
-
-/// The bases a note's records name for the change they prove: each bundle's `base_sha`, and
-/// each rewrite record's new base.
-fn bases_named(note: &[u8]) -> Vec<ObjectId> {
-    let mut bases = Vec::new();
-    for r in record::split(note).records {
-        let base = match r.parse() {
-            Ok(Content::Bundle(s)) => s.predicate.base_sha,
-            Ok(Content::Rewrite(s)) => s.predicate.new_base_sha,
-            _ => continue,
-        };
-        if let Ok(id) = ObjectId::from_hex(base.as_bytes())
-            && !bases.contains(&id)
-        {
-            bases.push(id);
-        }
-    }
-    bases
 }
 
 /// What a bundle of version 1.1 says each path it touched held at the base and at the head.
@@ -293,7 +315,7 @@ fn recorded_content(entries: &[DiffEntry]) -> bool {
 /// Targets that are a run's change landed by content (squash or rebase merge).
 fn landings(
     repo: &gix::Repository,
-    notes: &Notes,
+    notes: &mut Notes<'_>,
     targets: &HashSet<ObjectId>,
     trust: &Trust,
     policy: &Policy,
@@ -301,16 +323,6 @@ fn landings(
     let mut found = HashMap::new();
     if targets.is_empty() {
         return Ok(found);
-    }
-    // Bundles by (path, blob) of what their run left: a landed commit has the same.
-    let mut by_result: HashMap<(String, String), Vec<usize>> = HashMap::new();
-    let bundles: Vec<(usize, Bundle)> = notes.bundles().collect();
-    for (b, (_, bundle)) in bundles.iter().enumerate() {
-        for e in &bundle.diff_stat.entries {
-            if let Some(blob) = &e.blob {
-                by_result.entry((e.path.clone(), blob.clone())).or_default().push(b);
-            }
-        }
     }
     let mut checked: HashMap<usize, (NoteView, Option<CommitReport>)> = HashMap::new();
     for &target in targets {
@@ -327,46 +339,47 @@ fn landings(
                     gix::bstr::ByteSlice::to_str_lossy(change.path.as_slice()).into_owned(),
                     id.to_string(),
                 );
-                for b in by_result.get(&key).into_iter().flatten() {
-                    if !candidates.contains(b) {
-                        candidates.push(*b);
+                for note in notes.by_result.get(&key).into_iter().flatten() {
+                    if !candidates.contains(note) {
+                        candidates.push(*note);
                     }
                 }
             }
         }
-        for b in candidates {
-            let (note_index, bundle) = &bundles[b];
-            let Some(onto) = landed_onto(repo, bundle, target)? else {
-                continue;
-            };
-            if !checked.contains_key(note_index) {
-                checked.insert(*note_index, notes.check(repo, *note_index, trust, policy)?);
-            }
-            let (view, _) = &checked[note_index];
-            let Some(shown) = view.bundles.iter().find(|v| v.bundle() == bundle) else {
-                continue;
-            };
-            if !view.counts(shown.record) {
-                continue;
-            }
-            let checked = verify::check_landed(repo, shown, onto, target, policy);
-            let landing = Covered {
-                run_id: bundle.run_id.clone(),
-                by: view.commit,
-                how: Coverage::Landed { onto },
-                valid: checked.problems.is_empty(),
-                reasons: checked.problems,
-                unchecked: checked.unchecked,
-            };
-            for commit in git::commits_between(repo, onto, target)? {
-                if commit != target && targets.contains(&commit) {
-                    let mut with = landing.clone();
-                    with.how = Coverage::LandedWith { last: target };
-                    found.entry(commit).or_insert(with);
+        'candidates: for note_index in candidates {
+            for bundle in notes.bundles_of(note_index)? {
+                let Some(onto) = landed_onto(repo, &bundle, target)? else {
+                    continue;
+                };
+                if let Entry::Vacant(slot) = checked.entry(note_index) {
+                    slot.insert(notes.check(repo, note_index, trust, policy)?);
                 }
+                let (view, _) = &checked[&note_index];
+                let Some(shown) = view.bundles.iter().find(|v| *v.bundle() == bundle) else {
+                    continue;
+                };
+                if !view.counts(shown.record) {
+                    continue;
+                }
+                let checked = verify::check_landed(repo, shown, onto, target, policy);
+                let landing = Covered {
+                    run_id: bundle.run_id.clone(),
+                    by: view.commit,
+                    how: Coverage::Landed { onto },
+                    valid: checked.problems.is_empty(),
+                    reasons: checked.problems,
+                    unchecked: checked.unchecked,
+                };
+                for commit in git::commits_between(repo, onto, target)? {
+                    if commit != target && targets.contains(&commit) {
+                        let mut with = landing.clone();
+                        with.how = Coverage::LandedWith { last: target };
+                        found.entry(commit).or_insert(with);
+                    }
+                }
+                found.insert(target, landing);
+                break 'candidates;
             }
-            found.insert(target, landing);
-            break;
         }
     }
     Ok(found)
@@ -380,9 +393,9 @@ fn landed_onto(repo: &gix::Repository, bundle: &Bundle, commit: ObjectId) -> Res
         return Ok(None);
     };
     let tree_of = |c: ObjectId| {
-        repo.find_commit(c)
-            .and_then(|c| c.tree())
-            .doing(|| format!("read the tree of {c}"))
+        let tree = git::tree_of(repo, c)?;
+        git::ensure_objects(repo, [tree])?;
+        repo.find_tree(tree).doing(|| format!("read the tree of {c}"))
     };
     if !Change::held_by(&tree_of(commit)?, &change.after) {
         return Ok(None);

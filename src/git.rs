@@ -162,7 +162,7 @@ pub fn commits_newest_first<'r>(
     };
     let from = resolve_commit(repo, if from.is_empty() { "HEAD" } else { from })?;
     let to = resolve_commit(repo, if to.is_empty() { "HEAD" } else { to })?;
-    Ok(Box::new(walk_between(repo, from, to)?))
+    Ok(Box::new(walk_between(repo, from, to, Graph::IfPresent)?))
 }
 
 /// The id of `commit`'s tree.
@@ -211,11 +211,20 @@ pub fn workspace_id(repo: &gix::Repository, commit: ObjectId) -> Result<Option<S
     }
 }
 
-/// Commits reachable from `head` but not from `base`, oldest first.
+/// Commits reachable from `head` but not from `base`, oldest first: the commits of one run or
+/// one merge, a short walk.
 pub fn commits_between(repo: &gix::Repository, base: ObjectId, head: ObjectId) -> Result<Vec<ObjectId>, Error> {
-    let mut ids = walk_between(repo, base, head)?.collect::<Result<Vec<_>, _>>()?;
+    let mut ids = walk_between(repo, base, head, Graph::Ignore)?.collect::<Result<Vec<_>, _>>()?;
     ids.reverse();
     Ok(ids)
+}
+
+/// Whether a walk uses the commit-graph file. Looking for it costs a few system calls per walk,
+/// which a walk of a handful of commits (one per note when coverage searches) does not win back.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Graph {
+    IfPresent,
+    Ignore,
 }
 
 /// Commits reachable from `head` but not from `base`, newest first, as the walk finds them.
@@ -223,6 +232,7 @@ fn walk_between(
     repo: &gix::Repository,
     base: ObjectId,
     head: ObjectId,
+    graph: Graph,
 ) -> Result<impl Iterator<Item = Result<ObjectId, Error>> + '_, Error> {
     let walk = if base == head {
         None
@@ -230,6 +240,7 @@ fn walk_between(
         let walk = repo
             .rev_walk([head])
             .with_hidden([base])
+            .use_commit_graph(graph == Graph::IfPresent)
             .all()
             .doing(|| format!("walk {base}..{head}"))?;
         Some(walk.map(move |info| info.map(|info| info.id).doing(|| format!("walk {base}..{head}"))))
