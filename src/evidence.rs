@@ -27,11 +27,14 @@ pub enum EventType {
     ScopeViolationDecided,
     /// A hook payload that could not be mapped (its digest, never its text).
     IngestRejected,
+    /// The run was ended by git-proof because its end was never reported (its agent's next
+    /// session or turn began); not a terminal event.
+    RunSealed,
 }
 
 impl EventType {
-    /// Every type: docs/format.md's, in its order, then `ingest.rejected`.
-    pub const ALL: [EventType; 13] = [
+    /// Every type: docs/format.md's, in its order, then `ingest.rejected` and `run.sealed`.
+    pub const ALL: [EventType; 14] = [
         Self::RunStarted,
         Self::StepStarted,
         Self::StepCompleted,
@@ -45,6 +48,7 @@ impl EventType {
         Self::EvidenceManifestCreated,
         Self::ScopeViolationDecided,
         Self::IngestRejected,
+        Self::RunSealed,
     ];
 
     /// The dotted name, e.g. `run.started`.
@@ -63,6 +67,7 @@ impl EventType {
             Self::EvidenceManifestCreated => "evidence.manifest.created",
             Self::ScopeViolationDecided => "scope.violation.decided",
             Self::IngestRejected => "ingest.rejected",
+            Self::RunSealed => "run.sealed",
         }
     }
 

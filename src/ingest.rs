@@ -653,6 +653,21 @@ pub fn apply(
             now,
         )
     };
+    // A run whose turn never reported its end, ended honestly: failed, no terminal event.
+    let seal = |index: &mut Index, stale: &crate::store::RunRecord, next: Option<&str>| -> Result<Proof, run::Error> {
+        let key = key.ok_or(run::Error::Signing(crate::signing::Error::NoKey))?;
+        let was = stale.correlation_id.as_deref().unwrap_or("?");
+        let reason = match next {
+            Some(next) if next == was => {
+                format!("the next turn of session {was} began before this turn reported its end")
+            }
+            Some(next) => {
+                format!("session {next} began while this run of session {was} was open; its end was never reported")
+            }
+            None => format!("a new turn began while this run of session {was} was open; its end was never reported"),
+        };
+        run::seal(ws, index, &stale.run_id, &reason, key, now)
+    };
     // Every run a payload starts is filed under the agent's session.
     let start = |index: &mut Index, run_id: Option<String>, prompt: Option<Vec<u8>>| -> Result<String, run::Error> {
         let options = StartOptions {
@@ -669,14 +684,14 @@ pub fn apply(
             Action::TurnStart { prompt } => {
                 if let Some(active) = current.take() {
                     let run = index.run(&active)?;
-                    if run.is_active() && run.correlation_id.is_some() && run.correlation_id == n.session_id {
-                        // The previous turn of this session never reported its end.
-                        applied.finished.push(finish(index, &active, 1)?);
-                    } else if run.is_active() {
-                        // Someone else's run (a manual `git proof start`): this turn's events
-                        // belong to it rather than to a run that cannot start beside it.
+                    if run.is_active() && run.correlation_id.is_none() {
+                        // A run a person started (`git proof start`, `git proof run -- agent`):
+                        // this turn's events belong to it, and it is theirs to end.
                         current = Some(active);
                         continue;
+                    }
+                    if run.is_active() {
+                        applied.finished.push(seal(index, &run, n.session_id.as_deref())?);
                     }
                 }
                 let run_id = start(index, None, prompt.clone())?;
@@ -693,6 +708,19 @@ pub fn apply(
                 current = Some(run_id);
             }
             Action::Event { event_type, data } | Action::GenericEvent { event_type, data, .. } => {
+                if let Some(active) = &current
+                    && n.agent != Agent::Generic
+                    && n.session_id.is_some()
+                {
+                    let run = index.run(active)?;
+                    if run.is_active() && run.correlation_id.is_some() && run.correlation_id != n.session_id {
+                        // Another session's run, left open: that session is over (a killed
+                        // agent, a headless run that fires no prompt hook). Seal it; this
+                        // session gets its own run below.
+                        applied.finished.push(seal(index, &run, n.session_id.as_deref())?);
+                        current = None;
+                    }
+                }
                 let run_id = match &current {
                     Some(id) => id.clone(),
                     None => {

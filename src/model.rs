@@ -42,6 +42,11 @@ pub struct Bundle {
     pub changed_files: Vec<String>,
     pub diff_stat: DiffStat,
     pub dirty_files: Vec<String>,
+    /// Paths that had uncommitted changes when the run started and still hold what they held
+    /// then: not the run's doing, so neither in `dirty_files` nor scope violations. Absent in
+    /// bundle 1.0.
+    #[serde(default)]
+    pub dirty_at_start: Vec<String>,
     pub exit_code: i32,
     pub run_status: RunStatus,
     pub dod_results: Vec<DodResult>,

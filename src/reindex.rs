@@ -17,7 +17,7 @@ use gix::ObjectId;
 use crate::model::Bundle;
 use crate::notes::{self, NotesReader};
 use crate::run;
-use crate::store::{BundleRef, Ended, Imported, Index, RunRecord, RunState};
+use crate::store::{BundleRef, Ended, Ending, Imported, Index, RunRecord, RunState};
 use crate::trust::Trust;
 use crate::verify::{self, Policy};
 use crate::view::{BundleView, NoteView, Placement, SignatureCheck};
@@ -169,6 +169,18 @@ fn imported<'a>(run: &'a RunRecord, bundle: &'a Bundle, reference: &'a BundleRef
     }
 }
 
+/// How a run known from its proof alone ended: a proof whose manifest has no terminal event
+/// was sealed (its end never reported); an abandoned run has no proof.
+fn ending_of(bundle: &crate::model::Bundle) -> Ending {
+    if bundle.evidence.completeness.terminal_event_present {
+        Ending::Exited
+    } else {
+        Ending::Sealed {
+            reason: "its end was never reported".into(),
+        }
+    }
+}
+
 /// The index's records of a run known from its proof alone.
 fn records_of(found: &Found) -> (RunRecord, BundleRef) {
     let bundle = &found.bundle;
@@ -181,6 +193,7 @@ fn records_of(found: &Found) -> (RunRecord, BundleRef) {
             ended_at: bundle.generated_at.clone(),
             head_sha: bundle.head_sha.clone(),
             exit_code: bundle.exit_code,
+            how: ending_of(bundle),
         }),
         base_sha: bundle.base_sha.clone(),
         prompt_hash: bundle.prompt_hash.clone(),

@@ -101,6 +101,7 @@ pub fn write_proofs(repo: &Path, commits: &[String], key: &SigningKey) {
             changed_files: diff_stat.entries.iter().map(|e| e.path.clone()).collect(),
             diff_stat,
             dirty_files: Vec::new(),
+            dirty_at_start: Vec::new(),
             exit_code: 0,
             run_status: RunStatus::Succeeded,
             dod_results: Vec::new(),

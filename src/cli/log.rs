@@ -1,7 +1,7 @@
 //! `git proof log`: the runs in the index.
 
 use git_proof::model::RunStatus;
-use git_proof::store::RunState;
+use git_proof::store::{Ending, RunState};
 
 use super::Ctx;
 
@@ -32,6 +32,8 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<u8> {
                     "state": if run.is_active() { "active" } else { "ended" },
                     "run_status": end.map(|e| RunStatus::from_exit_code(e.exit_code).as_str()),
                     "exit_code": end.map(|e| e.exit_code),
+                    "ending": end.map(|e| e.how.as_str()),
+                    "end_reason": end.and_then(|e| e.how.reason()),
                     "started_at": run.started_at,
                     "ended_at": end.map(|e| &e.ended_at),
                     "base_sha": run.base_sha,
@@ -53,6 +55,7 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<u8> {
     for (run, proof) in &rows {
         let status = match &run.state {
             RunState::Active => "active".to_owned(),
+            RunState::Ended(end) if end.how != Ending::Exited => end.how.as_str().to_owned(),
             RunState::Ended(end) if end.exit_code == 0 => "succeeded".to_owned(),
             RunState::Ended(end) => format!("failed({})", end.exit_code),
         };

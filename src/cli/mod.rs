@@ -12,6 +12,7 @@ use git_proof::run::Workspace;
 use git_proof::trust::{self, Trust};
 use git_proof::{policy, run, signing, store};
 
+mod abandon;
 mod approve;
 mod event;
 mod finish;
@@ -28,6 +29,7 @@ mod run_cmd;
 mod serve;
 mod show;
 mod start;
+mod status;
 mod sync;
 mod uninstall;
 mod verify_cmd;
@@ -62,6 +64,8 @@ enum Command {
     Install(install::Args),
     Uninstall(uninstall::Args),
     Finish(finish::Args),
+    Status(status::Args),
+    Abandon(abandon::Args),
     Run(run_cmd::Args),
     Show(show::Args),
     Log(log::Args),
@@ -143,6 +147,8 @@ fn dispatch(cli: Cli) -> anyhow::Result<u8> {
         Command::Install(args) => install::run(args, &ctx),
         Command::Uninstall(args) => uninstall::run(args, &ctx),
         Command::Finish(args) => finish::run(args, &ctx),
+        Command::Status(args) => status::run(args, &ctx),
+        Command::Abandon(args) => abandon::run(args, &ctx),
         Command::Run(args) => run_cmd::run(args, &ctx),
         Command::Show(args) => show::run(args, &ctx),
         Command::Log(args) => log::run(args, &ctx),

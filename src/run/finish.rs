@@ -17,7 +17,7 @@ use crate::notes::{self, Appended, NotesReader};
 use crate::policy::{self, ScopeMatcher};
 use crate::record::{self, Content, Record};
 use crate::signing::{self, AllowedSigners, SigningKey};
-use crate::store::{BundleRef, Index, NewEvent, RunRecord};
+use crate::store::{BundleRef, Ending, Index, NewEvent, RunEnd, RunRecord};
 use crate::{diffstat, dod, git};
 
 /// What `finish` needs.
@@ -60,7 +60,13 @@ pub fn finish(
     // The worktree as the agent left it, before DoD checks add build output to it.
     let dirty = git::dirty_files_in_background(&ws.repo);
     let now_text = format_time(now);
-    let run = end_run(ws, index, run_id, opts.exit_code, &now_text)?;
+    let run = end_run(
+        ws,
+        index,
+        run_id,
+        &RunEnd::exited(opts.exit_code.unwrap_or(0)),
+        &now_text,
+    )?;
     let end = run.ended().cloned().ok_or(Error::NoActiveRun)?;
     let (base, head) = (parse_id(&run.base_sha)?, parse_id(&end.head_sha)?);
     trace.step("end the run");
@@ -68,7 +74,9 @@ pub fn finish(
     trace.step("DoD checks");
     let diff_stat = diffstat::diff_stat(&ws.repo, base, head)?;
     trace.step("diff");
-    let dirty_files = dirty.join().map_err(|_| Error::StatusThread)??;
+    let dirty_now = dirty.join().map_err(|_| Error::StatusThread)??;
+    let (dirty_files, dirty_at_start) =
+        super::dirty::split(&ws.workdir, index.started_data(run_id)?.as_ref(), dirty_now);
     trace.step("status (joined)");
     let scope_violations = violations(index, &run, &diff_stat, &dirty_files)?;
     trace.step("scope");
@@ -87,6 +95,7 @@ pub fn finish(
         changed_files: diff_stat.entries.iter().map(|e| e.path.clone()).collect(),
         diff_stat,
         dirty_files,
+        dirty_at_start,
         exit_code: end.exit_code,
         run_status: RunStatus::from_exit_code(end.exit_code),
         dod_results,
@@ -121,11 +130,11 @@ pub fn finish(
 /// Step 1: the run as it ended. An active run is ended now, with `commit.recorded` for each of
 /// its commits the post-commit hook did not see and its terminal event; a run that has ended
 /// is returned as it ended.
-fn end_run(
+pub(super) fn end_run(
     ws: &Workspace,
     index: &mut Index,
     run_id: &str,
-    exit_code: Option<i32>,
+    end: &RunEnd,
     now: &str,
 ) -> Result<RunRecord, Error> {
     let run = index.run(run_id)?;
@@ -143,7 +152,9 @@ fn end_run(
             .iter()
             .map(ToString::to_string)
             .collect();
-        index.end_run(run_id, &head.to_string(), exit_code.unwrap_or(0), &commits, now)?
+        index.end_run(run_id, &head.to_string(), end, &commits, now)?
+    } else if run.ended().is_some_and(|e| matches!(e.how, Ending::Abandoned { .. })) {
+        return Err(Error::Abandoned(run_id.to_owned()));
     } else {
         run
     };
@@ -188,7 +199,7 @@ fn violations(
 }
 
 /// Step 4: the evidence manifest, built once and stored; whether this call built it.
-fn manifest(
+pub(super) fn manifest(
     ws: &Workspace,
     index: &mut Index,
     run: &RunRecord,
@@ -310,8 +321,17 @@ pub fn finalize_evidence(
 ) -> Result<Finalized, Error> {
     check_run_id(run_id)?;
     let run = index.run(run_id)?;
-    if run.is_active() {
+    let Some(end) = run.ended() else {
         return Err(Error::RunActive(run_id.to_owned()));
+    };
+    if matches!(end.how, Ending::Abandoned { .. }) {
+        // Abandoned work is never signed; its manifest was built when it was abandoned.
+        let (manifest, created) = manifest(ws, index, &run, parse_id(&run.base_sha)?, end.exit_code)?;
+        return Ok(if created {
+            Finalized::Created(manifest)
+        } else {
+            Finalized::Existing(manifest)
+        });
     }
     {
         let _lock = lock_run(&ws.common_dir, run_id)?;

@@ -1,5 +1,7 @@
 //! The run lifecycle: start, events, and [`finish`], which ends a run and writes its proof.
 
+mod dirty;
+mod end;
 mod finish;
 pub mod marker;
 
@@ -9,6 +11,7 @@ use std::path::{Path, PathBuf};
 use gix::ObjectId;
 use serde_json::Value;
 
+pub use end::{abandon, seal};
 pub use finish::{Finalized, FinishOptions, Proof, bundle_by_digest, finalize_evidence, finish, sign_bundle};
 
 use crate::canon;
@@ -65,6 +68,12 @@ pub enum Error {
     /// Evidence asked for of a run that has not ended.
     #[error("run '{0}' is still active; its evidence is finalized when it ends (`git proof finish --run {0}`)")]
     RunActive(String),
+    /// Abandoning a run that has already ended.
+    #[error("run '{0}' has already ended; only an active run can be abandoned (see `git proof status`)")]
+    NotActive(String),
+    /// A proof asked for of a run a person abandoned.
+    #[error("run '{0}' was abandoned: it gets no proof (start a new run for work to be proven)")]
+    Abandoned(String),
 }
 
 impl Classify for Error {
@@ -77,7 +86,9 @@ impl Classify for Error {
             Self::Canon(_) | Self::Lock { .. } | Self::StatusThread | Self::Marker(_) => ErrorKind::Internal,
             Self::NoActiveRun | Self::ProofMissing { .. } => ErrorKind::NotFound,
             Self::BadRunId(_) | Self::BadEvent(_) => ErrorKind::BadInput,
-            Self::OtherWorktree { .. } | Self::RunActive(_) => ErrorKind::Conflict,
+            Self::OtherWorktree { .. } | Self::RunActive(_) | Self::NotActive(_) | Self::Abandoned(_) => {
+                ErrorKind::Conflict
+            }
         }
     }
 
@@ -88,6 +99,8 @@ impl Classify for Error {
             Self::Signing(e) => e.code(),
             Self::BadRunId(_) => "bad_run_id",
             Self::RunActive(_) => "run_active",
+            Self::NotActive(_) => "run_ended",
+            Self::Abandoned(_) => "run_abandoned",
             Self::NoActiveRun => "no_active_run",
             Self::ProofMissing { .. } => "no_proof",
             other => other.kind().code(),
@@ -176,6 +189,13 @@ pub fn start(ws: &Workspace, index: &mut Index, opts: StartOptions, now: jiff::T
         }
         None => new_run_id(now),
     };
+    // Refused before anything is written: the marker of the run that is active stays as it is.
+    if let Some(active) = index.active_run(&ws.worktree_key())? {
+        return Err(store::Error::AlreadyActive { run_id: active }.into());
+    }
+    if index.run(&run_id).is_ok() {
+        return Err(store::Error::DuplicateRun(run_id).into());
+    }
     let (scope, dod) = policy::effective(&ws.workdir, &opts.rules)?;
     let prompt_hash = opts.prompt.as_deref().map(canon::prefixed_sha256);
     let started_at = format_time(now);
@@ -195,9 +215,10 @@ pub fn start(ws: &Workspace, index: &mut Index, opts: StartOptions, now: jiff::T
     if let Some(size) = opts.prompt.as_ref().map(Vec::len) {
         data["prompt_size"] = size.into();
     }
+    dirty::record(&mut data, dirty::snapshot(ws)?);
     // Before the run exists, so that a commit made the moment after never misses it.
     marker::mark_active(ws.repo.git_dir(), &run_id).map_err(Error::Marker)?;
-    index.start_run(
+    let started = index.start_run(
         &run,
         NewEvent {
             event_type: EventType::RunStarted,
@@ -206,7 +227,16 @@ pub fn start(ws: &Workspace, index: &mut Index, opts: StartOptions, now: jiff::T
             data,
             idempotency_key: Some(format!("run.started:{run_id}")),
         },
-    )?;
+    );
+    if let Err(e) = started {
+        // Another start won the race, or the index failed: the marker says what is true now.
+        match index.active_run(&ws.worktree_key()) {
+            Ok(Some(active)) => marker::mark_active(ws.repo.git_dir(), &active),
+            _ => marker::clear_active(ws.repo.git_dir()),
+        }
+        .map_err(Error::Marker)?;
+        return Err(e.into());
+    }
     Ok(run)
 }
 
@@ -237,7 +267,11 @@ pub fn append_event(
             known.join(", ")
         ))
     })?;
-    if kind == EventType::RunStarted || kind.is_terminal() || kind == EventType::EvidenceManifestCreated {
+    if matches!(
+        kind,
+        EventType::RunStarted | EventType::EvidenceManifestCreated | EventType::RunSealed
+    ) || kind.is_terminal()
+    {
         return Err(Error::BadEvent(format!(
             "'{event_type}' is recorded by git proof itself (start/finish), not by `event`"
         )));
@@ -288,7 +322,8 @@ pub fn record_commit(
     )?)
 }
 
-pub(crate) fn parse_id(hex: &str) -> Result<ObjectId, Error> {
+/// A commit id the index recorded.
+pub fn parse_id(hex: &str) -> Result<ObjectId, Error> {
     ObjectId::from_hex(hex.as_bytes()).map_err(|_| {
         Error::Store(store::Error::Malformed {
             what: "commit id",

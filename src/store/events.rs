@@ -36,6 +36,35 @@ impl Index {
     }
 
     /// The run's events in stream order.
+    /// How many events the run's stream holds.
+    pub fn event_count(&self, run_id: &str) -> Result<u64> {
+        self.conn
+            .query_row("SELECT COUNT(*) FROM events WHERE run_id = ?1", params![run_id], |r| {
+                r.get::<_, i64>(0)
+            })
+            .map(|n| u64::try_from(n).unwrap_or(0))
+            .map_err(self.err("count events"))
+    }
+
+    /// The data of the run's first event, `run.started`.
+    pub fn started_data(&self, run_id: &str) -> Result<Option<serde_json::Value>> {
+        let data: Option<String> = self
+            .conn
+            .query_row(
+                "SELECT data_json FROM events WHERE run_id = ?1 AND stream_seq = 1",
+                params![run_id],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(self.err("read the run's start"))?;
+        data.map(|d| serde_json::from_str(&d))
+            .transpose()
+            .map_err(|_| Error::Malformed {
+                what: "run.started event",
+                run_id: run_id.to_owned(),
+            })
+    }
+
     pub fn events(&self, run_id: &str) -> Result<Vec<Event>> {
         let mut stmt = self
             .conn

@@ -18,7 +18,7 @@ use rusqlite::{Connection, TransactionBehavior};
 use serde_json::Value;
 
 pub use events::commit_recorded_key;
-pub use runs::Imported;
+pub use runs::{Imported, RunEnd};
 
 use crate::error::{Classify, ErrorKind};
 use crate::evidence::EventType;
@@ -49,7 +49,9 @@ pub enum Error {
     #[error("run '{0}' has already ended; its event stream is closed")]
     RunEnded(String),
     /// The worktree already has an active run.
-    #[error("run '{run_id}' is already active in this worktree; finish it first (`git proof finish`)")]
+    #[error(
+        "run '{run_id}' is already active in this worktree; end it first (`git proof finish`, or `git proof abandon` if it is not to be proven)"
+    )]
     AlreadyActive { run_id: String },
     /// A run id that is taken.
     #[error("a run with id '{0}' already exists")]
@@ -142,7 +144,55 @@ pub struct Ended {
     pub ended_at: String,
     /// HEAD when it ended.
     pub head_sha: String,
+    /// The exit code reported, or [`NO_EXIT_CODE`] when nothing reported one.
     pub exit_code: i32,
+    pub how: Ending,
+}
+
+/// The exit code of a run whose end nobody reported (sealed or abandoned): not a process's.
+pub const NO_EXIT_CODE: i32 = -1;
+
+/// What ended a run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Ending {
+    /// Its agent or command reported its end (`finish`, a turn's end, `run`).
+    Exited,
+    /// It was still open when its agent's next session or turn began, so its end was never
+    /// reported: it has no terminal event and never succeeded.
+    Sealed { reason: String },
+    /// A person ended it as work not to be proven as finished (`git proof abandon`).
+    Abandoned { reason: Option<String> },
+}
+
+impl Ending {
+    /// The name in the index and in JSON.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::Exited => "exited",
+            Self::Sealed { .. } => "sealed",
+            Self::Abandoned { .. } => "abandoned",
+        }
+    }
+
+    /// Why it ended so, when it was not reported.
+    pub fn reason(&self) -> Option<&str> {
+        match self {
+            Self::Exited => None,
+            Self::Sealed { reason } => Some(reason),
+            Self::Abandoned { reason } => reason.as_deref(),
+        }
+    }
+
+    fn from_row(name: Option<&str>, reason: Option<String>) -> Option<Self> {
+        Some(match name {
+            None | Some("exited") => Self::Exited,
+            Some("sealed") => Self::Sealed {
+                reason: reason.unwrap_or_default(),
+            },
+            Some("abandoned") => Self::Abandoned { reason },
+            Some(_) => return None,
+        })
+    }
 }
 
 /// Where a run's proof is.
@@ -191,7 +241,7 @@ impl Drop for Index {
 }
 
 /// Bumped when [`SCHEMA`] changes; stored as SQLite's `user_version`.
-const SCHEMA_VERSION: i64 = 3;
+const SCHEMA_VERSION: i64 = 4;
 
 const SCHEMA: &str = r#"
 CREATE TABLE IF NOT EXISTS runs (
@@ -207,7 +257,10 @@ CREATE TABLE IF NOT EXISTS runs (
     scope_json     TEXT NOT NULL,
     dod_json       TEXT NOT NULL,
     correlation_id TEXT,
-    thread_id      TEXT
+    thread_id      TEXT,
+    -- NULL or 'exited', 'sealed', 'abandoned' (schema 4; see `Ending`).
+    ending         TEXT,
+    end_reason     TEXT
 );
 CREATE UNIQUE INDEX IF NOT EXISTS runs_one_active_per_worktree ON runs (worktree) WHERE state = 'active';
 -- Newest first, a page at a time, without sorting every run (`git proof serve`).
@@ -342,9 +395,32 @@ impl Index {
                 .pragma_update(None, "journal_mode", "WAL")
                 .map_err(wrap("switch to WAL"))?;
             self.conn.execute_batch(SCHEMA).map_err(wrap("create the schema"))?;
+            self.add_missing_columns()?;
             self.conn
                 .pragma_update(None, "user_version", SCHEMA_VERSION)
                 .map_err(wrap("record the schema version"))?;
+        }
+        Ok(())
+    }
+
+    /// Columns later schemas added to tables an older index already has (`CREATE TABLE IF
+    /// NOT EXISTS` leaves those as they were).
+    fn add_missing_columns(&self) -> Result<()> {
+        let wrap = |action| sql_error(&self.path, action);
+        let mut stmt = self
+            .conn
+            .prepare("SELECT name FROM pragma_table_info('runs')")
+            .map_err(wrap("read the runs table's columns"))?;
+        let columns = stmt
+            .query_map([], |r| r.get::<_, String>(0))
+            .and_then(Iterator::collect::<rusqlite::Result<Vec<_>>>)
+            .map_err(wrap("read the runs table's columns"))?;
+        for column in ["ending", "end_reason"] {
+            if !columns.iter().any(|c| c == column) {
+                self.conn
+                    .execute_batch(&format!("ALTER TABLE runs ADD COLUMN {column} TEXT"))
+                    .map_err(wrap("add a column to the runs table"))?;
+            }
         }
         Ok(())
     }

@@ -4,7 +4,7 @@ use rusqlite::{OptionalExtension, params};
 
 use super::events::{commit_recorded_key, insert_event};
 use super::results::{insert_bundle_ref, insert_checks, insert_manifest, insert_violations};
-use super::{BundleRef, Ended, Error, Index, NewEvent, Result, RunRecord, RunState, begin, sql_error};
+use super::{BundleRef, Ended, Ending, Error, Index, NewEvent, Result, RunRecord, RunState, begin, sql_error};
 use crate::evidence::{Event, EventType};
 use crate::model::{DodResult, Manifest, ScopeViolation};
 
@@ -120,13 +120,13 @@ impl Index {
     }
 
     /// Ends an active run: appends `commit.recorded` for each commit not yet recorded, then the
-    /// terminal event, and marks the run ended, in one transaction. On a run that has already
+    /// event that ends it (see [`RunEnd`]), and marks the run ended, in one transaction. On a run that has already
     /// ended this changes nothing and returns the run as it ended.
     pub fn end_run(
         &mut self,
         run_id: &str,
         head_sha: &str,
-        exit_code: i32,
+        end: &RunEnd,
         commits: &[String],
         ended_at: &str,
     ) -> Result<RunRecord> {
@@ -162,26 +162,29 @@ impl Index {
             )
             .map_err(|e| e.into_error(&path))?;
         }
-        let terminal = if exit_code == 0 {
-            EventType::RunCompleted
-        } else {
-            EventType::RunFailed
-        };
         insert_event(
             &tx,
             run_id,
             NewEvent {
-                event_type: terminal,
+                event_type: end.event_type(),
                 event_id: None,
                 occurred_at: ended_at.to_owned(),
-                data: serde_json::json!({ "exit_code": exit_code, "head_sha": head_sha }),
+                data: end.event_data(head_sha),
                 idempotency_key: Some(format!("run.ended:{run_id}")),
             },
         )
         .map_err(|e| e.into_error(&path))?;
         tx.execute(
-            "UPDATE runs SET state = 'ended', ended_at = ?2, head_sha = ?3, exit_code = ?4 WHERE run_id = ?1",
-            params![run_id, ended_at, head_sha, exit_code],
+            "UPDATE runs SET state = 'ended', ended_at = ?2, head_sha = ?3, exit_code = ?4, ending = ?5, end_reason = ?6
+             WHERE run_id = ?1",
+            params![
+                run_id,
+                ended_at,
+                head_sha,
+                end.exit_code,
+                end.how.as_str(),
+                end.how.reason()
+            ],
         )
         .map_err(sql("end the run"))?;
         tx.commit().map_err(sql("commit"))?;
@@ -213,12 +216,14 @@ impl Index {
         let statement = match how {
             Import::New => {
                 "INSERT OR IGNORE INTO runs (run_id, worktree, state, started_at, ended_at, base_sha, head_sha,
-                                             exit_code, prompt_hash, scope_json, dod_json, correlation_id, thread_id)
-                 VALUES (?1, '', 'ended', ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
+                                             exit_code, prompt_hash, scope_json, dod_json, correlation_id, thread_id,
+                                             ending, end_reason)
+                 VALUES (?1, '', 'ended', ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"
             }
             Import::Replace => {
                 "UPDATE runs SET started_at = ?2, ended_at = ?3, base_sha = ?4, head_sha = ?5, exit_code = ?6,
-                                 prompt_hash = ?7, scope_json = ?8, dod_json = ?9, correlation_id = ?10, thread_id = ?11
+                                 prompt_hash = ?7, scope_json = ?8, dod_json = ?9, correlation_id = ?10, thread_id = ?11,
+                                 ending = ?12, end_reason = ?13
                  WHERE run_id = ?1 AND worktree = '' AND state = 'ended'"
             }
         };
@@ -243,6 +248,43 @@ impl Index {
     }
 }
 
+/// How an active run is to end.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunEnd {
+    pub exit_code: i32,
+    pub how: Ending,
+}
+
+impl RunEnd {
+    /// The run's agent or command reported its end with this exit code.
+    pub fn exited(exit_code: i32) -> Self {
+        Self {
+            exit_code,
+            how: Ending::Exited,
+        }
+    }
+
+    /// The event that ends it: `run.completed` or `run.failed` for a reported end (an
+    /// abandoned run is failed work), `run.sealed` (not terminal) for a run whose end was never
+    /// reported, so its manifest says `terminal_event_present: false`.
+    fn event_type(&self) -> EventType {
+        match self.how {
+            Ending::Exited if self.exit_code == 0 => EventType::RunCompleted,
+            Ending::Exited | Ending::Abandoned { .. } => EventType::RunFailed,
+            Ending::Sealed { .. } => EventType::RunSealed,
+        }
+    }
+
+    fn event_data(&self, head_sha: &str) -> serde_json::Value {
+        let mut data = serde_json::json!({ "exit_code": self.exit_code, "head_sha": head_sha });
+        if self.how != Ending::Exited {
+            data["ending"] = self.how.as_str().into();
+            data["reason"] = self.how.reason().into();
+        }
+        data
+    }
+}
+
 /// Whether an import adds a run or replaces an earlier import of it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Import {
@@ -260,7 +302,7 @@ pub struct Imported<'a> {
     pub reference: &'a BundleRef,
 }
 
-/// Runs `statement` (an insert or update of `runs`) with an imported run's eleven values.
+/// Runs `statement` (an insert or update of `runs`) with an imported run's thirteen values.
 fn write_imported_run(
     tx: &rusqlite::Transaction<'_>,
     statement: &str,
@@ -281,6 +323,8 @@ fn write_imported_run(
             serde_json::to_string(&run.dod).unwrap_or_default(),
             run.correlation_id,
             run.thread_id,
+            end.how.as_str(),
+            end.how.reason(),
         ],
     )
 }
@@ -294,7 +338,7 @@ fn imported_end(run: &RunRecord) -> Result<&Ended> {
 }
 
 const RUN_SELECT: &str = "SELECT run_id, worktree, state, started_at, ended_at, base_sha, head_sha, exit_code,
-    prompt_hash, scope_json, dod_json, correlation_id, thread_id FROM runs";
+    prompt_hash, scope_json, dod_json, correlation_id, thread_id, ending, end_reason FROM runs";
 
 fn run_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<std::result::Result<RunRecord, &'static str>> {
     let scope: String = r.get(9)?;
@@ -308,10 +352,14 @@ fn run_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<std::result::Result<R
             let (Some(ended_at), Some(head_sha), Some(exit_code)) = (r.get(4)?, r.get(6)?, r.get(7)?) else {
                 return Ok(Err("end of the run"));
             };
+            let Some(how) = Ending::from_row(r.get::<_, Option<String>>(13)?.as_deref(), r.get(14)?) else {
+                return Ok(Err("how the run ended"));
+            };
             RunState::Ended(Ended {
                 ended_at,
                 head_sha,
                 exit_code,
+                how,
             })
         }
     };

@@ -112,6 +112,7 @@ fn full_run_records_every_fact_as_git_reports_it() {
         "changed_files",
         "diff_stat",
         "dirty_files",
+        "dirty_at_start",
         "exit_code",
         "run_status",
         "dod_results",

@@ -21,6 +21,7 @@ mod read_model;
 mod reindex;
 mod scope_dod;
 mod serve;
+mod steering;
 mod tamper;
 mod trust_rule;
 mod vectors;

@@ -100,6 +100,7 @@ fn bundle(run_id: &str, head: &str) -> Bundle {
             }],
         },
         dirty_files: vec![],
+        dirty_at_start: vec![],
         exit_code: 0,
         run_status: RunStatus::Succeeded,
         dod_results: vec![],

@@ -24,6 +24,7 @@ pub struct TestRepo {
 }
 
 /// What a command printed and how it ended.
+#[derive(Debug)]
 pub struct Run {
     pub stdout: String,
     pub stderr: String,
