@@ -67,6 +67,7 @@ pub fn install(agent: Agent, root: &Path, dry_run: bool) -> Result<Vec<Change>, 
     match agent {
         Agent::ClaudeCode => merge_json(&root.join(".claude/settings.json"), dry_run, |config| {
             let events = [
+                "SessionStart",
                 "UserPromptSubmit",
                 "PreToolUse",
                 "PostToolUse",
@@ -83,40 +84,61 @@ pub fn install(agent: Agent, root: &Path, dry_run: bool) -> Result<Vec<Change>, 
             )
         }),
         Agent::Codex => merge_json(&root.join(".codex/hooks.json"), dry_run, |config| {
-            let events = ["UserPromptSubmit", "PreToolUse", "PostToolUse", "Stop"];
-            add_matcher_hooks(
-                config,
-                &events,
-                json!({"type": "command", "command": cmd, "timeout": 30}),
-                &cmd,
-            )
+            let events = ["SessionStart", "UserPromptSubmit", "PreToolUse", "PostToolUse", "Stop"];
+            let hook = json!({"type": "command", "command": cmd, "timeout": 30});
+            let changed = add_matcher_hooks(config, &events, hook, &cmd);
+            // Codex gives these 1 s unless told, and at most 3 s.
+            let hook = json!({"type": "command", "command": cmd, "timeout": 3});
+            add_matcher_hooks(config, &["Interrupt", "SessionEnd"], hook, &cmd) || changed
         }),
         Agent::Gemini => merge_json(&root.join(".gemini/settings.json"), dry_run, |config| {
-            let events = ["BeforeAgent", "BeforeTool", "AfterTool", "AfterAgent"];
+            let events = [
+                "SessionStart",
+                "BeforeAgent",
+                "BeforeTool",
+                "AfterTool",
+                "AfterAgent",
+                "SessionEnd",
+            ];
             let hook = json!({"name": "git-proof", "type": "command", "command": cmd, "timeout": 30000});
             add_matcher_hooks(config, &events, hook, &cmd)
         }),
         Agent::Cursor => merge_json(&root.join(".cursor/hooks.json"), dry_run, |config| {
             let events = [
+                "sessionStart",
                 "beforeSubmitPrompt",
                 "preToolUse",
                 "postToolUse",
                 "postToolUseFailure",
                 "afterFileEdit",
                 "stop",
+                "sessionEnd",
             ];
-            add_flat_hooks(config, &events, json!({"command": cmd}), "command", &cmd)
+            let mut changed = false;
+            for event in events {
+                changed |= add_flat_hook(config, event, json!({"command": cmd}), "command", &cmd);
+            }
+            changed
         }),
         Agent::Copilot => merge_json(&root.join(".github/hooks/git-proof.json"), dry_run, |config| {
+            // Copilot's camelCase payloads do not name their event: each hook's command does.
             let events = [
                 "sessionStart",
                 "userPromptSubmitted",
                 "preToolUse",
                 "postToolUse",
+                "postToolUseFailure",
+                "agentStop",
                 "sessionEnd",
             ];
-            let hook = json!({"type": "command", "bash": cmd, "cwd": ".", "timeoutSec": 30});
-            add_flat_hooks(config, &events, hook, "bash", &cmd)
+            let mut changed = false;
+            for event in events {
+                let cmd = format!("{cmd} --event {event}");
+                let hook = json!({"type": "command", "bash": cmd, "cwd": ".", "timeoutSec": 30});
+                changed |= add_flat_hook(config, event, hook, "bash", &cmd);
+            }
+            // Earlier installs named no event; their entries would record every payload twice.
+            remove_flat_hooks(config, "bash", &command(Agent::Copilot)) || changed
         }),
         Agent::Cline => {
             let events = [
@@ -158,23 +180,33 @@ fn add_matcher_hooks(config: &mut Map<String, Value>, events: &[&str], hook: Val
     changed
 }
 
-/// Adds `hook` to each event's list (Cursor's and Copilot's versioned shape) unless a hook
-/// whose `command_key` is our command is already there. Returns whether anything changed.
-fn add_flat_hooks(config: &mut Map<String, Value>, events: &[&str], hook: Value, command_key: &str, cmd: &str) -> bool {
+/// Adds `hook` to the event's list (Cursor's and Copilot's versioned shape) unless a hook
+/// whose `command_key` is `cmd` is already there. Returns whether anything changed.
+fn add_flat_hook(config: &mut Map<String, Value>, event: &str, hook: Value, command_key: &str, cmd: &str) -> bool {
     config.entry("version").or_insert(json!(1));
-    let mut changed = false;
-    let hooks = object_at(config, "hooks");
-    for event in events {
-        let list = array_at(hooks, event);
-        if !list
-            .iter()
-            .any(|h| h.get(command_key).and_then(Value::as_str) == Some(cmd))
-        {
-            list.push(hook.clone());
-            changed = true;
-        }
+    let list = array_at(object_at(config, "hooks"), event);
+    if list
+        .iter()
+        .any(|h| h.get(command_key).and_then(Value::as_str) == Some(cmd))
+    {
+        return false;
     }
-    changed
+    list.push(hook);
+    true
+}
+
+/// Removes every hook whose `command_key` is exactly `cmd`. Returns whether any was there.
+fn remove_flat_hooks(config: &mut Map<String, Value>, command_key: &str, cmd: &str) -> bool {
+    let Some(hooks) = config.get_mut("hooks").and_then(Value::as_object_mut) else {
+        return false;
+    };
+    let mut removed = false;
+    for list in hooks.values_mut().filter_map(Value::as_array_mut) {
+        let before = list.len();
+        list.retain(|h| h.get(command_key).and_then(Value::as_str) != Some(cmd));
+        removed |= list.len() != before;
+    }
+    removed
 }
 
 fn object_at<'a>(map: &'a mut Map<String, Value>, key: &str) -> &'a mut Map<String, Value> {

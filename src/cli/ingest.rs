@@ -19,6 +19,10 @@ pub struct Args {
     /// the payload].
     #[arg(long, value_name = "NAME")]
     agent: Option<String>,
+    /// The hook event, for agents whose payloads do not name it (Copilot CLI's camelCase
+    /// hooks); `install --agent copilot` puts it in each hook's command.
+    #[arg(long, value_name = "NAME")]
+    event: Option<String>,
     /// Signing key for the proof written at the end of a turn [default: as for finish].
     #[arg(long, value_name = "PATH")]
     key: Option<PathBuf>,
@@ -28,10 +32,22 @@ pub struct Args {
 }
 
 pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<u8> {
-    let Args { agent, key, payload } = args;
+    let Args {
+        agent,
+        event,
+        key,
+        payload,
+    } = args;
+    let env = |name: &str| std::env::var(name).ok();
     let named = agent.as_deref().map(|name| (name, Agent::parse(name)));
+    let named = match (named, Agent::from_env(env)) {
+        // Copilot CLI runs Claude Code's hooks too; its environment says whose payload this is.
+        (Some((name, Some(Agent::ClaudeCode))), Some(Agent::Copilot)) => Some((name, Some(Agent::Copilot))),
+        (None, Some(agent)) => Some((agent.name(), Some(agent))),
+        (named, _) => named,
+    };
     let reply_agent = named.and_then(|(_, a)| a);
-    let outcome = ingest_payload(ctx, named, key, payload);
+    let outcome = ingest_payload(ctx, named, event.as_deref(), key, payload);
     let agent = outcome
         .as_ref()
         .ok()
@@ -39,7 +55,9 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<u8> {
         .flatten()
         .or(reply_agent)
         .unwrap_or(Agent::Generic);
-    if let Err(e) = outcome {
+    if let Err(e) = outcome
+        && !agent.shows_stderr()
+    {
         eprintln!("git-proof ingest: {}", format!("{e:#}").replace('\n', " "));
     }
     let reply = agent.hook_reply();
@@ -53,6 +71,7 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<u8> {
 fn ingest_payload(
     ctx: &Ctx,
     named: Option<(&str, Option<Agent>)>,
+    event: Option<&str>,
     key: Option<PathBuf>,
     argument: Option<String>,
 ) -> anyhow::Result<Option<Agent>> {
@@ -72,13 +91,8 @@ fn ingest_payload(
     {
         payload = argument.into_bytes();
     }
-    let normalized = ingest::normalize(agent, &payload);
-    let cwd = normalized.as_ref().ok().and_then(|n| n.cwd.clone());
-    let dir = match cwd {
-        Some(cwd) if !ctx.dir_given && cwd.is_dir() => cwd,
-        _ => ctx.dir.clone(),
-    };
-    let ws = Workspace::discover(&dir)?;
+    let normalized = ingest::normalize_event(agent, event, &payload);
+    let ws = workspace(ctx, normalized.as_ref().ok(), agent)?;
     let mut index = super::open_index(&ws, ctx)?;
     let normalized = match normalized {
         Ok(n) => n,
@@ -90,4 +104,31 @@ fn ingest_payload(
     let key = super::signing_key(key.as_deref(), Some(&ws.repo)).ok();
     ingest::apply(&ws, &mut index, &normalized, key.as_ref(), ctx.now)?;
     Ok(Some(normalized.agent))
+}
+
+/// The repository the payload is about. `-C` wins; then the project root the agent puts in its
+/// hooks' environment (`CLAUDE_PROJECT_DIR`...), which stays put when the agent's shell `cd`s
+/// into a subdirectory, out of the repository or into another one; then the directory the
+/// payload names (its workspace root, else its `cwd`); then where the hook runs.
+fn workspace(ctx: &Ctx, n: Option<&ingest::Normalized>, named: Option<Agent>) -> anyhow::Result<Workspace> {
+    if ctx.dir_given {
+        return Ok(Workspace::discover(&ctx.dir)?);
+    }
+    let agent = n.map(|n| n.agent).or(named);
+    let from_env = agent
+        .into_iter()
+        .flat_map(|a| a.project_dir_vars())
+        .filter_map(std::env::var_os)
+        .filter(|dir| !dir.is_empty())
+        .map(PathBuf::from);
+    let candidates: Vec<PathBuf> = from_env
+        .chain(n.and_then(|n| n.cwd.clone()))
+        .filter(|dir| dir.is_dir())
+        .collect();
+    for dir in &candidates {
+        if let Ok(ws) = Workspace::discover(dir) {
+            return Ok(ws);
+        }
+    }
+    Ok(Workspace::discover(&ctx.dir)?)
 }

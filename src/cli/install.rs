@@ -45,8 +45,16 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<u8> {
         };
         println!("{verb}: {path}");
     }
-    if agent == Agent::Gemini {
-        eprintln!("note: Gemini CLI runs hooks only when its hook system is enabled in its settings");
+    // What the agent itself asks before it runs a repository's hooks.
+    match agent {
+        Agent::Gemini => eprintln!(
+            "note: Gemini CLI runs a project's hooks only in a trusted folder (hooks are on by default; `hooksConfig.enabled` turns them off)"
+        ),
+        Agent::Codex => eprintln!(
+            "note: Codex runs these hooks once you trust them: open `/hooks` in Codex and trust each (an edit to .codex/hooks.json asks again)"
+        ),
+        Agent::Cline => eprintln!("note: turn hooks on in Cline's settings (Hooks) for the extension to run them"),
+        _ => {}
     }
     Ok(super::EXIT_OK)
 }

@@ -123,8 +123,21 @@ fn every_agent_gets_its_configuration() {
     let copilot = read_json(&repo, ".github/hooks/git-proof.json");
     assert_eq!(
         copilot["hooks"]["postToolUse"][0]["bash"],
-        "git proof ingest --agent copilot"
+        "git proof ingest --agent copilot --event postToolUse"
     );
+    assert_eq!(
+        copilot["hooks"]["agentStop"][0]["bash"],
+        "git proof ingest --agent copilot --event agentStop"
+    );
+    // An earlier install's entries (no --event) are replaced, not doubled.
+    let mut old = copilot.clone();
+    old["hooks"]["postToolUse"]
+        .as_array_mut()
+        .unwrap()
+        .push(serde_json::json!({"type": "command", "bash": "git proof ingest --agent copilot"}));
+    repo.write(".github/hooks/git-proof.json", serde_json::to_string(&old).unwrap());
+    repo.proof(&["install", "--agent", "copilot"]).ok();
+    assert_eq!(read_json(&repo, ".github/hooks/git-proof.json"), copilot);
 
     // Cline: one executable per event; a script of the user's is left alone.
     repo.write(".clinerules/hooks/TaskComplete", "#!/bin/sh\necho mine\n");
