@@ -16,6 +16,14 @@ pub fn logs_dir(common_dir: &Path) -> PathBuf {
     common_dir.join("proof").join("logs")
 }
 
+/// Where the log of a check with this digest (`sha256:<hex>`) is kept.
+pub fn log_path(common_dir: &Path, digest: &str) -> Option<PathBuf> {
+    let hex = digest.strip_prefix("sha256:")?;
+    hex.bytes()
+        .all(|b| b.is_ascii_hexdigit())
+        .then(|| logs_dir(common_dir).join(format!("{hex}.log")))
+}
+
 /// Every check recorded as not run.
 pub fn pending(checks: &[DodCheck]) -> Vec<DodResult> {
     checks
@@ -100,11 +108,16 @@ fn run_check(check: &DodCheck, workdir: &Path, logs: &Path, progress: bool) -> D
             let deadline = started + Duration::from_secs(check.timeout_s);
             let mut shown = 0;
             loop {
-                // On a terminal, say which check runs and for how long; nothing otherwise.
+                // A check that takes over a second says so: on a terminal, a line counting the
+                // seconds; elsewhere (a log, CI) one line when it starts to take time.
                 let elapsed = started.elapsed().as_secs();
-                if progress && elapsed >= 2 && elapsed > shown {
+                if elapsed >= 1 && elapsed > shown && (progress || shown == 0) {
                     shown = elapsed;
-                    eprint!("\rgit-proof: DoD check {} running for {elapsed}s ", check.name);
+                    if progress {
+                        eprint!("\rgit-proof: DoD check {} running for {elapsed}s ", check.name);
+                    } else {
+                        eprintln!("git-proof: DoD check {} is running...", check.name);
+                    }
                 }
                 match child.try_wait() {
                     Ok(Some(status)) => {
@@ -129,7 +142,8 @@ fn run_check(check: &DodCheck, workdir: &Path, logs: &Path, progress: bool) -> D
             }
             if shown > 0 {
                 eprintln!(
-                    "\rgit-proof: DoD check {} {} after {}s   ",
+                    "{}git-proof: DoD check {} {} after {}s   ",
+                    if progress { "\r" } else { "" },
                     check.name,
                     result.status.as_str(),
                     started.elapsed().as_secs()

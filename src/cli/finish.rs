@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 
+use git_proof::model::{ApprovalState, Bundle, DodStatus, RunStatus};
 use git_proof::run::{self, FinishOptions, Proof, Workspace};
 
 use super::Ctx;
@@ -49,21 +50,86 @@ pub fn finish_and_report(
         ctx.now,
     )?;
     if json {
+        let b = &proof.bundle;
+        let count = |status: DodStatus| b.dod_results.iter().filter(|c| c.status == status).count();
         super::print_json(&serde_json::json!({
-            "run_id": proof.bundle.run_id,
+            "run_id": b.run_id,
             "commit": proof.commit,
             "bundle_digest": proof.bundle_digest,
             "created": proof.created,
+            "run_status": b.run_status,
+            "dod": {
+                "passed": count(DodStatus::Passed),
+                "failed": b.dod_results.len() - count(DodStatus::Passed) - count(DodStatus::Pending),
+                "pending": count(DodStatus::Pending),
+            },
+            "scope_violations": {
+                "total": b.scope_violations.len(),
+                "pending": b.scope_violations.iter().filter(|v| v.approval.state == ApprovalState::Pending).count(),
+            },
         }))?;
-    } else if proof.created {
-        eprintln!(
-            "git-proof: proof of run {run_id} written to refs/notes/proof on {}",
-            proof.commit
-        );
     } else {
-        eprintln!("git-proof: run {run_id} already has its proof on {}", proof.commit);
+        if proof.created {
+            eprintln!(
+                "git-proof: proof of run {run_id} written to refs/notes/proof on {}",
+                proof.commit
+            );
+        } else {
+            eprintln!("git-proof: run {run_id} already has its proof on {}", proof.commit);
+        }
+        for line in bad_news(ws, &proof.bundle) {
+            eprintln!("git-proof: {line}");
+        }
     }
     Ok(proof)
+}
+
+/// What a reader of the proof would want to hear first: the checks that did not pass, by name
+/// and with where their output is, the scope violations nobody has decided, and a failed run.
+fn bad_news(ws: &Workspace, bundle: &Bundle) -> Vec<String> {
+    let mut lines = Vec::new();
+    if bundle.run_status == RunStatus::Failed {
+        lines.push(format!("the run failed (exit code {})", bundle.exit_code));
+    }
+    for check in bundle
+        .dod_results
+        .iter()
+        .filter(|c| !matches!(c.status, DodStatus::Passed | DodStatus::Pending))
+    {
+        let code = check.exit_code.map(|c| format!(", exit code {c}")).unwrap_or_default();
+        let log = check
+            .log_digest
+            .as_deref()
+            .and_then(|d| git_proof::dod::log_path(&ws.common_dir, d))
+            .map(|p| format!("; its output: {}", p.display()))
+            .unwrap_or_default();
+        lines.push(format!("DoD check {} {}{code}{log}", check.name, check.status.as_str()));
+    }
+    let pending = bundle
+        .dod_results
+        .iter()
+        .filter(|c| c.status == DodStatus::Pending)
+        .count();
+    if pending > 0 {
+        lines.push(format!(
+            "{pending} DoD check{} pending (not run)",
+            if pending == 1 { "" } else { "s" }
+        ));
+    }
+    let undecided = bundle
+        .scope_violations
+        .iter()
+        .filter(|v| v.approval.state == ApprovalState::Pending)
+        .count();
+    if undecided > 0 {
+        lines.push(format!(
+            "{undecided} scope violation{} pending: `git proof show {}` lists them; `git proof approve|reject {} PATH` decides",
+            if undecided == 1 { "" } else { "s" },
+            bundle.run_id,
+            bundle.run_id
+        ));
+    }
+    lines
 }
 
 pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<u8> {

@@ -236,3 +236,40 @@ fn a_turn_that_never_ended_is_sealed_by_the_next_turn_of_its_session() {
     assert_eq!(second["ending"], "exited");
     assert_eq!(second["run_status"], "succeeded");
 }
+
+#[test]
+fn finish_tells_the_bad_news() {
+    let repo = TestRepo::new();
+    let run_id = repo.start(&[
+        "--scope",
+        "src/**",
+        "--dod",
+        "slow=sleep 1.2",
+        "--dod",
+        "test=echo boom; exit 3",
+    ]);
+    repo.write("outside.txt", "x\n");
+    repo.commit_all("outside");
+    let out = repo.proof(&["finish"]).ok();
+    let err = &out.stderr;
+    assert!(
+        err.contains("DoD check slow is running..."),
+        "progress after a second: {err}"
+    );
+    let failed = err
+        .lines()
+        .find(|l| l.contains("DoD check test failed"))
+        .unwrap_or_else(|| panic!("{err}"));
+    assert!(failed.contains("exit code 3"), "{failed}");
+    let log = failed.split("its output: ").nth(1).expect("where the log is");
+    assert_eq!(std::fs::read_to_string(log.trim()).unwrap(), "boom\n");
+    assert!(err.contains("1 scope violation pending"), "{err}");
+    assert!(
+        err.contains(&format!("git proof approve|reject {run_id} PATH")),
+        "{err}"
+    );
+
+    let json = repo.proof(&["finish", "--run", &run_id, "--json"]).ok().json();
+    assert_eq!(json["dod"], json!({"passed": 1, "failed": 1, "pending": 0}));
+    assert_eq!(json["scope_violations"], json!({"total": 1, "pending": 1}));
+}
