@@ -67,7 +67,7 @@ impl Agent {
         }
     }
 
-    /// Recognises the agent from a payload's shape (agent-hooks.md, "Agent detection").
+    /// Recognises the agent from a payload's shape (the fixtures show each agent's).
     pub fn detect(payload: &Value) -> Agent {
         let has = |key: &str| payload.get(key).is_some();
         let transcript = payload.get("transcript_path");
