@@ -9,13 +9,10 @@ use gix::bstr::ByteSlice;
 /// What went wrong talking to the repository.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// No repository at or above the directory.
-    #[error("not a git repository: {}", path.display())]
-    NotARepository {
-        path: PathBuf,
-        #[source]
-        source: gix::Error,
-    },
+    /// No repository at or above the directory. gix's own words ("Could not find a git
+    /// repository ... NotFound") say no more than this, so they are kept for `{:?}` only.
+    #[error("not a git repository (or any of its parents): {}; run this inside one, or pass -C <path>", path.display())]
+    NotARepository { path: PathBuf, detail: Box<gix::Error> },
     /// The repository has no commit to attach a proof to.
     #[error("the repository has no commits yet")]
     NoCommits,
@@ -110,9 +107,9 @@ impl<T, E: Into<gix::Error>> GitContext<T> for Result<T, E> {
 
 /// Opens the repository containing `dir`, honouring `GIT_DIR` and friends as git does.
 pub fn discover(dir: &Path) -> Result<gix::Repository, Error> {
-    gix::discover_with_environment_overrides(dir).map_err(|source| Error::NotARepository {
+    gix::discover_with_environment_overrides(dir).map_err(|detail| Error::NotARepository {
         path: dir.to_owned(),
-        source,
+        detail: Box::new(detail),
     })
 }
 

@@ -46,15 +46,11 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<u8> {
         (None, Some(agent)) => Some((agent.name(), Some(agent))),
         (named, _) => named,
     };
-    let reply_agent = named.and_then(|(_, a)| a);
-    let outcome = ingest_payload(ctx, named, event.as_deref(), key, payload);
-    let agent = outcome
-        .as_ref()
-        .ok()
-        .copied()
-        .flatten()
-        .or(reply_agent)
-        .unwrap_or(Agent::Generic);
+    // The agent is known from its name, else from the payload once it parses: its reply and
+    // whether it may hear of a problem are its, even when recording fails later.
+    let mut told = named.and_then(|(_, a)| a);
+    let outcome = ingest_payload(ctx, named, event.as_deref(), key, payload, &mut told);
+    let agent = told.unwrap_or(Agent::Generic);
     if let Err(e) = outcome
         && !agent.shows_stderr()
     {
@@ -67,14 +63,15 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<u8> {
     Ok(super::EXIT_OK)
 }
 
-/// Returns the agent the payload came from, when it could be told.
+/// Records the payload; `told` learns the agent it came from as soon as that is known.
 fn ingest_payload(
     ctx: &Ctx,
     named: Option<(&str, Option<Agent>)>,
     event: Option<&str>,
     key: Option<PathBuf>,
     argument: Option<String>,
-) -> anyhow::Result<Option<Agent>> {
+    told: &mut Option<Agent>,
+) -> anyhow::Result<()> {
     let agent = match named {
         Some((name, None)) => {
             anyhow::bail!("unknown agent '{name}' (claude-code, codex, cursor, gemini, copilot, cline, generic)")
@@ -92,6 +89,9 @@ fn ingest_payload(
         payload = argument.into_bytes();
     }
     let normalized = ingest::normalize_event(agent, event, &payload);
+    if let Ok(n) = &normalized {
+        *told = Some(n.agent);
+    }
     let ws = workspace(ctx, normalized.as_ref().ok(), agent)?;
     let mut index = super::open_index(&ws, ctx)?;
     let normalized = match normalized {
@@ -103,7 +103,7 @@ fn ingest_payload(
     };
     let key = super::signing_key(key.as_deref(), Some(&ws.repo)).ok();
     ingest::apply(&ws, &mut index, &normalized, key.as_ref(), ctx.now)?;
-    Ok(Some(normalized.agent))
+    Ok(())
 }
 
 /// The repository the payload is about. `-C` wins; then the project root the agent puts in its

@@ -543,3 +543,59 @@ fn a_run_started_by_hand_collects_the_agents_events_and_stays_open() {
     repo.proof(&["finish"]).ok();
     assert_eq!(manifest(&repo, &run_id)["toolcall_ids"], serde_json::json!(["tu"]));
 }
+
+#[test]
+fn gemini_hears_nothing_from_a_hook_even_when_it_fails() {
+    // Gemini CLI shows a hook's stderr when its stdout is empty: problems stay out of its UI.
+    let repo = TestRepo::new();
+    let nowhere = repo.home().join("not-a-repo");
+    std::fs::create_dir_all(&nowhere).unwrap();
+    let payload = format!(
+        r#"{{"session_id":"g","cwd":"{}","hook_event_name":"BeforeAgent","timestamp":"2026-01-01T00:00:00Z","prompt":"x"}}"#,
+        nowhere.display()
+    );
+    for agent in [Some("gemini"), None] {
+        let mut args = vec!["ingest"];
+        args.extend(agent.map(|a| ["--agent", a]).into_iter().flatten());
+        let out = crate::common::run_with_input(repo.proof_cmd_in(&nowhere, &args), payload.as_bytes());
+        assert_eq!(
+            (out.code, out.stdout.as_str(), out.stderr.as_str()),
+            (0, "", ""),
+            "{agent:?}"
+        );
+    }
+    // Claude Code gets its one line.
+    let out = crate::common::run_with_input(
+        repo.proof_cmd_in(&nowhere, &["ingest", "--agent", "claude-code"]),
+        br#"{"session_id":"c","hook_event_name":"Stop"}"#,
+    );
+    assert_eq!(out.code, 0);
+    assert_eq!(out.stderr.lines().count(), 1, "{}", out.stderr);
+}
+
+#[test]
+fn copilot_running_claude_code_hooks_is_read_as_copilot() {
+    // Copilot CLI runs .claude/settings.json hooks too, with COPILOT_CLI=1 and its
+    // Claude-compatible payloads (snake_case, tool_result).
+    let repo = TestRepo::new();
+    let cwd = repo.root.to_str().unwrap();
+    let base = format!(r#""session_id":"cp","timestamp":"2026-01-01T00:00:00.000Z","cwd":"{cwd}""#);
+    for payload in [
+        format!(r#"{{"hook_event_name":"UserPromptSubmit",{base},"prompt":"go"}}"#),
+        format!(r#"{{"hook_event_name":"PreToolUse",{base},"tool_name":"Bash","tool_input":{{"command":"ls"}}}}"#),
+        format!(
+            r#"{{"hook_event_name":"PostToolUse",{base},"tool_name":"Bash","tool_input":{{"command":"ls"}},"tool_result":{{"result_type":"failure","text_result_for_llm":"no"}}}}"#
+        ),
+        format!(r#"{{"hook_event_name":"Stop",{base},"stop_reason":"end_turn","stop_hook_active":false}}"#),
+    ] {
+        let mut cmd = repo.proof_cmd(&["ingest", "--agent", "claude-code"]);
+        cmd.env("COPILOT_CLI", "1");
+        let out = crate::common::run_with_input(cmd, payload.as_bytes());
+        assert_eq!((out.code, out.stdout.as_str(), out.stderr.as_str()), (0, "", ""));
+    }
+    let runs = runs_of(&repo);
+    assert_eq!(runs.len(), 1, "{runs:#?}");
+    let run_id = runs[0]["run_id"].as_str().unwrap();
+    assert_eq!(runs[0]["state"], "ended");
+    assert_eq!(failed_calls(&repo, run_id).len(), 1, "tool_result.result_type failure");
+}
