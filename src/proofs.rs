@@ -471,6 +471,8 @@ pub struct RunSummary {
     pub state: Phase,
     pub run_status: Option<RunStatus>,
     pub exit_code: Option<i32>,
+    /// How it ended: `exited`, `sealed` (its end never reported) or `abandoned`.
+    pub ending: Option<&'static str>,
     pub started_at: String,
     pub ended_at: Option<String>,
     pub base_sha: String,
@@ -602,12 +604,14 @@ fn summarize_one(
             Some(end.head_sha.clone()),
         ),
     };
+    let ending = run.ended().map(|e| e.how.as_str());
     let head = head_sha.as_deref().unwrap_or(&run.base_sha);
     Ok(RunSummary {
         head_subject: git::subject(reader.repo(), head),
         state,
         run_status,
         exit_code,
+        ending,
         run_id: run.run_id,
         started_at: run.started_at,
         ended_at,

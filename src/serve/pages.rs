@@ -178,10 +178,11 @@ fn run_list(listed: &RunsPage) -> Markup {
 }
 
 fn run_row(run: &RunSummary) -> Markup {
-    let status = match (run.state, run.run_status) {
-        (Phase::Active, _) => "active",
-        (Phase::Ended, Some(status)) => status.as_str(),
-        (Phase::Ended, None) => "ended",
+    let status = match (run.state, run.run_status, run.ending) {
+        (Phase::Active, _, _) => "active",
+        (Phase::Ended, _, Some(ending @ ("sealed" | "abandoned"))) => ending,
+        (Phase::Ended, Some(status), _) => status.as_str(),
+        (Phase::Ended, None, _) => "ended",
     };
     html! {
         tr data-run=(run.run_id) {
