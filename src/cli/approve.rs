@@ -74,7 +74,7 @@ pub fn decide(args: Args, ctx: &Ctx, decision: Decision) -> anyhow::Result<u8> {
         None => "goes into the proof when the run finishes".to_owned(),
     };
     for path in &decided.paths {
-        println!("{} {path} ({how})", decision.as_str());
+        outln!("{} {path} ({how})", decision.as_str())?;
     }
     Ok(super::EXIT_OK)
 }

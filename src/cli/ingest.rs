@@ -58,7 +58,7 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<u8> {
     }
     let reply = agent.hook_reply();
     if !reply.is_empty() {
-        println!("{reply}");
+        outln!("{reply}")?;
     }
     Ok(super::EXIT_OK)
 }

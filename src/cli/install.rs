@@ -24,7 +24,7 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<u8> {
     let ws = ctx.workspace()?;
     let Some(name) = agent else {
         let changes = hooks::install(&ws.repo, dry_run)?;
-        print_changes(&changes, dry_run);
+        print_changes(&changes, dry_run)?;
         return Ok(super::EXIT_OK);
     };
     let agent = Agent::parse(&name).ok_or_else(|| {
@@ -43,7 +43,7 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<u8> {
             (Action::Unchanged, _) => "already configured".to_owned(),
             (Action::Skipped(why), _) => format!("skipped ({why})"),
         };
-        println!("{verb}: {path}");
+        outln!("{verb}: {path}")?;
     }
     // What the agent itself asks before it runs a repository's hooks.
     match agent {
@@ -60,7 +60,7 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<u8> {
 }
 
 /// One line per file or setting: what was (or would be) done to it.
-pub fn print_changes(changes: &[Change], dry_run: bool) {
+pub fn print_changes(changes: &[Change], dry_run: bool) -> std::io::Result<()> {
     use hooks::Action as A;
     for change in changes {
         let verb = match (&change.action, dry_run) {
@@ -75,6 +75,7 @@ pub fn print_changes(changes: &[Change], dry_run: bool) {
             (A::Restored, true) => "would remove (and restore your earlier hook)".to_owned(),
             (A::Kept(why), _) => format!("left alone ({why})"),
         };
-        println!("{verb}: {}", change.what);
+        outln!("{verb}: {}", change.what)?;
     }
+    Ok(())
 }

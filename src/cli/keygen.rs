@@ -35,7 +35,7 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<u8> {
             .context("HOME is not set; pass --out PATH")?,
     };
     let key = signing::generate_key(&out, &principal)?;
-    println!("{}", signing::allowed_signers_line(&principal, &key.public_key));
+    outln!("{}", signing::allowed_signers_line(&principal, &key.public_key))?;
     eprintln!(
         "wrote {} (private, 0600) and {}\nuse it: git config proof.signingKey {}\ntrust it: add the line above to .proof/allowed_signers",
         key.private_path.display(),

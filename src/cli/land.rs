@@ -66,13 +66,13 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<u8> {
         super::print_json(&items)?;
     } else {
         for l in &landed {
-            println!(
+            outln!(
                 "landed: run {} carried to {} (its tree is the merge of {} into {})",
                 l.run_id,
                 git_proof::model::short_sha(&commit.to_string()),
                 git_proof::model::short_sha(&from.to_string()),
                 git_proof::model::short_sha(&l.onto.to_string())
-            );
+            )?;
         }
     }
     Ok(super::EXIT_OK)

@@ -64,7 +64,7 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<u8> {
             None if run.is_active() => String::new(),
             None => "no proof".to_owned(),
         };
-        println!("{}  {}  {:<11}  {}", run.run_id, run.started_at, status, proof);
+        outln!("{}  {}  {:<11}  {}", run.run_id, run.started_at, status, proof)?;
     }
     Ok(super::EXIT_OK)
 }

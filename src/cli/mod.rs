@@ -12,6 +12,15 @@ use git_proof::run::Workspace;
 use git_proof::trust::{self, Trust};
 use git_proof::{policy, run, signing, store};
 
+/// `println!` that returns the write's error instead of panicking: a reader that stops reading
+/// (`git proof log | head -1`) ends the command quietly, as it ends git (see `is_broken_pipe`).
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        writeln!(std::io::stdout(), $($arg)*)
+    }};
+}
+
 mod abandon;
 mod approve;
 mod event;
@@ -188,6 +197,8 @@ fn is_broken_pipe(err: &anyhow::Error) -> bool {
     err.chain().any(|e| {
         e.downcast_ref::<std::io::Error>()
             .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+            || e.downcast_ref::<serde_json::Error>()
+                .is_some_and(|json| json.io_error_kind() == Some(std::io::ErrorKind::BrokenPipe))
     })
 }
 

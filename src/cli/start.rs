@@ -59,6 +59,6 @@ impl Args {
 pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<u8> {
     let ws = ctx.workspace()?;
     let run_id = args.start(ctx, &ws)?;
-    println!("{run_id}");
+    outln!("{run_id}")?;
     Ok(super::EXIT_OK)
 }

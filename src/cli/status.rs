@@ -23,7 +23,7 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<u8> {
         if args.json {
             super::print_json(&json!({ "active_run": null }))?;
         } else {
-            println!("no active run in this worktree (start one with `git proof start` or `git proof run -- CMD`)");
+            outln!("no active run in this worktree (start one with `git proof start` or `git proof run -- CMD`)")?;
         }
         return Ok(super::EXIT_OK);
     };
@@ -49,16 +49,16 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<u8> {
         }}))?;
         return Ok(super::EXIT_OK);
     }
-    println!("run {} active since {}", run.run_id, run.started_at);
+    outln!("run {} active since {}", run.run_id, run.started_at)?;
     if let Some(session) = &run.correlation_id {
-        println!("agent session {session}");
+        outln!("agent session {session}")?;
     }
     let commits = match commits.len() {
         0 => "no commits yet".to_owned(),
         1 => "1 commit since".to_owned(),
         n => format!("{n} commits since"),
     };
-    println!("base {}, {commits}, {events} events", short_sha(&run.base_sha));
-    println!("end it with `git proof finish`, or `git proof abandon` if it is not to be proven");
+    outln!("base {}, {commits}, {events} events", short_sha(&run.base_sha))?;
+    outln!("end it with `git proof finish`, or `git proof abandon` if it is not to be proven")?;
     Ok(super::EXIT_OK)
 }

@@ -16,11 +16,11 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<u8> {
     let ws = ctx.workspace()?;
     let changes = hooks::uninstall(&ws.repo, args.dry_run)?;
     if changes.is_empty() {
-        println!(
+        outln!(
             "nothing to uninstall: no git-proof hooks in {}",
             hooks::hooks_dir(&ws.repo).display()
-        );
+        )?;
     }
-    super::install::print_changes(&changes, args.dry_run);
+    super::install::print_changes(&changes, args.dry_run)?;
     Ok(super::EXIT_OK)
 }

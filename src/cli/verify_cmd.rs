@@ -2,6 +2,7 @@
 
 use std::collections::HashSet;
 use std::fmt::Write as _;
+use std::io::Write as _;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use git_proof::coverage;
@@ -203,12 +204,12 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<u8> {
     match format {
         Format::Table => {
             for c in &checked {
-                println!("{}", table_line(c));
+                outln!("{}", table_line(c))?;
             }
         }
         Format::Json => super::print_json(&checked.iter().map(json_object).collect::<Vec<_>>())?,
-        Format::Github => print!("{}", github(&checked)),
-        Format::Junit => print!("{}", junit(&checked)),
+        Format::Github => write!(std::io::stdout(), "{}", github(&checked))?,
+        Format::Junit => write!(std::io::stdout(), "{}", junit(&checked))?,
     }
     Ok(if failed { super::EXIT_INVALID } else { super::EXIT_OK })
 }

@@ -48,7 +48,7 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<u8> {
     problems.extend(inclusion::check(&proof, bundle.bundle()));
     if problems.is_empty() {
         let signer = signer.map(|s| s.principals).unwrap_or_default();
-        println!(
+        outln!(
             "valid: event {} ({}) is #{} of {} in run {}, signed by {signer} on {}",
             proof.event_id,
             proof.event_type,
@@ -56,10 +56,10 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<u8> {
             proof.tree_size,
             proof.run_id,
             git_proof::model::short_sha(&proof.commit)
-        );
+        )?;
         Ok(super::EXIT_OK)
     } else {
-        println!("invalid: {}", problems.join("; "));
+        outln!("invalid: {}", problems.join("; "))?;
         Ok(super::EXIT_INVALID)
     }
 }

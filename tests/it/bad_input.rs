@@ -268,3 +268,43 @@ fn a_proof_needs_no_committer_identity() {
     let log = repo.git(&["log", "-1", "--format=%cn <%ce>", "refs/notes/proof"]);
     assert_eq!(log, "git-proof <git-proof@localhost>");
 }
+
+/// A reader that stops reading (`git proof log | head -1`) ends the command quietly, as it ends
+/// git: no panic, no error line.
+#[test]
+fn a_closed_stdout_ends_quietly() {
+    let repo = TestRepo::new();
+    repo.trust_our_key();
+    for i in 0..3 {
+        repo.write(&format!("f{i}.txt"), "x\n");
+        repo.commit_all("c");
+        repo.proof(&["run", "--", "true"]).ok();
+    }
+    let head = repo.git(&["rev-parse", "HEAD"]);
+    let signers = repo.allowed_signers.to_str().unwrap().to_owned();
+    for (args, code) in [
+        (vec!["log"], 0),
+        (vec!["log", "--json"], 0),
+        (vec!["show", head.as_str()], 0),
+        (vec!["show", head.as_str(), "--json"], 0),
+        (vec!["status", "--json"], 0),
+        (vec!["verify", "HEAD~3..HEAD", "--allowed-signers", signers.as_str()], 0),
+        (
+            vec![
+                "verify",
+                "HEAD~3..HEAD",
+                "--json",
+                "--allowed-signers",
+                signers.as_str(),
+            ],
+            0,
+        ),
+    ] {
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let out = repo.proof_cmd(&args).stdout(writer).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.is_empty(), "{args:?}: {stderr}");
+        assert_eq!(out.status.code(), Some(code), "{args:?}");
+    }
+}
