@@ -105,7 +105,8 @@ fn run_check(check: &DodCheck, workdir: &Path, logs: &Path, progress: bool) -> D
             let _ = std::fs::write(&log_path, format!("could not start: {e}\n"));
         }
         Ok(mut child) => {
-            let deadline = started + Duration::from_secs(check.timeout_s);
+            // A timeout too far away to be an Instant (timeout_s = u64::MAX) is no timeout.
+            let deadline = started.checked_add(Duration::from_secs(check.timeout_s));
             let mut shown = 0;
             loop {
                 // A check that takes over a second says so: on a terminal, a line counting the
@@ -129,7 +130,7 @@ fn run_check(check: &DodCheck, workdir: &Path, logs: &Path, progress: bool) -> D
                         };
                         break;
                     }
-                    Ok(None) if Instant::now() >= deadline => {
+                    Ok(None) if deadline.is_some_and(|d| Instant::now() >= d) => {
                         kill_group(&child);
                         let _ = child.kill();
                         let _ = child.wait();

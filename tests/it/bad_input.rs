@@ -308,3 +308,17 @@ fn a_closed_stdout_ends_quietly() {
         assert_eq!(out.status.code(), Some(code), "{args:?}");
     }
 }
+
+#[test]
+fn a_timeout_too_long_to_measure_is_no_timeout() {
+    let repo = TestRepo::new();
+    repo.write(
+        ".proof/policy.toml",
+        "[[dod]]\nname = \"t\"\ncommand = \"true\"\ntimeout_s = 18446744073709551615\n",
+    );
+    repo.commit_all("policy");
+    let run_id = repo.start(&[]);
+    let out = repo.proof(&["finish"]).ok();
+    assert!(!out.stderr.contains("panicked"), "{}", out.stderr);
+    assert_eq!(repo.bundle(&run_id)["dod_results"][0]["status"], "passed");
+}
