@@ -9,6 +9,52 @@ fn short(sha: &str) -> &str {
     crate::model::short_sha(sha)
 }
 
+/// A name from a bundle as a terminal may show it: with a control character in it (an escape
+/// sequence that could rewrite the lines above, a newline that could fake one), quoted and
+/// escaped the way git quotes such paths (`"a\033[2Jb"`); otherwise as it is.
+pub fn quoted(name: &str) -> std::borrow::Cow<'_, str> {
+    if !name
+        .chars()
+        .any(|c| c.is_control() || c == '"' && name.starts_with('"'))
+    {
+        return name.into();
+    }
+    let mut out = String::with_capacity(name.len() + 2);
+    out.push('"');
+    for c in name.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            c if c.is_control() => {
+                let mut buf = [0u8; 4];
+                for b in c.encode_utf8(&mut buf).bytes() {
+                    let _ = write!(out, "\\{b:03o}");
+                }
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out.into()
+}
+
+/// Whatever else came from a bundle or a note, made safe for a terminal: control characters but
+/// the line breaks this summary writes itself are shown escaped.
+pub fn terminal_safe(text: String) -> String {
+    if !text.chars().any(|c| c.is_control() && c != '\n') {
+        return text;
+    }
+    text.chars()
+        .map(|c| match c {
+            '\n' => "\n".to_owned(),
+            c if c.is_control() => c.escape_default().to_string(),
+            c => c.to_string(),
+        })
+        .collect()
+}
+
 /// The readable summary `git proof show` prints: files with +/-, DoD badges, violations as the
 /// trust in force stands them, the scope and the evidence, and the records that do not count.
 pub fn render(shown: &ShownProof) -> String {
@@ -57,15 +103,15 @@ pub fn render(shown: &ShownProof) -> String {
             format!("+{} -{}", e.insertions, e.deletions)
         };
         let path = match &e.old_path {
-            Some(old) => format!("{old} -> {}", e.path),
-            None => e.path.clone(),
+            Some(old) => format!("{} -> {}", quoted(old), quoted(&e.path)),
+            None => quoted(&e.path).into_owned(),
         };
         let _ = writeln!(out, "  {}  {counts:>12}  {path}", e.status);
     }
     if !b.dirty_files.is_empty() {
         let _ = writeln!(out, "\nuncommitted at finish ({}):", b.dirty_files.len());
         for path in &b.dirty_files {
-            let _ = writeln!(out, "  {path}");
+            let _ = writeln!(out, "  {}", quoted(path));
         }
     }
     if !b.dod_results.is_empty() {
@@ -79,7 +125,7 @@ pub fn render(shown: &ShownProof) -> String {
                 DodStatus::Pending => "[pending]",
             };
             let exit = r.exit_code.map(|c| format!(", exit {c}")).unwrap_or_default();
-            let _ = writeln!(out, "  {badge} {}  ({} ms{exit})", r.name, r.duration_ms);
+            let _ = writeln!(out, "  {badge} {}  ({} ms{exit})", quoted(&r.name), r.duration_ms);
         }
     }
     let scope = &b.scope_snapshot;
@@ -95,7 +141,13 @@ pub fn render(shown: &ShownProof) -> String {
     if !b.scope_violations.is_empty() {
         let _ = writeln!(out, "scope violations ({}):", b.scope_violations.len());
         for (v, standing) in b.scope_violations.iter().zip(&shown.standings) {
-            let _ = writeln!(out, "  [{}] {}  ({})", standing.word(), v.path, v.rule);
+            let _ = writeln!(
+                out,
+                "  [{}] {}  ({})",
+                standing.word(),
+                quoted(&v.path),
+                quoted(&v.rule)
+            );
         }
     }
     let m = &b.evidence;
@@ -118,8 +170,8 @@ pub fn render(shown: &ShownProof) -> String {
     if !shown.ignored.is_empty() {
         let _ = writeln!(out, "\nnot counted ({}):", shown.ignored.len());
         for why in &shown.ignored {
-            let _ = writeln!(out, "  {why}");
+            let _ = writeln!(out, "  {}", quoted(why));
         }
     }
-    text
+    terminal_safe(text)
 }

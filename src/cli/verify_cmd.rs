@@ -204,7 +204,7 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<u8> {
     match format {
         Format::Table => {
             for c in &checked {
-                outln!("{}", table_line(c))?;
+                outln!("{}", git_proof::summary::terminal_safe(table_line(c)))?;
             }
         }
         Format::Json => super::print_json(&checked.iter().map(json_object).collect::<Vec<_>>())?,

@@ -322,3 +322,18 @@ fn a_timeout_too_long_to_measure_is_no_timeout() {
     assert!(!out.stderr.contains("panicked"), "{}", out.stderr);
     assert_eq!(repo.bundle(&run_id)["dod_results"][0]["status"], "passed");
 }
+
+#[test]
+fn names_from_a_proof_cannot_drive_the_terminal() {
+    let repo = TestRepo::new();
+    repo.trust_our_key();
+    let run_id = repo.start(&["--scope", "src/**"]);
+    let evil = "a\u{1b}[2J\u{1b}[1;1Hfake\nline.txt";
+    repo.write(evil, "x\n");
+    repo.commit_all("evil name");
+    repo.proof(&["finish", "--no-dod"]).ok();
+    let out = repo.proof(&["show", &run_id]).ok().stdout;
+    assert!(!out.contains('\u{1b}'), "{out:?}");
+    assert!(out.contains(r#""a\033[2J\033[1;1Hfake\nline.txt""#), "{out}");
+    assert!(!out.lines().any(|l| l.starts_with("line.txt")), "no faked line: {out}");
+}
