@@ -394,13 +394,34 @@ impl Index {
             self.conn
                 .pragma_update(None, "journal_mode", "WAL")
                 .map_err(wrap("switch to WAL"))?;
-            self.conn.execute_batch(SCHEMA).map_err(wrap("create the schema"))?;
-            self.add_missing_columns()?;
+            // Hooks of parallel agents open a new or older index at the same moment: one
+            // process migrates, under the write lock, and the others find it done.
             self.conn
-                .pragma_update(None, "user_version", SCHEMA_VERSION)
-                .map_err(wrap("record the schema version"))?;
+                .execute_batch("BEGIN IMMEDIATE")
+                .map_err(wrap("lock the index to create the schema"))?;
+            let migrated = self.migrate();
+            let end = if migrated.is_ok() { "COMMIT" } else { "ROLLBACK" };
+            self.conn.execute_batch(end).map_err(wrap("commit the schema"))?;
+            migrated?;
         }
         Ok(())
+    }
+
+    /// Creates the schema, or brings an older one up to date; inside the caller's transaction.
+    fn migrate(&self) -> Result<()> {
+        let wrap = |action| sql_error(&self.path, action);
+        let version: i64 = self
+            .conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .map_err(wrap("read the schema version"))?;
+        if version >= SCHEMA_VERSION {
+            return Ok(());
+        }
+        self.conn.execute_batch(SCHEMA).map_err(wrap("create the schema"))?;
+        self.add_missing_columns()?;
+        self.conn
+            .pragma_update(None, "user_version", SCHEMA_VERSION)
+            .map_err(wrap("record the schema version"))
     }
 
     /// Columns later schemas added to tables an older index already has (`CREATE TABLE IF
