@@ -211,8 +211,11 @@ pub fn apply(
             }
             Action::TurnEnd { exit_code, .. } => {
                 if let Some(run_id) = current.take() {
-                    // A run someone started by hand is theirs to finish, not this agent's turn's.
-                    let ours = n.agent == Agent::Generic || index.run(&run_id)?.correlation_id == n.session_id;
+                    // A run someone started by hand is theirs to finish, not this agent's
+                    // turn's; a payload that names no session owns no run.
+                    let run = index.run(&run_id)?;
+                    let ours =
+                        n.agent == Agent::Generic || run.correlation_id.is_some() && run.correlation_id == n.session_id;
                     if ours {
                         applied.finished.push(finish(index, &run_id, *exit_code)?);
                     }

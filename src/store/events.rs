@@ -157,6 +157,22 @@ impl Index {
 
 /// The idempotency key of a run's `commit.recorded` event for `commit`: a commit recorded by
 /// the post-commit hook is not recorded again when the run ends.
+/// Whether a caller may give an event this id: a well-formed id that does not have the shape
+/// of the ids the index gives (`<run id>.<stream seq>`), which no caller could otherwise take
+/// ahead of time to stop a run's later events.
+fn is_callers_event_id(id: &str) -> bool {
+    let generated = id
+        .rsplit_once('.')
+        .is_some_and(|(_, seq)| !seq.is_empty() && seq.bytes().all(|b| b.is_ascii_digit()));
+    !generated
+        && !id.is_empty()
+        && id.len() <= 128
+        && !id.starts_with(['.', '-'])
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+}
+
 pub fn commit_recorded_key(run_id: &str, commit: &str) -> String {
     format!("commit.recorded:{run_id}:{commit}")
 }
@@ -165,6 +181,7 @@ pub fn commit_recorded_key(run_id: &str, commit: &str) -> String {
 pub(super) enum InsertError {
     Sqlite(&'static str, rusqlite::Error),
     DuplicateEvent(String),
+    ReservedEventId(String),
 }
 
 impl InsertError {
@@ -176,6 +193,7 @@ impl InsertError {
                 source,
             },
             Self::DuplicateEvent(id) => Error::DuplicateEvent(id),
+            Self::ReservedEventId(id) => Error::ReservedEventId(id),
         }
     }
 }
@@ -219,6 +237,11 @@ pub(super) fn insert_event(
             |r| r.get(0),
         )
         .map_err(sql("number the event"))?;
+    if let Some(id) = &event.event_id
+        && !is_callers_event_id(id)
+    {
+        return Err(InsertError::ReservedEventId(id.clone()));
+    }
     let event_id = event.event_id.unwrap_or_else(|| format!("{run_id}.{seq}"));
     let taken: bool = tx
         .query_row(

@@ -59,6 +59,15 @@ pub enum Error {
     /// An event id that is taken.
     #[error("an event with id '{0}' already exists")]
     DuplicateEvent(String),
+    /// An event id given by a caller that git-proof could give an event itself (`<id>.<n>`),
+    /// or that is no id at all: refused, so that no caller can take the id of a later event.
+    #[error(
+        "'{0}' cannot be an event id: 1-128 of A-Z a-z 0-9 . _ -, not starting with '.' or '-', and not ending in '.<number>' (the ids git-proof gives)"
+    )]
+    ReservedEventId(String),
+    /// An index written by a newer git-proof, whose schema this one does not know.
+    #[error("the index {} was written by a newer git-proof (schema {version}); upgrade git-proof to use it", path.display())]
+    NewerSchema { path: PathBuf, version: i64 },
     /// The file is not a readable SQLite database (truncated, overwritten, not ours).
     #[error("the index {} is corrupt", path.display())]
     Corrupt {
@@ -75,6 +84,8 @@ impl Classify for Error {
     fn kind(&self) -> ErrorKind {
         match self {
             Self::UnknownRun(_) => ErrorKind::NotFound,
+            Self::ReservedEventId(_) => ErrorKind::BadInput,
+            Self::NewerSchema { .. } => ErrorKind::Unavailable,
             Self::RunEnded(_) | Self::AlreadyActive { .. } | Self::DuplicateRun(_) | Self::DuplicateEvent(_) => {
                 ErrorKind::Conflict
             }
@@ -389,6 +400,13 @@ impl Index {
             .conn
             .pragma_query_value(None, "user_version", |r| r.get(0))
             .map_err(wrap("read the schema version"))?;
+        if version > SCHEMA_VERSION {
+            // Its rows may mean what this version cannot know (an abandoned run it would sign).
+            return Err(Error::NewerSchema {
+                path: self.path.clone(),
+                version,
+            });
+        }
         if version < SCHEMA_VERSION {
             // WAL mode is persistent in the file; set it once, with the schema.
             self.conn

@@ -273,3 +273,62 @@ fn finish_tells_the_bad_news() {
     assert_eq!(json["dod"], json!({"passed": 1, "failed": 1, "pending": 0}));
     assert_eq!(json["scope_violations"], json!({"total": 1, "pending": 1}));
 }
+
+#[test]
+fn no_event_id_can_take_the_id_of_a_later_event() {
+    // `<run>.<n>` is the id the index gives the n-th event: taken ahead of time, it would stop
+    // the run's later events, its end, and every run after it in the worktree.
+    let repo = TestRepo::new();
+    let run_id = repo.start(&[]);
+    for id in [format!("{run_id}.3"), "other.12".to_owned(), "../evil".to_owned()] {
+        let out = repo
+            .proof(&[
+                "event",
+                "toolcall.requested",
+                "--id",
+                &id,
+                "--data",
+                r#"{"toolcall_id":"x"}"#,
+            ])
+            .expect_code(2);
+        assert!(out.one_error_line().contains("event id"), "{}", out.stderr);
+    }
+    let generic = format!(r#"{{"run_id":"{run_id}","type":"step.started","id":"{run_id}.4"}}"#);
+    repo.proof_with_input(&["ingest", "--agent", "generic"], generic).ok();
+    repo.proof(&["event", "step.started", "--id", "plan-1"]).ok();
+    repo.proof(&["finish", "--no-dod"]).ok();
+    repo.start(&[]);
+}
+
+#[test]
+fn a_payload_without_a_session_never_ends_a_run_started_by_hand() {
+    let repo = TestRepo::new();
+    let run_id = repo.start(&[]);
+    let cwd = repo.root.to_str().unwrap();
+    for (agent, event, payload) in [
+        (
+            "copilot",
+            "agentStop",
+            format!(r#"{{"timestamp":1,"cwd":"{cwd}","stopReason":"end_turn"}}"#),
+        ),
+        (
+            "claude-code",
+            "",
+            format!(r#"{{"hook_event_name":"Stop","cwd":"{cwd}"}}"#),
+        ),
+        (
+            "codex",
+            "",
+            format!(r#"{{"type":"agent-turn-complete","cwd":"{cwd}","input-messages":["x"]}}"#),
+        ),
+    ] {
+        let mut args = vec!["ingest", "--agent", agent];
+        if !event.is_empty() {
+            args.extend(["--event", event]);
+        }
+        repo.proof_with_input(&args, &payload).ok();
+        assert_eq!(status(&repo)["run_id"], run_id.as_str(), "{agent} ended the run");
+    }
+    repo.proof(&["finish", "--no-dod", "--exit-code", "3"]).ok();
+    assert_eq!(repo.bundle(&run_id)["exit_code"], 3);
+}
