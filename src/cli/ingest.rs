@@ -102,7 +102,12 @@ fn ingest_payload(
         }
     };
     let key = super::signing_key(key.as_deref(), Some(&ws.repo)).ok();
-    ingest::apply(&ws, &mut index, &normalized, key.as_ref(), ctx.now)?;
+    let applied = ingest::apply(&ws, &mut index, &normalized, key.as_ref(), ctx.now)?;
+    if let Some(run_id) = applied.unsigned.first() {
+        anyhow::bail!(
+            "no signing key (set GIT_PROOF_KEY or git config proof.signingKey): run {run_id} ended without its proof; `git proof finish --run {run_id}` writes it"
+        );
+    }
     Ok(())
 }
 

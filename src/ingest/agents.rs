@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use serde_json::{Map, Value};
 
-use super::tool::{ToolCall, artifact, exit_code_in, is_shell, shell_outcome, str_at};
+use super::tool::{ExitLine, ToolCall, artifact, exit_code_in, is_shell, shell_outcome, str_at};
 use super::{Action, Agent, CallIds, Normalized, Rejected};
 use crate::evidence::EventType;
 
@@ -16,6 +16,12 @@ pub(super) fn turn_start(prompt: Option<&str>) -> Action {
 
 pub(super) fn turn_end(exit_code: i32, reason: Option<String>) -> Action {
     Action::TurnEnd { exit_code, reason }
+}
+
+fn session_end(v: &Value) -> Action {
+    Action::SessionEnd {
+        reason: str_at(v, "reason").unwrap_or("other").to_owned(),
+    }
 }
 
 /// A directory named in a payload, if it names one (Cursor sends `"cwd": ""` on tool hooks).
@@ -52,7 +58,7 @@ pub(super) fn hooks_claude_like(v: &Value, n: &mut Normalized) {
             let response = v.get("tool_response");
             let (ok, mut extra) = match response {
                 // Codex: the command's output as text, its exit code in a header when there is one.
-                Some(Value::String(text)) => shell_outcome(&call, exit_code_in(text)),
+                Some(Value::String(text)) => shell_outcome(&call, exit_code_in(text, ExitLine::Header)),
                 // Claude: a Bash call that exits non-zero comes as PostToolUseFailure instead.
                 _ => (true, Vec::new()),
             };
@@ -61,7 +67,9 @@ pub(super) fn hooks_claude_like(v: &Value, n: &mut Normalized) {
         }
         "PostToolUseFailure" => {
             let interrupted = v.get("is_interrupt").and_then(Value::as_bool).unwrap_or(false);
-            let exit_code = str_at(v, "error").and_then(exit_code_in);
+            let exit_code = str_at(v, "error")
+                .filter(|_| is_shell(call.tool))
+                .and_then(|e| exit_code_in(e, ExitLine::First));
             let extra = [
                 ("interrupted", interrupted.into()),
                 ("exit_code", exit_code.into()),
@@ -76,10 +84,7 @@ pub(super) fn hooks_claude_like(v: &Value, n: &mut Normalized) {
         )),
         // Codex: the user interrupted the turn; no Stop follows.
         "Interrupt" => n.actions.push(turn_end(130, Some("turn interrupted".into()))),
-        "SessionEnd" => n.actions.push(turn_end(
-            0,
-            Some(format!("session ended ({})", str_at(v, "reason").unwrap_or("other"))),
-        )),
+        "SessionEnd" => n.actions.push(session_end(v)),
         _ => {}
     }
 }
@@ -164,7 +169,7 @@ pub(super) fn gemini(v: &Value, n: &mut Normalized) {
             let exit_code = response
                 .and_then(|r| str_at(r, "llmContent"))
                 .filter(|_| is_shell(call.tool))
-                .and_then(exit_code_in);
+                .and_then(|t| exit_code_in(t, ExitLine::Last));
             let (ok, extra) = match exit_code {
                 Some(code) => (code == 0, vec![("exit_code", code.into())]),
                 None if is_shell(call.tool) && !failed => (true, vec![("exit_code", 0.into())]),
@@ -173,10 +178,7 @@ pub(super) fn gemini(v: &Value, n: &mut Normalized) {
             n.actions.extend(call.ended(ok && !failed, response, &extra));
         }
         "AfterAgent" => n.actions.push(turn_end(0, None)),
-        "SessionEnd" => n.actions.push(turn_end(
-            0,
-            Some(format!("session ended ({})", str_at(v, "reason").unwrap_or("other"))),
-        )),
+        "SessionEnd" => n.actions.push(session_end(v)),
         _ => {}
     }
 }

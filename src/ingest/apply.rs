@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use super::{Action, Agent, CallIds, Normalized};
 use crate::canon;
 use crate::evidence::EventType;
-use crate::run::{self, FinishOptions, Proof, StartOptions, Workspace};
+use crate::run::{self, Proof, StartOptions, Workspace};
 use crate::signing::SigningKey;
 use crate::store::{Index, NewEvent};
 
@@ -65,6 +65,17 @@ pub struct Applied {
     pub started: Vec<String>,
     /// Proofs written (or found) by turn ends.
     pub finished: Vec<Proof>,
+    /// Runs ended without a proof, for want of a signing key.
+    pub unsigned: Vec<String>,
+}
+
+impl Applied {
+    fn ended(&mut self, run_id: &str, proof: Option<Proof>) {
+        match proof {
+            Some(proof) => self.finished.push(proof),
+            None => self.unsigned.push(run_id.to_owned()),
+        }
+    }
 }
 
 /// Applies a normalized payload to the worktree's runs: starts a run per turn, records events
@@ -83,23 +94,20 @@ pub fn apply(
         Some(id) => index.run(id).ok().map(|r| r.run_id),
         None => index.active_run(&ws.worktree_key())?,
     };
-    let finish = |index: &mut Index, run_id: &str, exit_code: i32| -> Result<Proof, run::Error> {
-        let key = key.ok_or(run::Error::Signing(crate::signing::Error::NoKey))?;
-        run::finish(
-            ws,
-            index,
-            run_id,
-            FinishOptions {
-                exit_code: Some(exit_code),
-                run_dod: false,
-                key,
-            },
-            now,
-        )
+    // Without a key a run still ends when its turn does (the next turn must not fall into it);
+    // its proof waits for `git proof finish --run ID`.
+    let finish = |index: &mut Index, run_id: &str, exit_code: i32| -> Result<Option<Proof>, run::Error> {
+        run::end_and_prove(ws, index, run_id, exit_code, key, now)
     };
     // A run whose turn never reported its end, ended honestly: failed, no terminal event.
-    let seal = |index: &mut Index, stale: &crate::store::RunRecord, next: Option<&str>| -> Result<Proof, run::Error> {
-        let key = key.ok_or(run::Error::Signing(crate::signing::Error::NoKey))?;
+    let seal_for = |index: &mut Index,
+                    stale: &crate::store::RunRecord,
+                    reason: String|
+     -> Result<Option<Proof>, run::Error> { run::seal(ws, index, &stale.run_id, &reason, key, now) };
+    let seal = |index: &mut Index,
+                stale: &crate::store::RunRecord,
+                next: Option<&str>|
+     -> Result<Option<Proof>, run::Error> {
         let was = stale.correlation_id.as_deref().unwrap_or("?");
         let reason = match next {
             Some(next) if next == was => {
@@ -110,7 +118,7 @@ pub fn apply(
             }
             None => format!("a new turn began while this run of session {was} was open; its end was never reported"),
         };
-        run::seal(ws, index, &stale.run_id, &reason, key, now)
+        seal_for(index, stale, reason)
     };
     // Every run a payload starts is filed under the agent's session.
     let start = |index: &mut Index, run_id: Option<String>, prompt: Option<Vec<u8>>| -> Result<String, run::Error> {
@@ -132,7 +140,17 @@ pub fn apply(
                     let run = index.run(active)?;
                     if run.is_active() && run.correlation_id.is_some() && run.correlation_id != n.session_id {
                         // Another session's run, left open: that session is over.
-                        applied.finished.push(seal(index, &run, n.session_id.as_deref())?);
+                        applied.ended(&run.run_id, seal(index, &run, n.session_id.as_deref())?);
+                        current = None;
+                    }
+                }
+            }
+            Action::SessionEnd { reason } => {
+                if let Some(active) = &current {
+                    let run = index.run(active)?;
+                    if run.is_active() && run.correlation_id.is_some() && run.correlation_id == n.session_id {
+                        let why = format!("the session ended ({reason}) before this turn reported its end");
+                        applied.ended(&run.run_id, seal_for(index, &run, why)?);
                         current = None;
                     }
                 }
@@ -153,7 +171,7 @@ pub fn apply(
                         continue;
                     }
                     if run.is_active() {
-                        applied.finished.push(seal(index, &run, n.session_id.as_deref())?);
+                        applied.ended(&run.run_id, seal(index, &run, n.session_id.as_deref())?);
                     }
                 }
                 let run_id = start(index, None, prompt.clone())?;
@@ -217,7 +235,7 @@ pub fn apply(
                     let ours =
                         n.agent == Agent::Generic || run.correlation_id.is_some() && run.correlation_id == n.session_id;
                     if ours {
-                        applied.finished.push(finish(index, &run_id, *exit_code)?);
+                        applied.ended(&run_id, finish(index, &run_id, *exit_code)?);
                     }
                 }
             }

@@ -136,6 +136,9 @@ impl Agent {
 pub enum Action {
     /// A session begins: a run another session left open is sealed (its end never came).
     SessionStart,
+    /// A session ends, for an agent that reports each turn's end: a run of this session still
+    /// open had its turn cut short, and is sealed.
+    SessionEnd { reason: String },
     /// A turn begins: start a run (sealing a stale one first).
     TurnStart { prompt: Option<Vec<u8>> },
     /// An event for the current run.
@@ -313,20 +316,25 @@ mod tests {
 
     #[test]
     fn exit_codes_in_the_agents_own_words() {
-        for (text, code) in [
-            ("Exit code 101\nerror: could not compile", Some(101)),
-            ("Command exited with non-zero status code 1", Some(1)),
-            ("Exit code: 0\nWall time: 0 seconds\nOutput:\n", Some(0)),
-            ("Process exited with code 2", Some(2)),
+        use super::tool::ExitLine::{First, Header, Last};
+        for (text, at, code) in [
+            ("Exit code 101\nerror: could not compile", First, Some(101)),
+            ("Command exited with non-zero status code 1", First, Some(1)),
+            ("Exit code: 0\nWall time: 0 seconds\nOutput:\n", Header, Some(0)),
+            ("Process exited with code 2\nOutput:\nexit code 0", Header, Some(2)),
+            ("Wall time: 1s\nOutput:\nExit code: 0\n", Header, None),
             (
                 "<untrusted_context>\nOutput: x\nExit Code: 127\nProcess Group PGID: 9\n",
+                Last,
                 Some(127),
             ),
-            ("Exit code: -1", Some(-1)),
-            ("all tests passed", None),
-            ("exit code: none", None),
+            ("Output: (exit code: 0 expected)\nExit Code: 101\n", Last, Some(101)),
+            ("Exit code: -1", First, Some(-1)),
+            ("HTTP status code 404", First, None),
+            ("all tests passed", First, None),
+            ("exit code: none", First, None),
         ] {
-            assert_eq!(exit_code_in(text), code, "{text:?}");
+            assert_eq!(exit_code_in(text, at), code, "{text:?}");
         }
     }
 

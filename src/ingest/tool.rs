@@ -164,22 +164,43 @@ impl<'a> ToolCall<'a> {
     }
 }
 
-/// The exit code a tool's text reports, in the forms the agents print it: Claude's `error`
-/// ("Exit code 1", "Command exited with non-zero status code 1"), Codex's output header
-/// ("Exit code: 1", "Process exited with code 1"), Gemini's `llmContent` ("Exit Code: 1").
-pub(super) fn exit_code_in(text: &str) -> Option<i32> {
-    let lower = text.to_ascii_lowercase();
-    ["exit code", "status code", "exited with code"]
-        .iter()
-        .find_map(|marker| {
-            let at = lower.find(marker)? + marker.len();
-            let rest = lower[at..].trim_start_matches([' ', ':']);
-            let end = rest
-                .char_indices()
-                .find(|&(i, c)| !(c.is_ascii_digit() || i == 0 && c == '-'))
-                .map_or(rest.len(), |(i, _)| i);
-            rest[..end].parse().ok()
-        })
+/// Where in a tool's text its agent writes the exit code, so that output which merely mentions
+/// one ("expected exit code: 0") cannot stand for it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum ExitLine {
+    /// Claude Code's `error`: its first line ("Exit code 101",
+    /// "Command exited with non-zero status code 1").
+    First,
+    /// Codex's output header, the lines before "Output:" ("Exit code: 1",
+    /// "Process exited with code 1").
+    Header,
+    /// Gemini's `llmContent`: the last "Exit Code: N" line, after the command's output.
+    Last,
+}
+
+/// The exit code a tool's text reports, read only where its agent writes it.
+pub(super) fn exit_code_in(text: &str, at: ExitLine) -> Option<i32> {
+    let text = text.trim_start_matches("<untrusted_context>").trim_start();
+    let lines: Vec<&str> = match at {
+        ExitLine::First => text.lines().take(1).collect(),
+        ExitLine::Header => text.lines().take_while(|l| l.trim() != "Output:").collect(),
+        ExitLine::Last => text.lines().rev().collect(),
+    };
+    lines.into_iter().find_map(exit_code_of_line)
+}
+
+/// "Exit code 1", "Exit code: 1", "Exit Code: 1", "Process exited with code 1", "Command exited
+/// with non-zero status code 1": the line must start so and hold nothing after the number.
+fn exit_code_of_line(line: &str) -> Option<i32> {
+    let lower = line.trim().to_ascii_lowercase();
+    let rest = [
+        "exit code",
+        "process exited with code",
+        "command exited with non-zero status code",
+    ]
+    .iter()
+    .find_map(|marker| lower.strip_prefix(marker))?;
+    rest.trim_start_matches([' ', ':']).parse().ok()
 }
 
 /// Tools that run a command: for them an unknown exit code is said to be unknown.

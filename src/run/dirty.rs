@@ -1,6 +1,7 @@
 //! Uncommitted changes a run found when it started: recorded in `run.started` with what each
 //! path held, so that finish blames the run only for what it changed.
 
+use std::collections::HashMap;
 use std::io::Read;
 use std::path::Path;
 
@@ -37,15 +38,16 @@ pub(super) fn split(workdir: &Path, started: Option<&Value>, dirty: Vec<String>)
     let Some(at_start) = started.and_then(|d| d.get(KEY)).and_then(Value::as_array) else {
         return (dirty, Vec::new());
     };
-    let held_then = |path: &str| {
-        at_start
-            .iter()
-            .find(|e| e.get("path").and_then(Value::as_str) == Some(path))
-            .map(|e| e.get("sha256").and_then(Value::as_str).map(str::to_owned))
-    };
-    dirty
-        .into_iter()
-        .partition(|path| held_then(path).is_none_or(|then| then != state(&workdir.join(path))))
+    // Path to what it held then; `None` inside: it was deleted.
+    let held_then: HashMap<&str, Option<&str>> = at_start
+        .iter()
+        .filter_map(|e| Some((e.get("path")?.as_str()?, e.get("sha256").and_then(Value::as_str))))
+        .collect();
+    dirty.into_iter().partition(|path| {
+        held_then
+            .get(path.as_str())
+            .is_none_or(|then| then.map(str::to_owned) != state(&workdir.join(path)))
+    })
 }
 
 /// What a worktree path holds, as a digest: a file's bytes, a symbolic link's target (prefixed

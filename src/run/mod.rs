@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use gix::ObjectId;
 use serde_json::Value;
 
-pub use end::{abandon, seal};
+pub use end::{abandon, end_and_prove, seal};
 pub use finish::{Finalized, FinishOptions, Proof, bundle_by_digest, finalize_evidence, finish, sign_bundle};
 
 use crate::canon;

@@ -332,3 +332,58 @@ fn a_payload_without_a_session_never_ends_a_run_started_by_hand() {
     repo.proof(&["finish", "--no-dod", "--exit-code", "3"]).ok();
     assert_eq!(repo.bundle(&run_id)["exit_code"], 3);
 }
+
+#[test]
+fn a_session_that_ends_mid_turn_seals_the_turn() {
+    let repo = TestRepo::new();
+    let cwd = repo.root.to_str().unwrap().to_owned();
+    for payload in [
+        claude("s", "UserPromptSubmit", json!({"prompt": "one"}), &cwd),
+        claude(
+            "s",
+            "PreToolUse",
+            json!({"tool_name": "Bash", "tool_use_id": "t1", "tool_input": {"command": "sleep 9"}}),
+            &cwd,
+        ),
+        claude("s", "SessionEnd", json!({"reason": "prompt_input_exit"}), &cwd),
+    ] {
+        repo.proof_with_input(&["ingest", "--agent", "claude-code"], payload)
+            .ok();
+    }
+    let run = &repo.proof(&["log", "--json"]).ok().json()[0];
+    assert_eq!(run["ending"], "sealed", "{run:#}");
+    assert_eq!(run["run_status"], "failed");
+    assert!(
+        run["end_reason"]
+            .as_str()
+            .unwrap()
+            .contains("session ended (prompt_input_exit)")
+    );
+}
+
+#[test]
+fn without_a_key_a_turn_still_ends_and_its_proof_waits() {
+    let repo = TestRepo::new();
+    let cwd = repo.root.to_str().unwrap().to_owned();
+    let ingest = |payload: String| {
+        let mut cmd = repo.proof_cmd(&["ingest", "--agent", "claude-code"]);
+        cmd.env_remove("GIT_PROOF_KEY");
+        crate::common::run_with_input(cmd, payload.as_bytes())
+    };
+    ingest(claude("s1", "UserPromptSubmit", json!({"prompt": "one"}), &cwd));
+    let first = status(&repo)["run_id"].as_str().unwrap().to_owned();
+    let out = ingest(claude("s1", "Stop", json!({"stop_hook_active": false}), &cwd));
+    assert_eq!(out.code, 0);
+    assert!(
+        out.stderr.contains("no signing key") && out.stderr.contains(&first),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(status(&repo), Value::Null, "the turn ended");
+    // The next session's work gets its own run, not the old one.
+    ingest(claude("s2", "UserPromptSubmit", json!({"prompt": "two"}), &cwd));
+    assert_ne!(status(&repo)["run_id"], first.as_str());
+    // With the key back, the waiting proof is written as the run ended.
+    repo.proof(&["finish", "--run", &first]).ok();
+    assert_eq!(repo.bundle(&first)["run_status"], "succeeded");
+}
