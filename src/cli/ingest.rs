@@ -111,29 +111,29 @@ fn ingest_payload(
     Ok(())
 }
 
-/// The repository the payload is about. `-C` wins; then the project root the agent puts in its
-/// hooks' environment (`CLAUDE_PROJECT_DIR`...), which stays put when the agent's shell `cd`s
-/// into a subdirectory, out of the repository or into another one; then the directory the
-/// payload names (its workspace root, else its `cwd`); then where the hook runs.
+/// The repository the payload is about. `-C` wins. Then the payload's own directory (its
+/// workspace root, else its `cwd`) and the project root the agent puts in its hooks'
+/// environment (`CLAUDE_PROJECT_DIR`...) are weighed: when both are in the same repository, the
+/// payload's worktree is the session's (`claude -w` keeps the main checkout as the project
+/// root); when they are in different repositories, or the payload's directory is in none, the
+/// agent's shell has `cd`'d away and the project root is. Then where the hook runs.
 fn workspace(ctx: &Ctx, n: Option<&ingest::Normalized>, named: Option<Agent>) -> anyhow::Result<Workspace> {
     if ctx.dir_given {
         return Ok(Workspace::discover(&ctx.dir)?);
     }
     let agent = n.map(|n| n.agent).or(named);
-    let from_env = agent
+    let discover = |dir: &std::path::Path| dir.is_dir().then(|| Workspace::discover(dir).ok()).flatten();
+    let project = agent
         .into_iter()
         .flat_map(|a| a.project_dir_vars())
         .filter_map(std::env::var_os)
         .filter(|dir| !dir.is_empty())
-        .map(PathBuf::from);
-    let candidates: Vec<PathBuf> = from_env
-        .chain(n.and_then(|n| n.cwd.clone()))
-        .filter(|dir| dir.is_dir())
-        .collect();
-    for dir in &candidates {
-        if let Ok(ws) = Workspace::discover(dir) {
-            return Ok(ws);
-        }
+        .find_map(|dir| discover(std::path::Path::new(&dir)));
+    let payload = n.and_then(|n| n.cwd.as_deref()).and_then(discover);
+    match (payload, project) {
+        (Some(payload), Some(project)) if payload.common_dir != project.common_dir => Ok(project),
+        (Some(payload), _) => Ok(payload),
+        (None, Some(project)) => Ok(project),
+        (None, None) => Ok(Workspace::discover(&ctx.dir)?),
     }
-    Ok(Workspace::discover(&ctx.dir)?)
 }

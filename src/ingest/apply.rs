@@ -41,6 +41,11 @@ pub fn record_rejection(
         )?;
         return Ok(());
     }
+    log_rejection(ws, data, now)
+}
+
+/// Appends a rejection to `<common dir>/proof/logs/ingest-rejected.log`.
+fn log_rejection(ws: &Workspace, data: Value, now: jiff::Timestamp) -> Result<(), run::Error> {
     let dir = crate::dod::logs_dir(&ws.common_dir);
     let line = json!({"at": run::format_time(now), "rejected": data}).to_string() + "\n";
     let write = || -> std::io::Result<()> {
@@ -188,6 +193,19 @@ pub fn apply(
                 current = Some(run_id);
             }
             Action::Event { event_type, data } | Action::GenericEvent { event_type, data, .. } => {
+                if let Some(active) = &current
+                    && let Some(owner) = other_sessions_run(index, active, n)?
+                {
+                    // Two sessions in one worktree: this one's work is not the other's.
+                    let data = json!({
+                        "agent": n.agent.name(),
+                        "event_type": event_type.as_str(),
+                        "session_id": n.session_id,
+                        "reason": format!("run {active} of session {owner} is active in this worktree; give each agent session its own worktree"),
+                    });
+                    log_rejection(ws, data, now)?;
+                    continue;
+                }
                 let run_id = match &current {
                     Some(id) => id.clone(),
                     None => {
@@ -242,6 +260,20 @@ pub fn apply(
         }
     }
     Ok(applied)
+}
+
+/// The session whose run `active` is, when that is another session than the payload's (both
+/// named). Copilot's subagents send their tool hooks under their own session ids, so for it
+/// the run's events are its own whatever session they name.
+fn other_sessions_run(index: &Index, active: &str, n: &Normalized) -> Result<Option<String>, run::Error> {
+    if matches!(n.agent, Agent::Copilot | Agent::Generic) || n.session_id.is_none() {
+        return Ok(None);
+    }
+    let run = index.run(active)?;
+    Ok(match run.correlation_id {
+        Some(owner) if run.is_active() && Some(&owner) != n.session_id.as_ref() => Some(owner),
+        _ => None,
+    })
 }
 
 /// The idempotency key of one tool-call event.

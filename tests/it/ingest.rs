@@ -599,3 +599,62 @@ fn copilot_running_claude_code_hooks_is_read_as_copilot() {
     assert_eq!(runs[0]["state"], "ended");
     assert_eq!(failed_calls(&repo, run_id).len(), 1, "tool_result.result_type failure");
 }
+
+#[test]
+fn a_session_in_a_worktree_records_there_whatever_its_project_dir_says() {
+    // `claude -w` works in a worktree of the project but keeps the main checkout as
+    // CLAUDE_PROJECT_DIR: the payload's own worktree is the session's.
+    let repo = TestRepo::new();
+    let wt = repo.home().join("wt");
+    repo.git(&["worktree", "add", "-q", wt.to_str().unwrap(), "-b", "w1"]);
+    let send = |session: &str, cwd: &std::path::Path, event: &str| {
+        let payload = format!(
+            r#"{{"session_id":"{session}","cwd":"{}","hook_event_name":"{event}","prompt":"p"}}"#,
+            cwd.display()
+        );
+        let mut cmd = repo.proof_cmd_in(cwd, &["ingest", "--agent", "claude-code"]);
+        cmd.env("CLAUDE_PROJECT_DIR", &repo.root);
+        let out = crate::common::run_with_input(cmd, payload.as_bytes());
+        assert_eq!((out.code, out.stderr.as_str()), (0, ""));
+    };
+    send("main", &repo.root, "UserPromptSubmit");
+    send("wt", &wt, "UserPromptSubmit");
+    let here = repo.proof(&["status", "--json"]).ok().json();
+    let there = repo.proof_in(&wt, &["status", "--json"]).ok().json();
+    assert_eq!(
+        here["active_run"]["session_id"], "main",
+        "not sealed by the other worktree's session"
+    );
+    assert_eq!(there["active_run"]["session_id"], "wt");
+}
+
+#[test]
+fn two_sessions_in_one_worktree_never_put_their_work_in_each_others_runs() {
+    let repo = TestRepo::new();
+    let cwd = repo.root.to_str().unwrap();
+    let send = |session: &str, event: &str, id: &str| {
+        let payload = format!(
+            r#"{{"session_id":"{session}","cwd":"{cwd}","hook_event_name":"{event}","prompt":"x{session}","tool_name":"Bash","tool_input":{{}},"tool_use_id":"{id}","tool_response":{{}}}}"#
+        );
+        ingest(&repo, Some("claude-code"), payload).ok();
+    };
+    send("A", "UserPromptSubmit", "");
+    send("B", "UserPromptSubmit", "");
+    send("A", "PreToolUse", "A-t1");
+    send("A", "PostToolUse", "A-t1");
+    send("B", "Stop", "");
+    let runs = runs_of(&repo);
+    let b = runs
+        .iter()
+        .find(|r| r["proof"].is_object() && r["ending"] == "exited")
+        .unwrap();
+    let bundle = repo.bundle(b["run_id"].as_str().unwrap());
+    assert_eq!(bundle["evidence"]["correlation_id"], "B");
+    assert_eq!(
+        bundle["evidence"]["toolcall_ids"],
+        serde_json::json!([]),
+        "A's call is not B's"
+    );
+    let log = std::fs::read_to_string(repo.path(".git/proof/logs/ingest-rejected.log")).unwrap();
+    assert!(log.contains("give each agent session its own worktree"), "{log}");
+}
