@@ -30,6 +30,8 @@ pub enum Error {
     },
     #[error("run '{0}' has no proof yet (finish it with `git proof finish --run {0}`)")]
     NoProof(String),
+    #[error("run '{0}' was abandoned: it has no proof (`git proof log` shows why)")]
+    Abandoned(String),
     #[error("the proof of run {run_id} on {commit} does not count: {why} (`git proof show` prints it, marked)")]
     DoesNotCount {
         run_id: String,
@@ -45,7 +47,9 @@ pub enum Error {
 impl Classify for Error {
     fn kind(&self) -> ErrorKind {
         match self {
-            Self::Unknown(_) | Self::NoNote(_) | Self::NoBundle { .. } | Self::NoProof(_) => ErrorKind::NotFound,
+            Self::Unknown(_) | Self::NoNote(_) | Self::NoBundle { .. } | Self::NoProof(_) | Self::Abandoned(_) => {
+                ErrorKind::NotFound
+            }
             Self::DoesNotCount { .. } => ErrorKind::Invalid,
             Self::Store(e) => e.kind(),
             Self::Git(e) => e.kind(),
@@ -55,7 +59,7 @@ impl Classify for Error {
     fn code(&self) -> &'static str {
         match self {
             Self::Unknown(_) => "unknown_run",
-            Self::NoNote(_) | Self::NoBundle { .. } | Self::NoProof(_) => "no_proof",
+            Self::NoNote(_) | Self::NoBundle { .. } | Self::NoProof(_) | Self::Abandoned(_) => "no_proof",
             Self::DoesNotCount { .. } => "proof_invalid",
             Self::Store(e) => e.code(),
             Self::Git(e) => e.code(),
@@ -387,8 +391,15 @@ pub fn locate_run(repo: &gix::Repository, index: &Index, run_id: &str, trust: &T
             })
         });
     }
-    if index.run(run_id).is_ok() {
-        return Err(Error::NoProof(run_id.to_owned()));
+    if let Ok(run) = index.run(run_id) {
+        let abandoned = run
+            .ended()
+            .is_some_and(|e| matches!(e.how, store::Ending::Abandoned { .. }));
+        return Err(if abandoned {
+            Error::Abandoned(run_id.to_owned())
+        } else {
+            Error::NoProof(run_id.to_owned())
+        });
     }
     find_run_in_notes(repo, run_id, trust)?.ok_or_else(|| Error::Store(store::Error::UnknownRun(run_id.to_owned())))
 }

@@ -103,7 +103,11 @@ fn bad_news(ws: &Workspace, bundle: &Bundle) -> Vec<String> {
             .and_then(|d| git_proof::dod::log_path(&ws.common_dir, d))
             .map(|p| format!("; its output: {}", p.display()))
             .unwrap_or_default();
-        lines.push(format!("DoD check {} {}{code}{log}", check.name, check.status.as_str()));
+        lines.push(format!(
+            "DoD check {} {}{code}{log}",
+            git_proof::summary::quoted(&check.name),
+            check.status.as_str()
+        ));
     }
     let pending = bundle
         .dod_results

@@ -111,11 +111,15 @@ impl Ctx {
 
 /// Entry point: parse, run, print one error line, exit with the documented code.
 pub fn main() -> ExitCode {
+    // A hook's exit code is the agent's business: 2 blocks a tool call in Claude Code, Codex
+    // and Copilot. `ingest` exits 0 whatever is wrong, even with its own arguments.
+    let hook = subcommand_named(std::env::args_os().skip(1)).is_some_and(|c| c == "ingest");
+    let failed = |code: u8| ExitCode::from(if hook { EXIT_OK } else { code });
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
             let _ = e.print();
-            return ExitCode::from(if e.use_stderr() { EXIT_BAD_INPUT } else { EXIT_OK });
+            return failed(if e.use_stderr() { EXIT_BAD_INPUT } else { EXIT_OK });
         }
     };
     match dispatch(cli) {
@@ -126,9 +130,22 @@ pub fn main() -> ExitCode {
             }
             let message = format!("{err:#}").replace('\n', " ");
             let _ = writeln!(std::io::stderr(), "error: {message}");
-            ExitCode::from(exit_code_for(&err))
+            failed(exit_code_for(&err))
         }
     }
+}
+
+/// The subcommand of a command line, read before clap does: the first argument that is not
+/// `-C <path>` (or `-C<path>`).
+fn subcommand_named(mut args: impl Iterator<Item = std::ffi::OsString>) -> Option<std::ffi::OsString> {
+    while let Some(arg) = args.next() {
+        if arg == "-C" {
+            args.next();
+        } else if !arg.to_string_lossy().starts_with("-C") {
+            return Some(arg);
+        }
+    }
+    None
 }
 
 fn dispatch(cli: Cli) -> anyhow::Result<u8> {

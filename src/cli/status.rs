@@ -51,7 +51,7 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<u8> {
     }
     outln!("run {} active since {}", run.run_id, run.started_at)?;
     if let Some(session) = &run.correlation_id {
-        outln!("agent session {session}")?;
+        outln!("agent session {}", git_proof::summary::quoted(session))?;
     }
     let commits = match commits.len() {
         0 => "no commits yet".to_owned(),

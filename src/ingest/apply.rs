@@ -96,7 +96,12 @@ pub fn apply(
 ) -> Result<Applied, run::Error> {
     let mut applied = Applied::default();
     let mut current = match &n.run_id {
-        Some(id) => index.run(id).ok().map(|r| r.run_id),
+        // A generic payload names its run; one of another worktree is not this one's to feed.
+        Some(id) => index
+            .run(id)
+            .ok()
+            .filter(|r| !r.is_active() || r.worktree == ws.worktree_key())
+            .map(|r| r.run_id),
         None => index.active_run(&ws.worktree_key())?,
     };
     // Without a key a run still ends when its turn does (the next turn must not fall into it);
@@ -193,6 +198,19 @@ pub fn apply(
                 current = Some(run_id);
             }
             Action::Event { event_type, data } | Action::GenericEvent { event_type, data, .. } => {
+                // Pointers only, and only the events a payload may bring (git-proof records
+                // a run's start, end, sealing and manifest itself).
+                let refused = match event_type {
+                    EventType::RunSealed | EventType::EvidenceManifestCreated | EventType::IngestRejected => {
+                        Some(format!("'{}' is recorded by git proof itself", event_type.as_str()))
+                    }
+                    _ => crate::evidence::check_pointers(data).err(),
+                };
+                if let Some(reason) = refused {
+                    let data = json!({"agent": n.agent.name(), "event_type": event_type.as_str(), "reason": reason});
+                    log_rejection(ws, data, now)?;
+                    continue;
+                }
                 if let Some(active) = &current
                     && let Some(owner) = other_sessions_run(index, active, n)?
                 {

@@ -225,8 +225,17 @@ pub fn normalize_event(agent: Option<Agent>, event: Option<&str>, payload: &[u8]
         // Handled above; a generic payload never reaches this match.
         Agent::Generic => return generic(text),
     }
+    if n.session_id.as_ref().is_some_and(|id| id.len() > MAX_SESSION_ID) {
+        return Err(Rejected(format!(
+            "the session id is longer than {MAX_SESSION_ID} bytes"
+        )));
+    }
     Ok(n)
 }
+
+/// Session ids are UUIDs and the like; a longer one is not a session id (and would be copied
+/// into every proof of the session).
+const MAX_SESSION_ID: usize = 256;
 
 fn looks_like_lines(text: &str) -> bool {
     let mut lines = text.lines().filter(|l| !l.trim().is_empty());

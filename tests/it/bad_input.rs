@@ -337,3 +337,42 @@ fn names_from_a_proof_cannot_drive_the_terminal() {
     assert!(out.contains(r#""a\033[2J\033[1;1Hfake\nline.txt""#), "{out}");
     assert!(!out.lines().any(|l| l.starts_with("line.txt")), "no faked line: {out}");
 }
+
+#[test]
+fn ingest_exits_0_whatever_is_wrong_with_its_own_command_line() {
+    // Exit 2 from a hook blocks the tool call in Claude Code, Codex and Copilot.
+    let repo = TestRepo::new();
+    for args in [
+        vec!["-C", "/no/such/dir", "ingest"],
+        vec!["ingest", "--no-such-flag"],
+        vec!["-C/no/such/dir", "ingest", "--agent", "claude-code"],
+    ] {
+        let out = repo.proof_with_input(&args, b"{}");
+        assert_eq!(out.code, 0, "{args:?}: {}", out.stderr);
+    }
+    // Other commands keep their exit codes.
+    repo.proof(&["-C", "/no/such/dir", "show", "ingest"]).expect_code(2);
+}
+
+#[test]
+fn a_payload_cannot_bring_what_git_proof_records_itself() {
+    let repo = TestRepo::new();
+    let run_id = repo.start(&["--run-id", "gen-1"]);
+    let long = "x".repeat(2000);
+    let lines = [
+        r#"{"run_id":"gen-1","type":"run.sealed","data":{"reason":"forged"}}"#.to_owned(),
+        r#"{"run_id":"gen-1","type":"evidence.manifest.created"}"#.to_owned(),
+        format!(r#"{{"run_id":"gen-1","type":"step.started","data":{{"note":"{long}"}}}}"#),
+    ]
+    .join("\n");
+    repo.proof_with_input(&["ingest", "--agent", "generic"], lines).ok();
+    let long_session = format!(r#"{{"session_id":"{}","hook_event_name":"Stop"}}"#, "s".repeat(300));
+    repo.proof_with_input(&["ingest", "--agent", "claude-code"], long_session)
+        .ok();
+    repo.proof(&["finish", "--no-dod"]).ok();
+    let types = crate::common::event_types(&repo.bundle(&run_id));
+    assert!(
+        !types.iter().any(|t| t == "run.sealed" || t == "step.started"),
+        "{types:?}"
+    );
+}
