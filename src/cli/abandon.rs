@@ -27,12 +27,7 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<u8> {
     } = args;
     let ws = ctx.workspace()?;
     let mut index = super::open_index(&ws, ctx)?;
-    let run_id = run::resolve_run(
-        &ws,
-        &index,
-        named.as_deref(),
-        std::env::var("GIT_PROOF_RUN").ok().as_deref(),
-    )?;
+    let run_id = super::resolve_run(&ws, &index, named.as_deref())?;
     let (run, manifest) = run::abandon(&ws, &mut index, &run_id, reason.as_deref(), ctx.now)?;
     if json {
         super::print_json(&serde_json::json!({

@@ -39,12 +39,7 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<u8> {
     };
     let ws = ctx.workspace()?;
     let mut index = super::open_index(&ws, ctx)?;
-    let run_id = run::resolve_run(
-        &ws,
-        &index,
-        named.as_deref(),
-        std::env::var("GIT_PROOF_RUN").ok().as_deref(),
-    )?;
+    let run_id = super::resolve_run(&ws, &index, named.as_deref())?;
     let event = run::append_event(&mut index, &run_id, &event_type, id, data, ctx.now)?;
     if json {
         super::print_json(&event)?;

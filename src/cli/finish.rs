@@ -146,12 +146,7 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<u8> {
     } = args;
     let ws = ctx.workspace()?;
     let index = super::open_index(&ws, ctx)?;
-    let run_id = run::resolve_run(
-        &ws,
-        &index,
-        named.as_deref(),
-        std::env::var("GIT_PROOF_RUN").ok().as_deref(),
-    )?;
+    let run_id = super::resolve_run(&ws, &index, named.as_deref())?;
     drop(index);
     // The key is checked before anything is written, so a bad key leaves the run open.
     let key = super::signing_key(key.as_deref(), Some(&ws.repo))?;

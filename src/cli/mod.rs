@@ -263,6 +263,12 @@ pub fn open_index(ws: &Workspace, ctx: &Ctx) -> anyhow::Result<store::Index> {
     }
 }
 
+/// The run a command is about: `--run`, else `GIT_PROOF_RUN`, else the worktree's active run.
+pub fn resolve_run(ws: &Workspace, index: &store::Index, named: Option<&str>) -> anyhow::Result<String> {
+    let from_env = std::env::var("GIT_PROOF_RUN").ok();
+    Ok(run::resolve_run(ws, index, named, from_env.as_deref())?)
+}
+
 /// The signing key: `--key`, then the order README gives (Keys and trust).
 pub fn signing_key(explicit: Option<&Path>, repo: Option<&gix::Repository>) -> anyhow::Result<signing::SigningKey> {
     let source = signing::resolve_key_source(explicit, |name| std::env::var(name).ok(), repo)?;
