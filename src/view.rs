@@ -125,6 +125,11 @@ pub struct BundleView {
     /// Whether the decisions the bundle itself holds (made before the run finished, signed with
     /// the run's key) count: not when the trusted policy names approvers.
     own_decisions_count: bool,
+    /// Each violating path, with its place in the bundle's `scope_violations`, and every path
+    /// the run touched: looked up once per decision, so a note of thousands of decisions costs
+    /// what it holds, not its square.
+    violation_at: HashMap<String, usize>,
+    touched: HashSet<String>,
 }
 
 /// How a bundle relates to the commit of the note.
@@ -231,6 +236,38 @@ impl Effective {
 }
 
 impl BundleView {
+    fn new(record: usize, statement: Statement<Bundle>, own_decisions_count: bool) -> Self {
+        let b = &statement.predicate;
+        let violation_at = b
+            .scope_violations
+            .iter()
+            .enumerate()
+            .map(|(i, v)| (v.path.clone(), i))
+            .collect();
+        let touched = b
+            .scope_violations
+            .iter()
+            .map(|v| &v.path)
+            .chain(
+                b.diff_stat
+                    .entries
+                    .iter()
+                    .flat_map(|e| std::iter::once(&e.path).chain(&e.old_path)),
+            )
+            .chain(&b.dirty_files)
+            .cloned()
+            .collect();
+        Self {
+            record,
+            statement,
+            placement: Placement::Own,
+            decisions: BTreeMap::new(),
+            own_decisions_count,
+            violation_at,
+            touched,
+        }
+    }
+
     /// The bundle as signed.
     pub fn bundle(&self) -> &Bundle {
         &self.statement.predicate
@@ -242,8 +279,8 @@ impl BundleView {
         if let Some(effective) = self.decisions.get(path) {
             return effective.state();
         }
-        match self.bundle().scope_violations.iter().find(|v| v.path == path) {
-            Some(v) if self.own_decisions_count => v.approval.state,
+        match self.violation_at.get(path) {
+            Some(&i) if self.own_decisions_count => self.bundle().scope_violations[i].approval.state,
             _ => ApprovalState::Pending,
         }
     }
@@ -297,13 +334,7 @@ impl BundleView {
 
     /// Whether `path` is one the run touched (so a decision on it can mean something).
     fn touches(&self, path: &str) -> bool {
-        let b = self.bundle();
-        b.scope_violations.iter().any(|v| v.path == path)
-            || b.diff_stat
-                .entries
-                .iter()
-                .any(|e| e.path == path || e.old_path.as_deref() == Some(path))
-            || b.dirty_files.iter().any(|p| p == path)
+        self.touched.contains(path)
     }
 }
 
@@ -413,13 +444,11 @@ impl NoteView {
             view.ignored = ignored;
             view.parsed = match content {
                 Content::Bundle(statement) => {
-                    self.bundles.push(BundleView {
-                        record: self.records.len(),
-                        statement: *statement,
-                        placement: Placement::Own,
-                        decisions: BTreeMap::new(),
-                        own_decisions_count: trust.policy.verify.approvers.is_empty(),
-                    });
+                    self.bundles.push(BundleView::new(
+                        self.records.len(),
+                        *statement,
+                        trust.policy.verify.approvers.is_empty(),
+                    ));
                     Parsed::Bundle(self.bundles.len() - 1)
                 }
                 Content::Approval(statement) => Parsed::Approval(Box::new(statement)),

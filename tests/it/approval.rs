@@ -199,3 +199,24 @@ fn verify_policy_applies_the_teams_rules_from_the_trusted_ref() {
         .expect_code(1);
     assert!(out.stdout.contains("--deny-pending"), "{}", out.stdout);
 }
+
+#[test]
+fn approving_3000_violations_writes_one_notes_commit() {
+    let repo = TestRepo::new();
+    let run_id = repo.start(&["--scope", "src/**"]);
+    for i in 0..3000 {
+        repo.write(&format!("out/f{i}.txt"), "x\n");
+    }
+    let head = repo.commit_all("many");
+    repo.proof(&["finish", "--no-dod"]).ok();
+    let commits = || repo.git(&["rev-list", "--count", "refs/notes/proof"]);
+    let before = commits();
+    repo.proof(&["approve", &run_id, "--all", "--reason", "generated"]).ok();
+    assert_eq!(
+        commits().parse::<u32>().unwrap(),
+        before.parse::<u32>().unwrap() + 1,
+        "one notes commit for every decision"
+    );
+    assert_eq!(split_records(&repo.note(&head)).len(), 3001);
+    repo.verify(&["HEAD", "--deny-pending"]).ok();
+}
