@@ -122,7 +122,18 @@ pub fn main() -> ExitCode {
             return failed(if e.use_stderr() { EXIT_BAD_INPUT } else { EXIT_OK });
         }
     };
-    match dispatch(cli) {
+    let mut outcome = dispatch(cli);
+    // Damage found mid-command: repaired once, and the command run again on the rebuilt index
+    // (every command is safe to repeat after a failure: finish and the writers look for what
+    // an earlier try stored).
+    if let Err(err) = &outcome
+        && index_is_corrupt(err)
+        && let Ok(again) = Cli::try_parse()
+        && repair_index(&again).is_ok()
+    {
+        outcome = dispatch(again);
+    }
+    match outcome {
         Ok(code) => ExitCode::from(code),
         Err(err) => {
             if is_broken_pipe(&err) {
@@ -245,22 +256,49 @@ fn exit_code_for(err: &anyhow::Error) -> u8 {
 /// Opens the index; a corrupt one is moved aside and rebuilt from the notes, said in one line.
 pub fn open_index(ws: &Workspace, ctx: &Ctx) -> anyhow::Result<store::Index> {
     match ws.open_index() {
-        Err(run::Error::Store(store::Error::Corrupt { .. })) => {
-            let aside = store::Index::move_aside(&ws.common_dir, ctx.now.as_second())?;
-            let mut index = ws.open_index()?;
-            let now = ctx.now.as_second();
-            let trust = trust::load(&ws.repo, &Default::default(), now).unwrap_or_else(|_| Trust::none(now));
-            let found = git_proof::reindex::reindex(&ws.repo, &mut index, &trust)?;
-            eprintln!(
-                "git-proof: the index was corrupt; moved it to {} and rebuilt it from {} ({} runs)",
-                aside.display(),
-                git_proof::notes::NOTES_REF,
-                found.imported
-            );
-            Ok(index)
-        }
+        Err(run::Error::Store(store::Error::Corrupt { .. })) => rebuild_index(ws, ctx.now),
         other => Ok(other?),
     }
+}
+
+/// Moves the corrupt index aside and rebuilds it from the notes, saying so in one line.
+fn rebuild_index(ws: &Workspace, now: jiff::Timestamp) -> anyhow::Result<store::Index> {
+    let aside = store::Index::move_aside(&ws.common_dir, now.as_second())?;
+    let mut index = ws.open_index()?;
+    let now = now.as_second();
+    let trust = trust::load(&ws.repo, &Default::default(), now).unwrap_or_else(|_| Trust::none(now));
+    let found = git_proof::reindex::reindex(&ws.repo, &mut index, &trust)?;
+    eprintln!(
+        "git-proof: the index was corrupt; moved it to {} and rebuilt it from {} ({} runs)",
+        aside.display(),
+        git_proof::notes::NOTES_REF,
+        found.imported
+    );
+    Ok(index)
+}
+
+/// Whether a command failed on damage to the index that opening it did not show (SQLite reads
+/// pages as queries reach them, so garbage past the first pages surfaces mid-command).
+fn index_is_corrupt(err: &anyhow::Error) -> bool {
+    err.chain().any(|cause| {
+        cause
+            .downcast_ref::<store::Error>()
+            .is_some_and(store::Error::is_corrupt)
+            || cause
+                .downcast_ref::<run::Error>()
+                .is_some_and(|e| matches!(e, run::Error::Store(s) if s.is_corrupt()))
+    })
+}
+
+/// Repairs the index of the repository `cli` runs in, for a second try of the command.
+fn repair_index(cli: &Cli) -> anyhow::Result<()> {
+    let dir = match &cli.dir {
+        Some(dir) => dir.clone(),
+        None => std::env::current_dir()?,
+    };
+    let ws = Workspace::discover(&dir)?;
+    rebuild_index(&ws, now()?)?;
+    Ok(())
 }
 
 /// The run a command is about: `--run`, else `GIT_PROOF_RUN`, else the worktree's active run.

@@ -345,6 +345,17 @@ impl Index {
             path: dir.to_owned(),
             source,
         })?;
+        // An empty file is no index git-proof wrote (it writes its schema first): one that was
+        // truncated. Read as a new index, it would hide every run the notes hold.
+        if std::fs::metadata(&path).is_ok_and(|m| m.len() == 0) {
+            return Err(Error::Corrupt {
+                path,
+                source: rusqlite::Error::SqliteFailure(
+                    rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_NOTADB),
+                    Some("the index file is empty".into()),
+                ),
+            });
+        }
         let conn = Connection::open(&path).map_err(|source| Error::Sqlite {
             path: path.clone(),
             action: "open",
@@ -361,7 +372,13 @@ impl Index {
     /// `index.sqlite.corrupt-<unix time>`; returns where it went.
     pub fn move_aside(common_dir: &Path, now: i64) -> Result<PathBuf> {
         let path = Self::path_in(common_dir);
-        let aside = path.with_extension(format!("sqlite.corrupt-{now}"));
+        // A second repair in the same second keeps the first one's copy.
+        let mut aside = path.with_extension(format!("sqlite.corrupt-{now}"));
+        let mut n = 0;
+        while aside.exists() {
+            n += 1;
+            aside = path.with_extension(format!("sqlite.corrupt-{now}.{n}"));
+        }
         for (from, to) in [
             (path.clone(), aside.clone()),
             (with_suffix(&path, "-wal"), with_suffix(&aside, "-wal")),
@@ -494,6 +511,18 @@ fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
 }
 
 /// Errors that mean the file itself is broken, not that it is busy or missing.
+impl Error {
+    /// Whether the index file itself is damaged (found on open, or only when a query reached
+    /// the damaged pages): moving it aside and rebuilding it from the notes repairs it.
+    pub fn is_corrupt(&self) -> bool {
+        match self {
+            Self::Corrupt { .. } => true,
+            Self::Sqlite { source, .. } => is_corruption(source),
+            _ => false,
+        }
+    }
+}
+
 fn is_corruption(error: &rusqlite::Error) -> bool {
     matches!(
         error.sqlite_error_code(),

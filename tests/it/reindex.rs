@@ -103,3 +103,45 @@ fn a_deleted_or_corrupt_index_is_rebuilt_from_the_notes() {
     assert_eq!(aside.len(), 1, "the corrupt file is kept, moved aside");
     repo.proof(&["show", &runs[0]]).ok();
 }
+
+/// Damage past the first pages shows only when a query reaches it; an empty file looks like a
+/// new index. Both are repaired as a garbled header is, for every command, in one line.
+#[test]
+fn an_index_damaged_deep_inside_or_emptied_is_rebuilt() {
+    let repo = TestRepo::new();
+    let runs = proven_runs(&repo);
+    let index = repo.path(".git/proof/index.sqlite");
+    // Fold the WAL into the file, so that the damage is in the pages SQLite reads.
+    repo.proof(&["log"]).ok();
+    rusqlite::Connection::open(&index)
+        .and_then(|c| c.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);"))
+        .unwrap();
+    let mut bytes = std::fs::read(&index).unwrap();
+    assert!(bytes.len() > 3 * 4096, "{}", bytes.len());
+    for b in &mut bytes[2 * 4096..] {
+        *b = 0x5a;
+    }
+    std::fs::write(&index, &bytes).unwrap();
+    for args in [&["log", "--json"][..], &["reindex"][..]] {
+        let out = repo.proof(args).ok();
+        assert!(out.stderr.contains("index was corrupt"), "{args:?}: {}", out.stderr);
+        assert!(!out.stderr.contains("malformed"), "{args:?}: {}", out.stderr);
+        if args[0] == "log" {
+            assert_eq!(out.json().as_array().unwrap().len(), 3);
+        }
+        std::fs::write(&index, &bytes).unwrap();
+        let _ = std::fs::remove_file(repo.path(".git/proof/index.sqlite-wal"));
+        let _ = std::fs::remove_file(repo.path(".git/proof/index.sqlite-shm"));
+    }
+    std::fs::write(&index, b"").unwrap();
+    let out = repo.proof(&["log", "--json"]).ok();
+    assert!(out.stderr.contains("index was corrupt"), "{}", out.stderr);
+    assert_eq!(out.json().as_array().unwrap().len(), 3, "not 'no runs yet'");
+    let aside = std::fs::read_dir(repo.path(".git/proof"))
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().ends_with(|c: char| c.is_ascii_digit()))
+        .count();
+    assert_eq!(aside, 3, "each damaged copy is kept");
+    repo.proof(&["show", &runs[0]]).ok();
+}
