@@ -19,6 +19,7 @@
 
 pub mod agent_config;
 pub mod approval;
+pub mod bounded;
 pub mod canon;
 pub mod coverage;
 pub mod diffstat;

@@ -98,7 +98,7 @@ impl TeamPolicy {
     /// The worktree's `.proof/policy.toml`, or the empty policy without one.
     pub fn of_worktree(workdir: &Path) -> Result<Self, Error> {
         let path = workdir.join(POLICY_PATH);
-        match std::fs::read_to_string(&path) {
+        match crate::bounded::read_text(&path, 1 << 20) {
             Ok(text) => Self::parse(&path, &text),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Self::default()),
             Err(source) => Err(Error::Read { path, source }),

@@ -176,7 +176,8 @@ impl SigningKey {
             KeySource::Path(path) => {
                 let path = path.as_path();
                 check_private_key_mode(path)?;
-                let text = std::fs::read_to_string(path).map_err(|source| Error::Unreadable {
+                // An OpenSSH ed25519 key file is some 400 bytes.
+                let text = crate::bounded::read_text(path, 1 << 20).map_err(|source| Error::Unreadable {
                     path: path.to_owned(),
                     source,
                 })?;
@@ -222,6 +223,13 @@ fn check_private_key_mode(path: &Path) -> Result<(), Error> {
         path: path.to_owned(),
         source,
     })?;
+    if !meta.is_file() {
+        // A directory or a FIFO named as the key: saying "chmod 600" would mislead.
+        return Err(Error::Unreadable {
+            path: path.to_owned(),
+            source: std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a regular file"),
+        });
+    }
     let mode = meta.permissions().mode() & 0o777;
     if mode & 0o077 != 0 {
         return Err(Error::TooOpen {
@@ -395,7 +403,7 @@ impl AllowedSigners {
 
     /// Reads and parses a file.
     pub fn read(path: &Path) -> Result<Self, Error> {
-        let text = std::fs::read_to_string(path).map_err(|source| Error::UnreadableSigners {
+        let text = crate::bounded::read_text(path, 16 << 20).map_err(|source| Error::UnreadableSigners {
             path: path.to_owned(),
             source,
         })?;

@@ -361,14 +361,24 @@ pub fn print_json(value: &impl serde::Serialize) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Reads a file named on the command line, `-` meaning stdin.
+/// Reads a file named on the command line, `-` meaning stdin (a prompt: a FIFO such as
+/// `<(...)` is fine), up to 64 MiB: only its digest is kept, and `/dev/zero` must not fill
+/// the memory.
 pub fn read_input(path: &Path) -> anyhow::Result<Vec<u8>> {
-    if path == Path::new("-") {
-        let mut buf = Vec::new();
-        std::io::Read::read_to_end(&mut std::io::stdin(), &mut buf).context("cannot read stdin")?;
-        return Ok(buf);
-    }
-    std::fs::read(path).map_err(|e| anyhow::Error::new(BadInput(format!("cannot read {}: {e}", path.display()))))
+    const LIMIT: u64 = 64 << 20;
+    let read = if path == Path::new("-") {
+        git_proof::bounded::read_at_most(std::io::stdin(), LIMIT)
+    } else {
+        std::fs::File::open(path).and_then(|file| git_proof::bounded::read_at_most(file, LIMIT))
+    };
+    read.map_err(|e| {
+        let name = if path == Path::new("-") {
+            "stdin".to_owned()
+        } else {
+            path.display().to_string()
+        };
+        anyhow::Error::new(BadInput(format!("cannot read {name}: {e}")))
+    })
 }
 
 /// Makes `policy::CliRules` from `start` flags.

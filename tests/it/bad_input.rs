@@ -376,3 +376,41 @@ fn a_payload_cannot_bring_what_git_proof_records_itself() {
         "{types:?}"
     );
 }
+
+#[test]
+fn inputs_are_read_with_a_bound_and_a_fifo_never_hangs() {
+    let repo = TestRepo::new();
+    // /dev/zero as the prompt: refused once it passes 64 MiB, not read until memory runs out.
+    let out = repo.proof(&["start", "--prompt-file", "/dev/zero"]).expect_code(2);
+    assert!(out.one_error_line().contains("larger than 64 MiB"), "{}", out.stderr);
+    assert_eq!(
+        repo.proof(&["status", "--json"]).ok().json()["active_run"],
+        serde_json::Value::Null
+    );
+    // A FIFO (or a directory) as the key: refused before it is opened.
+    let fifo = repo.home().join("key.fifo");
+    let made = std::process::Command::new("mkfifo").arg(&fifo).status().unwrap();
+    assert!(made.success());
+    for key in [fifo.as_path(), repo.home().as_path()] {
+        let mut cmd = repo.proof_cmd(&["run", "--key", key.to_str().unwrap(), "--", "true"]);
+        let started = std::time::Instant::now();
+        let out: crate::common::Run = cmd.output().unwrap().into();
+        assert!(started.elapsed() < std::time::Duration::from_secs(20), "it hung");
+        assert_eq!(out.code, 2);
+        assert!(out.one_error_line().contains("not a regular file"), "{}", out.stderr);
+    }
+    // A FIFO as the prompt is fine: `--prompt-file <(...)`.
+    let prompt = repo.home().join("prompt.fifo");
+    std::process::Command::new("mkfifo").arg(&prompt).status().unwrap();
+    let writer = {
+        let prompt = prompt.clone();
+        std::thread::spawn(move || std::fs::write(prompt, b"do the thing"))
+    };
+    let run_id = repo.start(&["--prompt-file", prompt.to_str().unwrap()]);
+    writer.join().unwrap().unwrap();
+    repo.proof(&["finish", "--no-dod"]).ok();
+    assert_eq!(
+        repo.bundle(&run_id)["prompt_hash"],
+        crate::common::sha256_prefixed(b"do the thing").as_str()
+    );
+}
