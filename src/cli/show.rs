@@ -31,11 +31,20 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<u8> {
             eprintln!("git-proof: unverified: no allowed signers are configured, so no decision is shown");
         }
     }
+    if json && shown.len() > 1 {
+        // A commit several runs' proofs cover: one JSON document, an array of their bundles.
+        let bundles: Vec<_> = shown.iter().map(|s| &s.bundle).collect();
+        super::print_json(&bundles)?;
+        return Ok(super::EXIT_OK);
+    }
     let mut out = String::new();
     for (i, s) in shown.iter().enumerate() {
         if json {
             out.push_str(&proofs::bundle_json(&s.bundle)?);
         } else {
+            if i == 0 && shown.len() > 1 {
+                out.push_str(&format!("{} proofs on this commit\n\n", shown.len()));
+            }
             if i > 0 {
                 out.push('\n');
             }

@@ -414,3 +414,27 @@ fn inputs_are_read_with_a_bound_and_a_fifo_never_hangs() {
         crate::common::sha256_prefixed(b"do the thing").as_str()
     );
 }
+
+#[test]
+fn show_json_of_a_commit_with_two_proofs_is_one_document() {
+    let repo = TestRepo::new();
+    repo.trust_our_key();
+    let first = repo.start(&[]);
+    repo.proof(&["finish", "--no-dod"]).ok();
+    let second = repo.start(&[]);
+    repo.proof(&["finish", "--no-dod"]).ok();
+    let out = repo.proof(&["show", "HEAD", "--json"]).ok();
+    let doc: serde_json::Value = serde_json::from_str(&out.stdout).expect("one JSON document");
+    let ids: Vec<&str> = doc
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["run_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids.len(), 2);
+    assert!(ids.contains(&first.as_str()) && ids.contains(&second.as_str()));
+    let text = repo.proof(&["show", "HEAD"]).ok().stdout;
+    assert!(text.starts_with("2 proofs on this commit"), "{text}");
+    // One run: its bundle object, as before.
+    assert_eq!(repo.bundle(&first)["run_id"], first.as_str());
+}
