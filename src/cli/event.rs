@@ -35,7 +35,9 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<u8> {
     } = args;
     let data: Value = match data {
         None => Value::Null,
-        Some(text) => serde_json::from_str(&text).map_err(|e| BadInput(format!("--data is not valid JSON: {e}")))?,
+        Some(text) => {
+            git_proof::canon::parse_i_json(&text).map_err(|e| BadInput(format!("--data is not valid I-JSON: {e}")))?
+        }
     };
     let ws = ctx.workspace()?;
     let mut index = super::open_index(&ws, ctx)?;

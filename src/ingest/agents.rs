@@ -328,8 +328,8 @@ pub(super) fn generic(text: &str) -> Result<Normalized, Rejected> {
         actions: Vec::new(),
     };
     for (i, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
-        let v: Value =
-            serde_json::from_str(line).map_err(|e| Rejected(format!("line {}: not a JSON object ({e})", i + 1)))?;
+        let v: Value = crate::canon::parse_i_json(line)
+            .map_err(|e| Rejected(format!("line {}: not an I-JSON object ({e})", i + 1)))?;
         let kind = str_at(&v, "type").ok_or_else(|| Rejected(format!("line {}: no \"type\"", i + 1)))?;
         if let Some(run) = str_at(&v, "run_id") {
             match &n.run_id {

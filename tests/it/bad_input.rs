@@ -438,3 +438,25 @@ fn show_json_of_a_commit_with_two_proofs_is_one_document() {
     // One run: its bundle object, as before.
     assert_eq!(repo.bundle(&first)["run_id"], first.as_str());
 }
+
+#[test]
+fn event_data_is_i_json() {
+    // RFC 8785 hashes numbers as doubles and a reader keeps one of two equal keys: data whose
+    // hash would not bind what is stored is refused, with a line saying why.
+    let repo = TestRepo::new();
+    let run_id = repo.start(&[]);
+    for (data, why) in [
+        (r#"{"a":1,"a":2}"#, "appears twice"),
+        (r#"{"n":9007199254740993}"#, "beyond 2^53"),
+    ] {
+        let out = repo.proof(&["event", "step.started", "--data", data]).expect_code(2);
+        assert!(out.one_error_line().contains(why), "{}", out.stderr);
+    }
+    let line = format!(r#"{{"run_id":"{run_id}","type":"step.started","data":{{"n":18446744073709551615}}}}"#);
+    repo.proof_with_input(&["ingest", "--agent", "generic"], line).ok();
+    repo.proof(&["event", "step.started", "--data", r#"{"n":9007199254740991}"#])
+        .ok();
+    repo.proof(&["finish", "--no-dod"]).ok();
+    let types = crate::common::event_types(&repo.bundle(&run_id));
+    assert_eq!(types.iter().filter(|t| *t == "step.started").count(), 1, "{types:?}");
+}
