@@ -342,7 +342,14 @@ fn is_api(path: &str) -> bool {
 /// Checks the Host header, then gives every response the security headers and turns the
 /// routing layer's plain-text errors (wrong method, body too large, bad query) into JSON.
 async fn guard(State(app): State<Arc<App>>, request: Request, next: Next) -> Response {
-    let host = request.headers().get(header::HOST).and_then(|h| h.to_str().ok());
+    // An absolute-form request line (`GET http://name/...`) names its host in the URI, which
+    // RFC 9112 says wins over the Host header: both must name this server.
+    let header_host = request.headers().get(header::HOST).and_then(|h| h.to_str().ok());
+    let uri_host = request.uri().authority().map(|a| a.as_str().to_owned());
+    let host = match (&uri_host, header_host) {
+        (Some(uri), _) if !app.hosts.allows(uri) => Some(uri.as_str()),
+        (_, header) => header,
+    };
     let mut response = match host {
         Some(host) if app.hosts.allows(host) => {
             let api = is_api(request.uri().path());

@@ -190,6 +190,9 @@ fn api_answers_every_endpoint_with_the_status_codes_of_spec_9() {
     assert_eq!(too_large.expect_error(413), "body_too_large");
     let rebound = server.request("GET", "/api/runs", &[("Host", "attacker.example:80")], b"");
     assert_eq!(rebound.expect_error(403), "bad_host");
+    // An absolute-form request line names its host itself, whatever the Host header says.
+    let absolute = send(server.addr, "GET", "http://attacker.example/api/runs", &[], b"");
+    assert_eq!(absolute.expect_error(403), "bad_host");
     let no_host = send(server.addr, "GET", "/api/runs", &[("Host", "")], b"");
     assert!(no_host.status == 400 || no_host.status == 403, "{}", no_host.status);
     assert_eq!(
