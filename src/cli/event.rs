@@ -36,7 +36,7 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<u8> {
     let data: Value = match data {
         None => Value::Null,
         Some(text) => {
-            git_proof::canon::parse_i_json(&text).map_err(|e| BadInput(format!("--data is not valid I-JSON: {e}")))?
+            git_proof::canon::parse_i_json(&text).map_err(|e| BadInput(format!("--data is not valid JSON: {e}")))?
         }
     };
     let ws = ctx.workspace()?;

@@ -25,6 +25,10 @@ pub struct Args {
     /// The key finalize signs new proofs with [default: the order README gives (Keys and trust)].
     #[arg(long, value_name = "FILE")]
     key: Option<PathBuf>,
+    /// Close a connection that sends no complete request within this many seconds (a slow or
+    /// idle client must not hold a file descriptor for good).
+    #[arg(long, value_name = "SECONDS", default_value_t = 10.0)]
+    idle_timeout: f64,
     #[command(flatten)]
     trust: super::TrustArgs,
 }
@@ -35,8 +39,17 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<u8> {
         open,
         allow_hosts,
         key,
+        idle_timeout,
         trust,
     } = args;
+    let idle_timeout = std::time::Duration::try_from_secs_f64(idle_timeout)
+        .ok()
+        .filter(|d| !d.is_zero())
+        .ok_or_else(|| {
+            BadInput(format!(
+                "--idle-timeout {idle_timeout} is not a positive number of seconds"
+            ))
+        })?;
     let ws = ctx.workspace()?;
     // Creates or repairs the index before the first request needs it.
     drop(super::open_index(&ws, ctx)?);
@@ -45,6 +58,7 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<u8> {
         trust: trust.options(),
         key,
         allowed_hosts: allow_hosts,
+        idle_timeout,
     };
     let server = Server::bind(ws, addr, config).map_err(|e| match e {
         serve::Error::Bind { .. } => anyhow::Error::new(BadInput(format!("{e}; choose another with --addr IP:PORT"))),

@@ -12,6 +12,7 @@ mod pages;
 use std::net::{IpAddr, SocketAddr, TcpListener};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use axum::Router;
 use axum::body::Body;
@@ -71,12 +72,15 @@ pub struct Config {
     /// Host names accepted in the `Host` header besides the served address (and `localhost`
     /// on loopback).
     pub allowed_hosts: Vec<String>,
+    /// How long a connection may wait to send a complete request head before it is closed.
+    pub idle_timeout: Duration,
 }
 
 /// A bound, not yet running server.
 pub struct Server {
     listener: TcpListener,
     app: Arc<App>,
+    idle_timeout: Duration,
 }
 
 impl Server {
@@ -107,6 +111,7 @@ impl Server {
         Ok(Self {
             listener,
             app: Arc::new(app),
+            idle_timeout: config.idle_timeout,
         })
     }
 
@@ -133,9 +138,14 @@ impl Server {
             .worker_threads(2)
             .max_blocking_threads(CONCURRENT_WORK)
             .enable_io()
+            .enable_time()
             .build()
             .map_err(Error::Runtime)?;
-        let Self { listener, app } = self;
+        let Self {
+            listener,
+            app,
+            idle_timeout,
+        } = self;
         runtime.block_on(async move {
             use tokio::signal::unix::{SignalKind, signal};
             let mut interrupt = signal(SignalKind::interrupt()).map_err(Error::Runtime)?;
@@ -149,12 +159,48 @@ impl Server {
                     _ = terminate.recv() => {}
                 }
             };
-            axum::serve(listener, router(app))
-                .with_graceful_shutdown(stopped)
-                .await
-                .map_err(Error::Serve)
+            serve_connections(listener, router(app), idle_timeout, stopped).await;
+            Ok(())
         })
     }
+}
+
+/// Accepts connections until `stopped`, then lets the requests in flight finish. A connection
+/// that sends no complete request head within `idle` (a slow client, or a keep-alive one
+/// gone quiet) is closed, so idle clients cannot hold every file descriptor; when accepting
+/// fails (no descriptor left), the server waits a moment and goes on rather than stopping.
+async fn serve_connections(
+    listener: tokio::net::TcpListener,
+    router: Router,
+    idle: Duration,
+    stopped: impl std::future::Future<Output = ()>,
+) {
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new()).header_read_timeout(idle).keep_alive(true);
+    tokio::pin!(stopped);
+    loop {
+        let stream = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(_) => {
+                    // EMFILE and the like: descriptors free up as idle connections close.
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut stopped => break,
+        };
+        let service = hyper_util::service::TowerToHyperService::new(router.clone());
+        let connection = http.serve_connection(TokioIo::new(stream), service);
+        let connection = graceful.watch(connection);
+        tokio::spawn(async move {
+            // A client that hangs up or times out ends only its own connection.
+            let _ = connection.await;
+        });
+    }
+    graceful.shutdown().await;
 }
 
 fn router(app: Arc<App>) -> Router {

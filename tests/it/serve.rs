@@ -487,3 +487,44 @@ fn proof_view_of_unknown_and_active_runs() {
     let view = server.get("/runs/run-open").text();
     assert!(view.contains("badge sig-unverified"), "{view}");
 }
+
+/// Idle clients cannot take the server down: with 256 file descriptors, 400 connections that
+/// never send a request are accepted as descriptors allow, closed after the idle timeout, and
+/// the server answers again.
+#[test]
+fn idle_connections_are_closed_and_the_server_survives_running_out_of_descriptors() {
+    use std::net::TcpStream;
+    let repo = TestRepo::new();
+    let mut command = std::process::Command::new("sh");
+    crate::common::pin_env(&mut command, &repo.home());
+    command
+        .current_dir(&repo.root)
+        .env("GIT_PROOF_KEY", &repo.key)
+        .args(["-c", r#"ulimit -n 256 && exec "$0" "$@""#, crate::common::bin()])
+        .args(["serve", "--addr", "127.0.0.1:0", "--idle-timeout", "1"]);
+    let server = Served::spawn(command);
+    let idle: Vec<TcpStream> = (0..400)
+        .filter_map(|_| TcpStream::connect_timeout(&server.addr, Duration::from_secs(2)).ok())
+        .collect();
+    assert!(idle.len() >= 250, "{} connected", idle.len());
+    // Past the idle timeout the server has closed them, and serves a new client.
+    std::thread::sleep(Duration::from_millis(2500));
+    let mut closed = 0;
+    for mut stream in idle {
+        stream.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let mut buf = [0u8; 1];
+        if matches!(std::io::Read::read(&mut stream, &mut buf), Ok(0) | Err(_)) {
+            closed += 1;
+        }
+    }
+    assert!(closed >= 250, "{closed} closed by the server");
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let answer = std::panic::catch_unwind(|| server.get("/api/runs").status);
+        if answer.is_ok_and(|s| s == 200) {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the server no longer answers");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}

@@ -32,8 +32,16 @@ impl Served {
         let mut all = vec!["serve", "--addr", "127.0.0.1:0"];
         all.extend_from_slice(args);
         let mut command = repo.proof_cmd(&all);
-        command.stdout(Stdio::piped()).stderr(Stdio::inherit());
+        command.stderr(Stdio::inherit());
         configure(&mut command);
+        Self::spawn(command)
+    }
+
+    /// Starts a command that runs `git proof serve` (through a wrapper such as `sh -c 'ulimit
+    /// ...; exec ...'`) and waits for its banner.
+    #[track_caller]
+    pub fn spawn(mut command: std::process::Command) -> Self {
+        command.stdout(Stdio::piped());
         let mut child = command.spawn().expect("git-proof serve starts");
         let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
         let mut banner = String::new();
