@@ -27,12 +27,8 @@ pub enum Error {
     #[error("permissions {mode:04o} for the signing key {} are too open: run `chmod 600 {}`", path.display(), path.display())]
     TooOpen { path: PathBuf, mode: u32 },
     /// Not an OpenSSH private key.
-    #[error("{origin} is not an OpenSSH private key")]
-    Invalid {
-        origin: String,
-        #[source]
-        source: ssh_key::Error,
-    },
+    #[error("{origin} is not an OpenSSH private key: {why}")]
+    Invalid { origin: String, why: String },
     /// Passphrase-protected keys need an agent, which git-proof does not talk to.
     #[error(
         "{origin} is protected by a passphrase; use an unencrypted key kept at mode 0600 (e.g. a CI secret in GIT_PROOF_KEY_DATA)"
@@ -175,19 +171,22 @@ impl SigningKey {
         let (text, origin) = match source {
             KeySource::Path(path) => {
                 let path = path.as_path();
-                check_private_key_mode(path)?;
                 // An OpenSSH ed25519 key file is some 400 bytes.
                 let text = crate::bounded::read_text(path, 1 << 20).map_err(|source| Error::Unreadable {
                     path: path.to_owned(),
                     source,
                 })?;
+                // A public key named by mistake is told as such, not to be chmod-ed.
+                if !looks_like_public_key(&text) {
+                    check_private_key_mode(path)?;
+                }
                 (text, path.display().to_string())
             }
             KeySource::Data(text) => (text.clone(), "GIT_PROOF_KEY_DATA".to_owned()),
         };
         let key = PrivateKey::from_openssh(text.trim()).map_err(|source| Error::Invalid {
             origin: origin.clone(),
-            source,
+            why: why_not_a_key(&text, &source),
         })?;
         if key.is_encrypted() {
             return Err(Error::Encrypted { origin });
@@ -214,6 +213,35 @@ impl SigningKey {
             .map_err(Error::Sign)?;
         signature.to_pem(LineEnding::LF).map_err(Error::Sign)
     }
+}
+
+/// Why a text is not a key, in words that say what to do: the parser's own error, once,
+/// unless a likelier cause is plain (an empty file, a key of another kind).
+fn why_not_a_key(text: &str, error: &ssh_key::Error) -> String {
+    let only_ed25519 =
+        "git-proof signs with ed25519 keys only (make one with `git proof keygen` or `ssh-keygen -t ed25519`)";
+    let trimmed = text.trim();
+    if trimmed.is_empty() {
+        "the file is empty".into()
+    } else if matches!(
+        error,
+        ssh_key::Error::AlgorithmUnknown | ssh_key::Error::AlgorithmUnsupported { .. }
+    ) {
+        format!("its algorithm is not ed25519; {only_ed25519}")
+    } else if trimmed.starts_with("-----BEGIN") && !trimmed.starts_with("-----BEGIN OPENSSH PRIVATE KEY-----") {
+        format!("it is a PEM key of another format; {only_ed25519}")
+    } else if looks_like_public_key(trimmed) {
+        "it is a public key; give the private key (the file without .pub)".into()
+    } else {
+        error.to_string()
+    }
+}
+
+/// `<algorithm> AAAA... [comment]`: an OpenSSH public key line.
+fn looks_like_public_key(text: &str) -> bool {
+    let mut words = text.split_whitespace();
+    words.next().is_some_and(|algorithm| !algorithm.starts_with("-----"))
+        && words.next().is_some_and(|blob| blob.starts_with("AAAA"))
 }
 
 #[cfg(unix)]

@@ -101,11 +101,17 @@ fn ingest_payload(
             anyhow::bail!("payload rejected: {rejected} (its digest is recorded)");
         }
     };
-    let key = super::signing_key(key.as_deref(), Some(&ws.repo)).ok();
-    let applied = ingest::apply(&ws, &mut index, &normalized, key.as_ref(), ctx.now)?;
+    // The turn is recorded and ended whatever is wrong with the key; the key's problem is what
+    // the one line then says.
+    let key = super::signing_key(key.as_deref(), Some(&ws.repo));
+    let applied = ingest::apply(&ws, &mut index, &normalized, key.as_ref().ok(), ctx.now)?;
     if let Some(run_id) = applied.unsigned.first() {
+        let why = match &key {
+            Err(e) => format!("{e:#}"),
+            Ok(_) => "no signing key".into(),
+        };
         anyhow::bail!(
-            "no signing key (set GIT_PROOF_KEY or git config proof.signingKey): run {run_id} ended without its proof; `git proof finish --run {run_id}` writes it"
+            "{why}; run {run_id} ended without its proof: `git proof finish --run {run_id}` writes it once the key is fixed"
         );
     }
     Ok(())

@@ -460,3 +460,55 @@ fn event_data_is_i_json() {
     let types = crate::common::event_types(&repo.bundle(&run_id));
     assert_eq!(types.iter().filter(|t| *t == "step.started").count(), 1, "{types:?}");
 }
+
+#[test]
+fn a_key_that_will_not_do_is_told_once_and_plainly() {
+    let repo = TestRepo::new();
+    let dir = repo.home();
+    let empty = dir.join("empty-key");
+    std::fs::write(&empty, "").unwrap();
+    let ecdsa = dir.join("ecdsa-key");
+    let made = std::process::Command::new("ssh-keygen")
+        .args(["-q", "-t", "ecdsa", "-N", "", "-f"])
+        .arg(&ecdsa)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let public = repo.key.with_extension("pub");
+    for (key, says) in [
+        (&empty, "the file is empty"),
+        (&ecdsa, "ed25519 keys only"),
+        (&public, "it is a public key"),
+    ] {
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            if key != &public {
+                std::fs::set_permissions(key, std::fs::Permissions::from_mode(0o600)).unwrap();
+            }
+        }
+        repo.start(&[]);
+        let out = repo.proof(&["finish", "--key", key.to_str().unwrap()]).expect_code(2);
+        let line = out.one_error_line();
+        assert!(line.contains(says), "{line}");
+        assert_eq!(line.matches("not an OpenSSH private key").count(), 1, "{line}");
+        repo.proof(&["abandon"]).ok();
+    }
+    // A hook with a bad key says what is wrong with it, and the turn still ends.
+    let cwd = repo.root.to_str().unwrap();
+    for event in ["UserPromptSubmit", "Stop"] {
+        let payload = format!(r#"{{"session_id":"k","cwd":"{cwd}","hook_event_name":"{event}","prompt":"p"}}"#);
+        let out = repo.proof_with_input(
+            &["ingest", "--agent", "claude-code", "--key", empty.to_str().unwrap()],
+            payload,
+        );
+        assert_eq!(out.code, 0);
+        if event == "Stop" {
+            assert!(out.stderr.contains("the file is empty"), "{}", out.stderr);
+        }
+    }
+    assert_eq!(
+        repo.proof(&["status", "--json"]).ok().json()["active_run"],
+        serde_json::Value::Null
+    );
+}
