@@ -13,22 +13,22 @@ use git_proof::view::NoteView;
 
 use crate::common::TestRepo;
 
-struct Rng(u64);
+pub(crate) struct Rng(pub(crate) u64);
 
 impl Rng {
-    fn next(&mut self) -> u64 {
+    pub(crate) fn next(&mut self) -> u64 {
         self.0 ^= self.0 << 13;
         self.0 ^= self.0 >> 7;
         self.0 ^= self.0 << 17;
         self.0
     }
 
-    fn below(&mut self, n: usize) -> usize {
+    pub(crate) fn below(&mut self, n: usize) -> usize {
         (self.next() % n.max(1) as u64) as usize
     }
 }
 
-fn mutate(rng: &mut Rng, original: &[u8]) -> Vec<u8> {
+pub(crate) fn mutate(rng: &mut Rng, original: &[u8]) -> Vec<u8> {
     let mut data = original.to_vec();
     for _ in 0..1 + rng.below(4) {
         let at = rng.below(data.len() + 1);
@@ -192,4 +192,68 @@ mod properties {
             let _ = record::split(parts.concat().as_bytes());
         }
     }
+}
+
+/// Every other parser that takes outside input, fed seeded mutations of real inputs: none may
+/// panic. A parse that succeeds must hold up too (a policy's globs compile, a payload's
+/// actions carry pointers only). Each returns how many inputs it ran, printed for the record.
+#[test]
+fn every_parser_of_outside_input_survives_mutation() {
+    const ROUNDS: usize = 20_000;
+    let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let mut seeds: Vec<(&str, Vec<u8>)> = vec![
+        (
+            "allowed_signers",
+            b"# team\n\"a@x.org,b@*\" namespaces=\"git,git-proof\",valid-after=\"20260101\",valid-before=20270101Z ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl laptop\nc@x.org cert-authority ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl\n".to_vec(),
+        ),
+        (
+            "policy.toml",
+            b"[scope]\nallow = [\"src/**\", \"tests/**\"]\ndeny = [\"src/secrets/**\"]\n\n[[dod]]\nname = \"test\"\ncommand = \"cargo test --quiet\"\ntimeout_s = 900\n\n[verify]\napprovers = [\"lead@example.com\"]\n".to_vec(),
+        ),
+        ("event data", br#"{"toolcall_id":"t1","exit_code":0,"nested":{"a":[1,2.5,"x",null,true]}}"#.to_vec()),
+    ];
+    for agent in ["claude-code", "codex", "cursor", "gemini", "copilot", "cline"] {
+        let session = std::fs::read_to_string(fixtures.join(agent).join("session.jsonl")).unwrap();
+        for line in session.lines().filter(|l| !l.contains("\"_test\"")) {
+            seeds.push(("hook payload", line.as_bytes().to_vec()));
+        }
+    }
+    let mut ran = std::collections::BTreeMap::<&str, usize>::new();
+    let mut rng = Rng(0x5eed_f00d);
+    let kinds = ["allowed_signers", "policy.toml", "event data", "hook payload"];
+    for round in 0..ROUNDS {
+        // Each parser in turn, a seed of its own at random.
+        let of_kind: Vec<&(&str, Vec<u8>)> = seeds.iter().filter(|(k, _)| *k == kinds[round % kinds.len()]).collect();
+        let (what, seed) = of_kind[rng.below(of_kind.len())];
+        let input = mutate(&mut rng, seed);
+        let text = String::from_utf8_lossy(&input);
+        *ran.entry(what).or_default() += 1;
+        match *what {
+            "allowed_signers" => {
+                let _ = AllowedSigners::parse("fuzz", &text);
+            }
+            "policy.toml" => {
+                if let Ok(policy) = git_proof::policy::TeamPolicy::parse(std::path::Path::new("p.toml"), &text) {
+                    let _ = git_proof::policy::ScopeMatcher::new(&policy.scope);
+                }
+            }
+            "event data" => {
+                if let Ok(value) = git_proof::canon::parse_i_json(&text) {
+                    let _ = git_proof::canon::to_jcs_vec(&value);
+                    let _ = git_proof::evidence::check_pointers(&value);
+                }
+            }
+            _ => {
+                for agent in [None, Some(git_proof::ingest::Agent::Copilot)] {
+                    if let Ok(n) = git_proof::ingest::normalize(agent, &input) {
+                        let actions = format!("{:?}", n.actions);
+                        // Text from the agent is digested, never kept: no prompt survives.
+                        assert!(!actions.contains("Add a section about testing"), "{actions}");
+                    }
+                }
+            }
+        }
+    }
+    eprintln!("fuzzed inputs per parser: {ran:?}");
+    assert!(ran.values().all(|&n| n == ROUNDS / kinds.len()), "{ran:?}");
 }
