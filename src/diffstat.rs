@@ -210,8 +210,8 @@ fn entry(
     let mode = |side: Option<&Side>| side.map(|s| format!("{:06o}", s.mode.value()));
     let blob = |side: Option<&Side>| side.map(|s| s.id.to_string());
     DiffEntry {
-        path: path.to_str_lossy().into_owned(),
-        old_path: old_path.map(|p| p.to_str_lossy().into_owned()),
+        path: crate::model::path_text(path),
+        old_path: old_path.map(|p| crate::model::path_text(p)),
         status: status.into(),
         insertions,
         deletions,

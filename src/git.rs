@@ -411,7 +411,7 @@ fn collect_paths<T, E: Into<gix::Error>>(
     items
         .map(|item| {
             let item = item.doing(|| "read the worktree status".into())?;
-            Ok(path(&item).to_str_lossy().into_owned())
+            Ok(crate::model::path_text(path(&item)))
         })
         .collect()
 }

@@ -11,6 +11,60 @@ pub fn short_sha(sha: &str) -> &str {
     sha.get(..10).unwrap_or(sha)
 }
 
+/// A path as a bundle records it: as it is when it is UTF-8 and does not start with `"`;
+/// otherwise quoted the way git quotes paths (`"a\377b"`: octal for each byte that is not
+/// printable UTF-8, `\"` and `\\`), so that distinct names stay distinct and none is lost.
+pub fn path_text(bytes: &[u8]) -> String {
+    match std::str::from_utf8(bytes) {
+        Ok(text) if !text.starts_with('"') => text.to_owned(),
+        _ => {
+            let mut out = String::from("\"");
+            for chunk in bytes.utf8_chunks() {
+                for c in chunk.valid().chars() {
+                    match c {
+                        '"' => out.push_str("\\\""),
+                        '\\' => out.push_str("\\\\"),
+                        c => out.push(c),
+                    }
+                }
+                for b in chunk.invalid() {
+                    out.push_str(&format!("\\{b:03o}"));
+                }
+            }
+            out.push('"');
+            out
+        }
+    }
+}
+
+/// The bytes of a path [`path_text`] recorded.
+pub fn path_bytes(text: &str) -> std::borrow::Cow<'_, [u8]> {
+    let Some(inner) = text.strip_prefix('"').and_then(|t| t.strip_suffix('"')) else {
+        return text.as_bytes().into();
+    };
+    let mut out = Vec::with_capacity(inner.len());
+    let mut rest = inner.as_bytes();
+    while let Some((&b, tail)) = rest.split_first() {
+        rest = tail;
+        if b != b'\\' {
+            out.push(b);
+            continue;
+        }
+        match rest {
+            [q @ (b'"' | b'\\'), tail @ ..] => {
+                out.push(*q);
+                rest = tail;
+            }
+            [a @ b'0'..=b'3', b @ b'0'..=b'7', c @ b'0'..=b'7', tail @ ..] => {
+                out.push((a - b'0') << 6 | (b - b'0') << 3 | (c - b'0'));
+                rest = tail;
+            }
+            _ => out.push(b),
+        }
+    }
+    out.into()
+}
+
 /// Bundle format version written into every new bundle: 1.1 added each changed file's blob and
 /// mode on both sides (`diff_stat.entries`), so a landed commit can be matched to the run's
 /// change by content alone. Readers take 1.0 bundles too.
@@ -536,5 +590,28 @@ impl Statement<LandingRecord> {
             predicate_type: LANDING_PREDICATE_TYPE.into(),
             predicate: landing,
         }
+    }
+}
+
+#[cfg(test)]
+mod path_tests {
+    use super::*;
+
+    #[test]
+    fn paths_are_kept_whatever_their_bytes() {
+        for bytes in [
+            &b"src/lib.rs"[..],
+            b"a\xff",
+            b"a\xfe",
+            b"\"quoted\"",
+            "é/ü".as_bytes(),
+            b"back\\slash\xc3",
+        ] {
+            let text = path_text(bytes);
+            assert_eq!(&*path_bytes(&text), bytes, "{text}");
+        }
+        assert_ne!(path_text(b"a\xff"), path_text(b"a\xfe"));
+        assert_eq!(path_text(b"a\xff"), "\"a\\377\"");
+        assert_eq!(path_text("é".as_bytes()), "é");
     }
 }

@@ -281,7 +281,9 @@ impl ScopeMatcher {
 
 /// Whether `pattern` matches `path` or one of its parent directories (as gitignore does).
 fn covers(pattern: &Pattern, path: &str) -> bool {
-    let path = path.as_bytes().as_bstr();
+    // Globs match the name's bytes, not the quoted form a bundle records for a non-UTF-8 one.
+    let bytes = crate::model::path_bytes(path);
+    let path = bytes.as_bstr();
     let matches = |candidate: &BStr, is_dir: bool| {
         let basename = candidate.rfind_byte(b'/').map(|i| i + 1);
         pattern.matches_repo_relative_path(

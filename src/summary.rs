@@ -13,10 +13,8 @@ fn short(sha: &str) -> &str {
 /// sequence that could rewrite the lines above, a newline that could fake one), quoted and
 /// escaped the way git quotes such paths (`"a\033[2Jb"`); otherwise as it is.
 pub fn quoted(name: &str) -> std::borrow::Cow<'_, str> {
-    if !name
-        .chars()
-        .any(|c| c.is_control() || c == '"' && name.starts_with('"'))
-    {
+    // A name the bundle recorded quoted (not UTF-8) is safe as it is.
+    if !name.chars().any(char::is_control) {
         return name.into();
     }
     let mut out = String::with_capacity(name.len() + 2);

@@ -512,3 +512,25 @@ fn a_key_that_will_not_do_is_told_once_and_plainly() {
         serde_json::Value::Null
     );
 }
+
+#[test]
+fn names_that_are_not_utf8_stay_distinct() {
+    use std::os::unix::ffi::OsStrExt;
+    let repo = TestRepo::new();
+    let run_id = repo.start(&[]);
+    for name in [&b"a\xff"[..], b"a\xfe"] {
+        std::fs::write(repo.root.join(std::ffi::OsStr::from_bytes(name)), "x\n").unwrap();
+    }
+    repo.commit_all("bytes");
+    // One left uncommitted and edited by the run: seen as the run's, not as it was.
+    std::fs::write(repo.root.join(std::ffi::OsStr::from_bytes(b"c\xff")), "y\n").unwrap();
+    repo.proof(&["finish", "--no-dod"]).ok();
+    let bundle = repo.bundle(&run_id);
+    // As git quotes them (core.quotePath): distinct, and each byte kept.
+    let git = repo.git(&["-c", "core.quotePath=true", "diff", "--name-only", "HEAD~1", "HEAD"]);
+    let expected: Vec<&str> = git.lines().collect();
+    assert_eq!(bundle["changed_files"], serde_json::json!(expected));
+    assert_eq!(bundle["changed_files"], serde_json::json!([r#""a\376""#, r#""a\377""#]));
+    assert_eq!(bundle["dirty_files"], serde_json::json!([r#""c\377""#]));
+    repo.verify(&["HEAD"]).ok();
+}

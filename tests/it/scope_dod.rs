@@ -100,6 +100,8 @@ fn globs_behave_like_gitignore_on_real_paths() {
         "*.md",
         "--scope",
         "my dir/**",
+        "--scope",
+        "bytes*.log",
         "--deny",
         "**/secrets/**",
         "--deny",
@@ -121,15 +123,18 @@ fn globs_behave_like_gitignore_on_real_paths() {
     // A name that is not UTF-8 (git stores bytes).
     let raw = std::ffi::OsStr::from_bytes(b"caf\xe9.txt");
     std::fs::write(repo.root.join(raw), "x\n").unwrap();
+    // Globs match its bytes, not its quoted form: inside the allow.
+    std::fs::write(repo.root.join(std::ffi::OsStr::from_bytes(b"bytes\xe9.log")), "x\n").unwrap();
     repo.commit_all("paths");
     repo.proof(&["finish"]).ok();
     let found = violations(&repo.bundle(&run_id));
-    let outside = "outside allow: src/**, /top.txt, docs/, *.md, my dir/**".to_owned();
+    let outside = "outside allow: src/**, /top.txt, docs/, *.md, my dir/**, bytes*.log".to_owned();
     assert_eq!(
         found,
         vec![
+            // Recorded as git quotes it, every byte kept.
+            (r#""caf\351.txt""#.to_owned(), outside.clone()),
             (".env.local".to_owned(), "inside deny: .env*".to_owned()),
-            ("caf\u{fffd}.txt".to_owned(), outside.clone()),
             ("nested/top.txt".to_owned(), outside.clone()),
             (
                 "src/config/secrets/key.pem".to_owned(),
