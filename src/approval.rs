@@ -45,6 +45,13 @@ impl Classify for Error {
             Self::Run(e) => e.kind(),
         }
     }
+
+    fn code(&self) -> &'static str {
+        match self {
+            Self::Run(e) => e.code(),
+            other => other.kind().code(),
+        }
+    }
 }
 
 impl From<git::Error> for Error {

@@ -51,7 +51,9 @@ pub fn decide(args: Args, ctx: &Ctx, decision: Decision) -> anyhow::Result<u8> {
         (Some(name), None) => name.to_string(),
         (None, None) => "unknown".to_owned(),
     };
-    let key = super::signing_key(key.as_deref(), Some(&ws.repo)).ok();
+    // Needed only when the run's proof is written; when it is, the key's own problem is the one
+    // to tell (a key too open, a file that is not a key), not that there is none.
+    let key = super::signing_key(key.as_deref(), Some(&ws.repo));
     let decided = approval::decide(
         &ws,
         &mut index,
@@ -62,10 +64,16 @@ pub fn decide(args: Args, ctx: &Ctx, decision: Decision) -> anyhow::Result<u8> {
             decision,
             reason,
             decided_by,
-            key: key.as_ref(),
+            key: key.as_ref().ok(),
         },
         ctx.now,
-    )?;
+    );
+    let decided = match (decided, key) {
+        (Err(e), Err(key_error)) if git_proof::error::Classify::code(&e) == "no_signing_key" => {
+            return Err(key_error);
+        }
+        (decided, _) => decided?,
+    };
     let how = match &decided.signed_on {
         Some(commit) => format!(
             "signed record appended to the note on {}",

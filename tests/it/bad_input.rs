@@ -534,3 +534,32 @@ fn names_that_are_not_utf8_stay_distinct() {
     assert_eq!(bundle["dirty_files"], serde_json::json!([r#""c\377""#]));
     repo.verify(&["HEAD"]).ok();
 }
+
+#[test]
+fn approve_tells_what_is_wrong_with_the_key_it_was_given() {
+    let repo = TestRepo::new();
+    let run_id = repo.start(&["--scope", "src/**"]);
+    repo.write("outside.txt", "x\n");
+    repo.commit_all("outside");
+    repo.proof(&["finish", "--no-dod"]).ok();
+    let open_key = repo.home().join("open-key");
+    std::fs::copy(&repo.key, &open_key).unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&open_key, std::fs::Permissions::from_mode(0o644)).unwrap();
+    }
+    let out = repo
+        .proof(&["approve", &run_id, "outside.txt", "--key", open_key.to_str().unwrap()])
+        .expect_code(2);
+    assert!(out.one_error_line().contains("too open"), "{}", out.stderr);
+}
+
+#[test]
+fn an_empty_object_to_ingest_is_a_rejected_payload_not_a_crash() {
+    let repo = TestRepo::new();
+    let out = repo.proof_with_input(&["ingest"], b"{}");
+    assert_eq!(out.code, 0);
+    assert_eq!(out.stderr.lines().count(), 1, "{}", out.stderr);
+    assert!(!out.stderr.contains("panicked"));
+}
