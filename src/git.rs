@@ -19,12 +19,12 @@ pub enum Error {
     /// A bare repository has no worktree to run in.
     #[error("the repository has no worktree (it is bare)")]
     Bare,
-    /// A revision that does not name a commit here.
-    #[error("'{spec}' does not name a commit in this repository")]
+    /// A revision that does not name a commit here. gix's words (`couldn't parse revision,
+    /// input=...: NotFound`) are kept for `{:?}` only: the line says it all.
+    #[error("'{spec}' does not name a commit in this repository (see `git rev-parse {spec}`)")]
     UnknownRevision {
         spec: String,
-        #[source]
-        source: Option<gix::Error>,
+        detail: Option<Box<gix::Error>>,
     },
     /// A range form we do not take.
     #[error("'{0}': symmetric ranges (A...B) are not supported; use A..B")]
@@ -132,14 +132,14 @@ pub fn head_commit(repo: &gix::Repository) -> Result<ObjectId, Error> {
 pub fn resolve_commit(repo: &gix::Repository, spec: &str) -> Result<ObjectId, Error> {
     let id = repo
         .rev_parse_single(spec.as_bytes().as_bstr())
-        .map_err(|source| Error::UnknownRevision {
+        .map_err(|detail| Error::UnknownRevision {
             spec: spec.into(),
-            source: Some(source),
+            detail: Some(Box::new(detail)),
         })?;
     let object = id.object().doing(|| format!("read object {id}"))?;
-    let commit = object.peel_to_commit().map_err(|source| Error::UnknownRevision {
+    let commit = object.peel_to_commit().map_err(|detail| Error::UnknownRevision {
         spec: spec.into(),
-        source: Some(source),
+        detail: Some(Box::new(detail)),
     })?;
     Ok(commit.id)
 }

@@ -563,3 +563,18 @@ fn an_empty_object_to_ingest_is_a_rejected_payload_not_a_crash() {
     assert_eq!(out.stderr.lines().count(), 1, "{}", out.stderr);
     assert!(!out.stderr.contains("panicked"));
 }
+
+#[test]
+fn a_revision_that_names_nothing_is_one_plain_line() {
+    let repo = TestRepo::new();
+    for args in [&["verify", "HEAD~99..HEAD"][..], &["land", "nosuch", "--from", "HEAD"]] {
+        let out = repo.proof(args);
+        assert_ne!(out.code, 0);
+        let line = out.one_error_line();
+        assert!(line.contains("does not name a commit"), "{line}");
+        assert!(
+            !line.contains("NotFound") && !line.contains("input="),
+            "gix's words: {line}"
+        );
+    }
+}
