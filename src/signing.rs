@@ -283,7 +283,7 @@ pub struct NewKey {
 /// Makes an ed25519 key pair; never overwrites an existing file.
 pub fn generate_key(path: &Path, comment: &str) -> Result<NewKey, Error> {
     use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
+    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 
     let public_path = PathBuf::from(format!("{}.pub", path.display()));
     for p in [path, public_path.as_path()] {
@@ -297,10 +297,15 @@ pub fn generate_key(path: &Path, comment: &str) -> Result<NewKey, Error> {
     let private_text = key.to_openssh(LineEnding::LF).map_err(Error::Sign)?;
     let public_text = key.public_key().to_openssh().map_err(Error::Sign)?;
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(parent).map_err(|source| Error::Write {
-            path: parent.to_owned(),
-            source,
-        })?;
+        // A directory made for a private key is the owner's alone, as OpenSSH makes ~/.ssh.
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(parent)
+            .map_err(|source| Error::Write {
+                path: parent.to_owned(),
+                source,
+            })?;
     }
     let write = |p: &Path, mode: u32, text: &[u8]| {
         std::fs::OpenOptions::new()

@@ -50,7 +50,13 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<u8> {
         return Ok(super::EXIT_OK);
     }
     if rows.is_empty() {
-        eprintln!("no runs yet (start one with `git proof start` or `git proof run -- CMD`)");
+        // A fresh clone has proofs in its notes and none in its index yet.
+        let ref_name = git_proof::notes::NOTES_REF;
+        if ws.repo.find_reference(ref_name).is_ok() {
+            eprintln!("no runs in this clone's index, but {ref_name} holds proofs: `git proof reindex` reads them in");
+        } else {
+            eprintln!("no runs yet (start one with `git proof start` or `git proof run -- CMD`)");
+        }
     }
     for (run, proof) in &rows {
         let status = match &run.state {

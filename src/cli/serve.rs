@@ -13,7 +13,7 @@ use super::{BadInput, Ctx};
 pub struct Args {
     /// Address to listen on. The default is loopback only; any other address is reachable from
     /// other machines and must be asked for (port 0 picks a free port).
-    #[arg(long, value_name = "IP:PORT", default_value = serve::DEFAULT_ADDR)]
+    #[arg(long, value_name = "IP:PORT", default_value = serve::DEFAULT_ADDR, value_parser = listen_addr)]
     addr: SocketAddr,
     /// Open the index page in the default browser.
     #[arg(long)]
@@ -100,4 +100,23 @@ fn open_browser(url: &str) {
     if spawned.is_err() {
         eprintln!("git-proof: cannot start {opener}; open {url} yourself");
     }
+}
+
+/// `IP:PORT`, or `NAME:PORT` for a name this machine resolves (`localhost:7879`; loopback names
+/// resolve to loopback, IPv4 first).
+fn listen_addr(text: &str) -> Result<SocketAddr, String> {
+    if let Ok(addr) = text.parse() {
+        return Ok(addr);
+    }
+    let bad = || format!("'{text}' is not IP:PORT or NAME:PORT (e.g. 127.0.0.1:7878, localhost:7879)");
+    let (host, port) = text.rsplit_once(':').ok_or_else(bad)?;
+    let port: u16 = port.parse().map_err(|_| bad())?;
+    if host.eq_ignore_ascii_case("localhost") {
+        return Ok(SocketAddr::from(([127, 0, 0, 1], port)));
+    }
+    let mut found: Vec<SocketAddr> = std::net::ToSocketAddrs::to_socket_addrs(&(host, port))
+        .map_err(|e| format!("cannot resolve '{host}': {e}"))?
+        .collect();
+    found.sort_by_key(|a| !a.is_ipv4());
+    found.into_iter().next().ok_or_else(bad)
 }

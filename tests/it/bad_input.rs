@@ -578,3 +578,27 @@ fn a_revision_that_names_nothing_is_one_plain_line() {
         );
     }
 }
+
+#[test]
+fn small_things_a_new_user_trips_on() {
+    let repo = TestRepo::new();
+    // keygen makes the key's directory the owner's alone, as OpenSSH makes ~/.ssh.
+    let dir = repo.home().join("new-ssh-dir");
+    let key = dir.join("id_proof");
+    repo.proof(&["keygen", "--out", key.to_str().unwrap()]).ok();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(std::fs::metadata(&dir).unwrap().permissions().mode() & 0o777, 0o700);
+    }
+    // log in a clone that has proofs in its notes but none in its index says what to do.
+    repo.proof(&["run", "--", "true"]).ok();
+    let clone = repo.home().join("clone");
+    repo.git(&["clone", "-q", repo.root.to_str().unwrap(), clone.to_str().unwrap()]);
+    repo.git_in(&clone, &["fetch", "-q", "origin", "refs/notes/proof:refs/notes/proof"]);
+    let out = repo.proof_in(&clone, &["log"]).ok();
+    assert!(out.stderr.contains("git proof reindex"), "{}", out.stderr);
+    // serve takes a name as well as an IP.
+    let parsed = repo.proof(&["serve", "--addr", "localhost:notaport"]).expect_code(2);
+    assert!(parsed.stderr.contains("NAME:PORT"), "{}", parsed.stderr);
+}

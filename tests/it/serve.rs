@@ -577,3 +577,14 @@ fn mutated_requests_never_break_the_server() {
     eprintln!("{rounds} mutated requests: {statuses:?}");
     assert_eq!(server.get("/api/runs").status, 200, "still serving");
 }
+
+#[test]
+fn serve_listens_on_a_name() {
+    let repo = TestRepo::new();
+    let mut command = repo.proof_cmd(&["serve", "--addr", "localhost:0"]);
+    command.stderr(std::process::Stdio::inherit());
+    let mut server = Served::spawn(command);
+    assert!(server.addr.ip().is_loopback(), "{}", server.addr);
+    assert_eq!(server.get("/api/runs").status, 200);
+    assert_eq!(server.interrupt(Duration::from_secs(10)), Some(0));
+}
