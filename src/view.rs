@@ -127,9 +127,10 @@ pub struct BundleView {
     own_decisions_count: bool,
     /// Each violating path, with its place in the bundle's `scope_violations`, and every path
     /// the run touched: looked up once per decision, so a note of thousands of decisions costs
-    /// what it holds, not its square.
-    violation_at: HashMap<String, usize>,
-    touched: HashSet<String>,
+    /// what it holds, not its square. Built on first use: most notes hold no decision, and
+    /// verify builds a view per commit.
+    violation_at: OnceCell<HashMap<String, usize>>,
+    touched: OnceCell<HashSet<String>>,
 }
 
 /// How a bundle relates to the commit of the note.
@@ -237,35 +238,27 @@ impl Effective {
 
 impl BundleView {
     fn new(record: usize, statement: Statement<Bundle>, own_decisions_count: bool) -> Self {
-        let b = &statement.predicate;
-        let violation_at = b
-            .scope_violations
-            .iter()
-            .enumerate()
-            .map(|(i, v)| (v.path.clone(), i))
-            .collect();
-        let touched = b
-            .scope_violations
-            .iter()
-            .map(|v| &v.path)
-            .chain(
-                b.diff_stat
-                    .entries
-                    .iter()
-                    .flat_map(|e| std::iter::once(&e.path).chain(&e.old_path)),
-            )
-            .chain(&b.dirty_files)
-            .cloned()
-            .collect();
         Self {
             record,
             statement,
             placement: Placement::Own,
             decisions: BTreeMap::new(),
             own_decisions_count,
-            violation_at,
-            touched,
+            violation_at: OnceCell::new(),
+            touched: OnceCell::new(),
         }
+    }
+
+    fn violation_at(&self, path: &str) -> Option<usize> {
+        let by_path = self.violation_at.get_or_init(|| {
+            let violations = &self.bundle().scope_violations;
+            violations
+                .iter()
+                .enumerate()
+                .map(|(i, v)| (v.path.clone(), i))
+                .collect()
+        });
+        by_path.get(path).copied()
     }
 
     /// The bundle as signed.
@@ -279,8 +272,8 @@ impl BundleView {
         if let Some(effective) = self.decisions.get(path) {
             return effective.state();
         }
-        match self.violation_at.get(path) {
-            Some(&i) if self.own_decisions_count => self.bundle().scope_violations[i].approval.state,
+        match self.violation_at(path) {
+            Some(i) if self.own_decisions_count => self.bundle().scope_violations[i].approval.state,
             _ => ApprovalState::Pending,
         }
     }
@@ -334,7 +327,22 @@ impl BundleView {
 
     /// Whether `path` is one the run touched (so a decision on it can mean something).
     fn touches(&self, path: &str) -> bool {
-        self.touched.contains(path)
+        let touched = self.touched.get_or_init(|| {
+            let b = self.bundle();
+            b.scope_violations
+                .iter()
+                .map(|v| &v.path)
+                .chain(
+                    b.diff_stat
+                        .entries
+                        .iter()
+                        .flat_map(|e| std::iter::once(&e.path).chain(&e.old_path)),
+                )
+                .chain(&b.dirty_files)
+                .cloned()
+                .collect()
+        });
+        touched.contains(path)
     }
 }
 

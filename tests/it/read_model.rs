@@ -126,6 +126,18 @@ fn decision(
     supersedes: &[&Record],
     key: &SigningKey,
 ) -> Record {
+    decision_on(bundle, on, "README.md", decision, at, supersedes, key)
+}
+
+fn decision_on(
+    bundle: &Record,
+    on: &str,
+    path: &str,
+    decision: Decision,
+    at: &str,
+    supersedes: &[&Record],
+    key: &SigningKey,
+) -> Record {
     let supersedes = if supersedes.is_empty() {
         vec![bundle.digest()]
     } else {
@@ -138,7 +150,7 @@ fn decision(
             kind: "approval".into(),
             run_id: "run".into(),
             bundle_digest: bundle.digest(),
-            path: "README.md".into(),
+            path: path.into(),
             decision,
             decided_at: at.into(),
             decided_by: "Rita <rita@example.com>".into(),
@@ -395,4 +407,41 @@ fn a_record_of_an_unknown_kind_or_with_a_repeated_key_is_invalid() {
     );
     assert!(v.records[1].ignored.as_deref().unwrap().contains("unknown record kind"));
     assert!(v.bundles.is_empty());
+}
+
+#[test]
+fn a_decision_on_a_path_the_run_did_not_touch_does_not_count() {
+    // Signed by the lead, naming the right bundle: still nothing the run did, so nothing to
+    // decide; the real violation stays pending, however many such records a note holds.
+    let k = keys();
+    let trust = trust(&k, &["lead@*"]);
+    let b = sign_bundle(&bundle("run", C1), &k.agent);
+    let forged: Vec<Record> = (0..3)
+        .map(|i| {
+            decision_on(
+                &b,
+                C1,
+                &format!("elsewhere/{i}.txt"),
+                Decision::Approved,
+                "2026-11-23T10:01:00Z",
+                &[],
+                &k.lead,
+            )
+        })
+        .collect();
+    let mut records: Vec<&Record> = vec![&b];
+    records.extend(forged.iter());
+    let v = view(C1, &records, &trust);
+    assert_eq!(v.bundles[0].state_of("README.md"), ApprovalState::Pending);
+    for i in 1..=3 {
+        let ignored = v.records[i].ignored.as_deref().unwrap();
+        assert!(ignored.contains("a path the run did not touch"), "{ignored}");
+    }
+    // The same lead deciding the real violation counts.
+    let real = decision(&b, C1, Decision::Approved, "2026-11-23T10:02:00Z", &[], &k.lead);
+    records.push(&real);
+    assert_eq!(
+        view(C1, &records, &trust).bundles[0].state_of("README.md"),
+        ApprovalState::Approved
+    );
 }
