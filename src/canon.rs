@@ -26,6 +26,14 @@ pub fn prefixed_sha256(bytes: &[u8]) -> String {
     format!("sha256:{}", hex(&Sha256::digest(bytes)))
 }
 
+/// `sha256:<hex>` and the size of everything `reader` yields, read in pieces (a log, a
+/// worktree file: no need to hold it in memory).
+pub fn sha256_of_reader(mut reader: impl std::io::Read) -> std::io::Result<(String, u64)> {
+    let mut hasher = Sha256::new();
+    let size = std::io::copy(&mut reader, &mut hasher)?;
+    Ok((format!("sha256:{}", hex(&hasher.finalize())), size))
+}
+
 /// Lower-case hex of `bytes`.
 pub fn hex(bytes: &[u8]) -> String {
     use std::fmt::Write;

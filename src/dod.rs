@@ -1,14 +1,10 @@
 //! Definition-of-done checks: each a `sh -c` command in the worktree, with its own timeout,
 //! its combined output kept in `<common dir>/proof/logs/` under its digest (never in a note).
 
-use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use sha2::{Digest, Sha256};
-
-use crate::canon::hex;
 use crate::model::{DodCheck, DodResult, DodStatus};
 
 /// Where check logs are kept.
@@ -195,19 +191,8 @@ fn rand_u128() -> u128 {
 
 /// Moves a finished log to `<hex digest>.log`; returns `sha256:<hex>` and its size.
 fn seal_log(path: &Path, logs: &Path) -> Option<(String, u64)> {
-    let mut file = std::fs::File::open(path).ok()?;
-    let mut hasher = Sha256::new();
-    let mut buf = [0u8; 64 * 1024];
-    let mut size = 0u64;
-    loop {
-        let n = file.read(&mut buf).ok()?;
-        if n == 0 {
-            break;
-        }
-        hasher.update(&buf[..n]);
-        size += n as u64;
-    }
-    let digest = hex(&hasher.finalize());
-    std::fs::rename(path, logs.join(format!("{digest}.log"))).ok()?;
-    Some((format!("sha256:{digest}"), size))
+    let (digest, size) = crate::canon::sha256_of_reader(std::fs::File::open(path).ok()?).ok()?;
+    let hex = digest.strip_prefix("sha256:")?;
+    std::fs::rename(path, logs.join(format!("{hex}.log"))).ok()?;
+    Some((digest, size))
 }

@@ -2,11 +2,9 @@
 //! path held, so that finish blames the run only for what it changed.
 
 use std::collections::HashMap;
-use std::io::Read;
 use std::path::Path;
 
 use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
 
 use super::{Error, Workspace};
 use crate::{canon, git};
@@ -78,17 +76,10 @@ fn state(path: &Path) -> Option<String> {
     if meta.is_dir() {
         return Some("dir".into());
     }
-    let mut file = std::fs::File::open(path).ok()?;
-    let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; 64 * 1024];
-    loop {
-        match file.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => hasher.update(&buf[..n]),
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            // Unreadable now: it cannot be shown unchanged.
-            Err(_) => return Some("unreadable".into()),
-        }
+    let file = std::fs::File::open(path).ok()?;
+    match canon::sha256_of_reader(file) {
+        Ok((digest, _)) => Some(digest),
+        // Unreadable now: it cannot be shown unchanged.
+        Err(_) => Some("unreadable".into()),
     }
-    Some(format!("sha256:{}", canon::hex(&hasher.finalize())))
 }
