@@ -10,7 +10,7 @@
 #[path = "support/bench.rs"]
 mod bench;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::time::Instant;
 
@@ -24,21 +24,7 @@ fn main() {
     run(Command::new("ssh-keygen")
         .args(["-q", "-t", "ed25519", "-N", "", "-C", "bench", "-f"])
         .arg(&key));
-    let origin = tmp.path().join("origin");
-    std::fs::create_dir_all(&origin).unwrap();
-    run(git(&origin).args(["init", "-q", "-b", "main"]));
-    std::fs::write(origin.join("README"), "bench\n").unwrap();
-    run(git(&origin).args(["add", "-A"]));
-    run(git(&origin).args(["commit", "-qm", "initial"]));
-    let bare = tmp.path().join("remote.git");
-    run(git(tmp.path()).args(["clone", "-q", "--bare"]).arg(&origin).arg(&bare));
-    let dirs: Vec<PathBuf> = (0..clones)
-        .map(|i| {
-            let dir = tmp.path().join(format!("clone{i}"));
-            run(git(tmp.path()).args(["clone", "-q"]).arg(&bare).arg(&dir));
-            dir
-        })
-        .collect();
+    let (bare, dirs) = bench::remote_with_clones(tmp.path(), clones);
     let proof = |dir: &Path| {
         let mut cmd = Command::new(&binary);
         cmd.current_dir(dir)

@@ -42,19 +42,9 @@ fn sync_with_junk(binary: &Path, mb: usize) -> Duration {
 
 fn one_sync(binary: &Path, mb: usize, round: usize) -> Duration {
     let tmp = tempfile::tempdir().expect("tempdir");
-    let origin = tmp.path().join("origin");
-    std::fs::create_dir_all(&origin).unwrap();
-    run(git(&origin).args(["init", "-q", "-b", "main"]));
-    std::fs::write(origin.join("README"), "bench\n").unwrap();
-    run(git(&origin).args(["add", "-A"]));
-    run(git(&origin).args(["commit", "-qm", "initial"]));
-    let bare = tmp.path().join("remote.git");
-    run(git(tmp.path()).args(["clone", "-q", "--bare"]).arg(&origin).arg(&bare));
-    let (a, b) = (tmp.path().join("a"), tmp.path().join("b"));
-    for dir in [&a, &b] {
-        run(git(tmp.path()).args(["clone", "-q"]).arg(&bare).arg(dir));
-    }
-    for (dir, seed) in [(&a, 1 + round as u64 * 2), (&b, 2 + round as u64 * 2)] {
+    let (_, clones) = bench::remote_with_clones(tmp.path(), 2);
+    let (a, b) = (&clones[0], &clones[1]);
+    for (dir, seed) in [(a, 1 + round as u64 * 2), (b, 2 + round as u64 * 2)] {
         let file = dir.join("junk.txt");
         std::fs::write(&file, junk(mb << 20, seed)).unwrap();
         run(git(dir)
@@ -62,10 +52,10 @@ fn one_sync(binary: &Path, mb: usize, round: usize) -> Duration {
             .arg(&file)
             .arg("HEAD"));
     }
-    run(git(&a).args(["push", "-q", "origin", "refs/notes/proof"]));
+    run(git(a).args(["push", "-q", "origin", "refs/notes/proof"]));
     time(
         Command::new(binary)
-            .current_dir(&b)
+            .current_dir(b)
             .env("GIT_CONFIG_GLOBAL", "/dev/null")
             .env("GIT_COMMITTER_NAME", "Bench")
             .env("GIT_COMMITTER_EMAIL", "bench@example.com")

@@ -88,3 +88,23 @@ pub fn p99(times: &mut [Duration]) -> Duration {
 pub fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
+
+/// A bare remote in `dir` holding one commit, and `count` clones of it (`clone0`, ...).
+pub fn remote_with_clones(dir: &Path, count: usize) -> (PathBuf, Vec<PathBuf>) {
+    let origin = dir.join("origin");
+    std::fs::create_dir_all(&origin).unwrap();
+    run(git(&origin).args(["init", "-q", "-b", "main"]));
+    std::fs::write(origin.join("README"), "bench\n").unwrap();
+    run(git(&origin).args(["add", "-A"]));
+    run(git(&origin).args(["commit", "-qm", "initial"]));
+    let bare = dir.join("remote.git");
+    run(git(dir).args(["clone", "-q", "--bare"]).arg(&origin).arg(&bare));
+    let clones = (0..count)
+        .map(|i| {
+            let clone = dir.join(format!("clone{i}"));
+            run(git(dir).args(["clone", "-q"]).arg(&bare).arg(&clone));
+            clone
+        })
+        .collect();
+    (bare, clones)
+}

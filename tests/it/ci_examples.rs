@@ -10,23 +10,27 @@ fn push(repo: &TestRepo, path_env: &str, refs: &[&str]) -> Run {
     cmd.output().unwrap().into()
 }
 
-#[test]
-fn the_pre_receive_example_refuses_unproven_agent_commits() {
-    let repo = TestRepo::new();
+/// A bare remote `origin` of `repo` running examples/ci/pre-receive, and the `PATH` that finds
+/// the binary under test for its pushes.
+fn guarded_remote(repo: &TestRepo) -> (std::path::PathBuf, String) {
     let remote = repo.tmp.path().join("remote.git");
     repo.git_in(
         repo.tmp.path(),
         &["init", "-q", "--bare", "-b", "main", remote.to_str().unwrap()],
     );
-    let hook = remote.join("hooks/pre-receive");
     std::fs::copy(
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/ci/pre-receive"),
-        &hook,
+        remote.join("hooks/pre-receive"),
     )
     .unwrap();
     repo.git(&["remote", "add", "origin", remote.to_str().unwrap()]);
-    let bin_dir = std::path::Path::new(crate::common::bin()).parent().unwrap().to_owned();
-    let path_env = format!("{}:{}", bin_dir.display(), std::env::var("PATH").unwrap_or_default());
+    (remote, crate::common::path_with_bin())
+}
+
+#[test]
+fn the_pre_receive_example_refuses_unproven_agent_commits() {
+    let repo = TestRepo::new();
+    let (remote, path_env) = guarded_remote(&repo);
 
     // main trusts the team's key.
     std::fs::create_dir_all(repo.path(".proof")).unwrap();
@@ -67,20 +71,8 @@ fn the_pre_receive_example_refuses_unproven_agent_commits() {
 #[test]
 fn the_pre_receive_example_checks_a_recreated_protected_branch() {
     let repo = TestRepo::new();
-    let remote = repo.tmp.path().join("remote.git");
-    repo.git_in(
-        repo.tmp.path(),
-        &["init", "-q", "--bare", "-b", "main", remote.to_str().unwrap()],
-    );
+    let (remote, path_env) = guarded_remote(&repo);
     repo.git_in(&remote, &["config", "receive.denyDeleteCurrent", "false"]);
-    std::fs::copy(
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/ci/pre-receive"),
-        remote.join("hooks/pre-receive"),
-    )
-    .unwrap();
-    repo.git(&["remote", "add", "origin", remote.to_str().unwrap()]);
-    let bin_dir = std::path::Path::new(crate::common::bin()).parent().unwrap().to_owned();
-    let path_env = format!("{}:{}", bin_dir.display(), std::env::var("PATH").unwrap_or_default());
     std::fs::create_dir_all(repo.path(".proof")).unwrap();
     std::fs::copy(&repo.allowed_signers, repo.path(".proof/allowed_signers")).unwrap();
     repo.commit_all("trust the team key");

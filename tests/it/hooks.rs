@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
 
-use crate::common::{Run, TestRepo, bin};
+use crate::common::{Run, TestRepo};
 
 /// git with git-proof on PATH (so the hooks find it) and the test key in GIT_PROOF_KEY.
 pub(crate) fn hooked_git(repo: &TestRepo, dir: &Path, args: &[&str]) -> Run {
@@ -16,8 +16,7 @@ pub(crate) fn hooked_git(repo: &TestRepo, dir: &Path, args: &[&str]) -> Run {
 }
 
 pub(crate) fn hooked_git_command(repo: &TestRepo, dir: &Path) -> std::process::Command {
-    let bin_dir = Path::new(bin()).parent().unwrap();
-    let path = format!("{}:{}", bin_dir.display(), std::env::var("PATH").unwrap_or_default());
+    let path = crate::common::path_with_bin();
     let mut cmd = repo.git_command(dir);
     cmd.env("PATH", path).env("GIT_PROOF_KEY", &repo.key);
     cmd

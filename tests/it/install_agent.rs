@@ -78,8 +78,7 @@ fn the_installed_hook_command_records_the_agent_session() {
         .unwrap()
         .to_owned();
     // Run the command as Claude Code would: through a shell, git-proof on PATH, payload on stdin.
-    let bin_dir = std::path::Path::new(crate::common::bin()).parent().unwrap().to_owned();
-    let path = format!("{}:{}", bin_dir.display(), std::env::var("PATH").unwrap_or_default());
+    let path = crate::common::path_with_bin();
     let base =
         r#""session_id":"s-1","cwd":"CWD","permission_mode":"default""#.replace("CWD", repo.root.to_str().unwrap());
     for payload in [

@@ -404,16 +404,19 @@ fn the_ci_landing_script_lands_a_squash_the_content_cannot_settle() {
         ],
     );
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/ci/land-merged");
-    let bin_dir = Path::new(crate::common::bin()).parent().unwrap();
-    let path = format!("{}:{}", bin_dir.display(), std::env::var("PATH").unwrap_or_default());
-    let out: Run = std::process::Command::new("sh")
-        .arg(&script)
-        .args([onto.as_str(), landed.as_str(), "refs/remotes/pull/1"])
-        .current_dir(&ci)
-        .env("PATH", &path)
-        .env("GIT_PROOF_KEY", ci_key(&repo))
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .env("GIT_CONFIG_NOSYSTEM", "1")
+    // The job as CI runs it: the script, git-proof on PATH, the CI key, no user config.
+    let job = || {
+        let mut cmd = std::process::Command::new("sh");
+        cmd.arg(&script)
+            .args([onto.as_str(), landed.as_str(), "refs/remotes/pull/1"])
+            .current_dir(&ci)
+            .env("PATH", crate::common::path_with_bin())
+            .env("GIT_PROOF_KEY", ci_key(&repo))
+            .env("GIT_CONFIG_GLOBAL", "/dev/null")
+            .env("GIT_CONFIG_NOSYSTEM", "1");
+        cmd
+    };
+    let out: Run = job()
         .env("GIT_PROOF_DATE", crate::common::DATE)
         .output()
         .unwrap()
@@ -427,17 +430,7 @@ fn the_ci_landing_script_lands_a_squash_the_content_cannot_settle() {
         .ok();
     assert!(out.stdout.contains("by land"), "{}", out.stdout);
     // A second run of the job finds it proven and lands nothing again.
-    let again: Run = std::process::Command::new("sh")
-        .arg(&script)
-        .args([onto.as_str(), landed.as_str(), "refs/remotes/pull/1"])
-        .current_dir(&ci)
-        .env("PATH", &path)
-        .env("GIT_PROOF_KEY", ci_key(&repo))
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .output()
-        .unwrap()
-        .into();
+    let again: Run = job().output().unwrap().into();
     assert_eq!(again.code, 0, "{}", again.stderr);
     assert!(again.stdout.contains("proven already"), "{}", again.stdout);
 }

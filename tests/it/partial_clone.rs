@@ -60,6 +60,20 @@ fn missing_objects(repo: &TestRepo, dir: &Path) -> usize {
         .count()
 }
 
+/// `verify --require` of the two proven commits on origin/main, trusting origin/main.
+fn verify_last_two(repo: &TestRepo, clone: &Path) -> crate::common::Run {
+    repo.proof_in(
+        clone,
+        &[
+            "verify",
+            "--require",
+            "origin/main~2..origin/main",
+            "--trust-ref",
+            "origin/main",
+        ],
+    )
+}
+
 #[test]
 fn verify_in_a_blobless_clone_fetches_what_it_needs() {
     let repo = TestRepo::new();
@@ -68,18 +82,7 @@ fn verify_in_a_blobless_clone_fetches_what_it_needs() {
     let before = missing_objects(&repo, &clone);
     assert!(before > 0, "the clone must lack blobs for this test to mean anything");
 
-    let out = repo
-        .proof_in(
-            &clone,
-            &[
-                "verify",
-                "--require",
-                "origin/main~2..origin/main",
-                "--trust-ref",
-                "origin/main",
-            ],
-        )
-        .ok();
+    let out = verify_last_two(&repo, &clone).ok();
     let lines: Vec<&str> = out.stdout.lines().collect();
     assert_eq!(lines.len(), 2, "{}", out.stdout);
     assert!(lines.iter().all(|l| l.contains("  valid  ")), "{}", out.stdout);
@@ -96,18 +99,7 @@ fn verify_in_a_treeless_clone_fetches_what_it_needs() {
     let repo = TestRepo::new();
     let remote = proven_remote(&repo);
     let clone = partial_clone(&repo, &remote, "tree:0");
-    let out = repo
-        .proof_in(
-            &clone,
-            &[
-                "verify",
-                "--require",
-                "origin/main~2..origin/main",
-                "--trust-ref",
-                "origin/main",
-            ],
-        )
-        .ok();
+    let out = verify_last_two(&repo, &clone).ok();
     assert_eq!(out.stdout.matches("  valid  ").count(), 2, "{}", out.stdout);
     assert!(!out.stdout.contains("not checked"), "{}", out.stdout);
 }

@@ -103,6 +103,13 @@ pub fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_git-proof")
 }
 
+/// `PATH` with the binary under test first, for what runs `git proof` by name (git hooks, an
+/// agent's hook command, the CI examples).
+pub fn path_with_bin() -> String {
+    let dir = Path::new(bin()).parent().expect("the binary is in a directory");
+    format!("{}:{}", dir.display(), std::env::var("PATH").unwrap_or_default())
+}
+
 impl TestRepo {
     /// A new repository with one commit (`README.md`), a key and an allowed_signers file.
     pub fn new() -> Self {
