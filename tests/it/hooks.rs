@@ -363,17 +363,7 @@ struct Remote {
 impl Remote {
     fn new() -> Self {
         let repo = TestRepo::new();
-        let bare = repo.tmp.path().join("remote.git");
-        repo.git_in(
-            repo.tmp.path(),
-            &[
-                "clone",
-                "-q",
-                "--bare",
-                repo.root.to_str().unwrap(),
-                bare.to_str().unwrap(),
-            ],
-        );
+        let bare = repo.bare_clone();
         Self { repo, bare }
     }
 

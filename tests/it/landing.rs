@@ -21,17 +21,7 @@ fn proven_feature(repo: &TestRepo) -> (PathBuf, String, Vec<String>) {
     repo.write("src/lib.rs", "pub fn one() {}\n");
     repo.write("docs/guide.md", "# Guide\n");
     repo.commit_all("trust the team key");
-    let remote = repo.tmp.path().join("remote.git");
-    repo.git_in(
-        repo.tmp.path(),
-        &[
-            "clone",
-            "-q",
-            "--bare",
-            repo.root.to_str().unwrap(),
-            remote.to_str().unwrap(),
-        ],
-    );
+    let remote = repo.bare_clone();
     repo.git(&["remote", "add", "origin", remote.to_str().unwrap()]);
     repo.git(&["fetch", "-q", "origin"]);
     repo.git(&["checkout", "-q", "-b", "feature"]);

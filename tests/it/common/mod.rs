@@ -168,6 +168,23 @@ impl TestRepo {
         std::fs::write(path, content).unwrap();
     }
 
+    /// A bare clone of the repository, `remote.git` beside it, as a server's copy.
+    #[track_caller]
+    pub fn bare_clone(&self) -> PathBuf {
+        let bare = self.tmp.path().join("remote.git");
+        self.git_in(
+            self.tmp.path(),
+            &[
+                "clone",
+                "-q",
+                "--bare",
+                self.root.to_str().unwrap(),
+                bare.to_str().unwrap(),
+            ],
+        );
+        bare
+    }
+
     /// Runs git in the repository; panics on failure; returns stdout without its last newline.
     #[track_caller]
     pub fn git(&self, args: &[&str]) -> String {
