@@ -294,7 +294,7 @@ impl Change {
     /// Whether `tree` holds every path as `sides` says.
     fn held_by(tree: &gix::Tree<'_>, sides: &HashMap<String, Option<(String, String)>>) -> bool {
         sides.iter().all(|(path, side)| {
-            let entry = tree.lookup_entry_by_path(path).ok().flatten();
+            let entry = tree.lookup_entry_by_path(crate::model::path_buf(path)).ok().flatten();
             match (entry, side) {
                 (None, None) => true,
                 (Some(entry), Some((mode, blob))) => {
@@ -335,10 +335,8 @@ fn landings(
         let mut candidates: Vec<usize> = Vec::new();
         for change in crate::diffstat::tree_changes(repo, parent, target)? {
             if let Some((_, id)) = change.new {
-                let key = (
-                    gix::bstr::ByteSlice::to_str_lossy(change.path.as_slice()).into_owned(),
-                    id.to_string(),
-                );
+                // Named as the bundle names it (non-UTF-8 names quoted), to meet its entries.
+                let key = (crate::model::path_text(change.path.as_slice()), id.to_string());
                 for note in notes.by_result.get(&key).into_iter().flatten() {
                     if !candidates.contains(note) {
                         candidates.push(*note);
@@ -408,7 +406,7 @@ fn landed_onto(repo: &gix::Repository, bundle: &Bundle, commit: ObjectId) -> Res
         if Change::held_by(&tree_of(parent)?, &change.before) {
             let touched: HashSet<String> = crate::diffstat::tree_changes(repo, parent, commit)?
                 .into_iter()
-                .map(|c| gix::bstr::ByteSlice::to_str_lossy(c.path.as_slice()).into_owned())
+                .map(|c| crate::model::path_text(c.path.as_slice()))
                 .collect();
             let run_paths: HashSet<String> = change.after.keys().cloned().collect();
             return Ok((touched == run_paths).then_some(parent));

@@ -65,6 +65,20 @@ pub fn path_bytes(text: &str) -> std::borrow::Cow<'_, [u8]> {
     out.into()
 }
 
+/// A path [`path_text`] recorded, as the file system (and gix's tree lookup) takes it.
+pub fn path_buf(text: &str) -> std::path::PathBuf {
+    let bytes = path_bytes(text);
+    #[cfg(unix)]
+    {
+        use std::os::unix::ffi::OsStrExt;
+        std::ffi::OsStr::from_bytes(&bytes).into()
+    }
+    #[cfg(not(unix))]
+    {
+        String::from_utf8_lossy(&bytes).into_owned().into()
+    }
+}
+
 /// Bundle format version written into every new bundle: 1.1 added each changed file's blob and
 /// mode on both sides (`diff_stat.entries`), so a landed commit can be matched to the run's
 /// change by content alone. Readers take 1.0 bundles too.

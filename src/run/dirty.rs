@@ -17,7 +17,7 @@ pub(super) fn snapshot(ws: &Workspace) -> Result<Vec<Value>, Error> {
     Ok(git::dirty_files(&ws.repo)?
         .into_iter()
         .map(|path| {
-            let held = state(&on_disk(&ws.workdir, &path));
+            let held = state(&ws.workdir.join(crate::model::path_buf(&path)));
             json!({ "path": path, "sha256": held })
         })
         .collect())
@@ -44,22 +44,8 @@ pub(super) fn split(workdir: &Path, started: Option<&Value>, dirty: Vec<String>)
     dirty.into_iter().partition(|path| {
         held_then
             .get(path.as_str())
-            .is_none_or(|then| then.map(str::to_owned) != state(&on_disk(workdir, path)))
+            .is_none_or(|then| then.map(str::to_owned) != state(&workdir.join(crate::model::path_buf(path))))
     })
-}
-
-/// Where a recorded path is in the worktree (its bytes, for a name that is not UTF-8).
-fn on_disk(workdir: &Path, path: &str) -> std::path::PathBuf {
-    let bytes = crate::model::path_bytes(path);
-    #[cfg(unix)]
-    {
-        use std::os::unix::ffi::OsStrExt;
-        workdir.join(std::ffi::OsStr::from_bytes(&bytes))
-    }
-    #[cfg(not(unix))]
-    {
-        workdir.join(String::from_utf8_lossy(&bytes).as_ref())
-    }
 }
 
 /// What a worktree path holds, as a digest: a file's bytes, a symbolic link's target (prefixed

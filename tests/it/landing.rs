@@ -12,6 +12,11 @@ const TRAILER: &str = "\n\nCo-Authored-By: Claude <noreply@anthropic.com>";
 /// to a bare remote, and a run of three commits on branch `feature`, proven and pushed with the
 /// notes. Returns (run id, the run's commits oldest first).
 fn proven_feature(repo: &TestRepo) -> (PathBuf, String, Vec<String>) {
+    proven_feature_with(repo, |_| {})
+}
+
+/// [`proven_feature`], with `more` written into the run's last commit.
+fn proven_feature_with(repo: &TestRepo, more: impl FnOnce(&TestRepo)) -> (PathBuf, String, Vec<String>) {
     std::fs::create_dir_all(repo.path(".proof")).unwrap();
     // The team trusts the agent's key and the CI key that runs `git proof land`.
     let ci = ci_key(repo);
@@ -38,6 +43,7 @@ fn proven_feature(repo: &TestRepo) -> (PathBuf, String, Vec<String>) {
         commits.push(repo.commit_all(&format!("agent step {i}{TRAILER}")));
     }
     repo.write("src/new.rs", "pub fn fresh() {}\n");
+    more(repo);
     commits.push(repo.commit_all(&format!("agent step 2{TRAILER}")));
     repo.proof(&["finish"]).ok();
     repo.git(&["push", "-q", "origin", "feature", "refs/notes/proof"]);
@@ -204,6 +210,21 @@ fn a_squash_merge_is_carried_by_content_in_a_fresh_clone() {
     let out = repo.proof_in(&clone, &["reindex"]).ok();
     assert!(out.stderr.contains("1 runs added"), "{}", out.stderr);
     repo.proof_in(&clone, &["show", &run_id]).ok();
+}
+
+#[test]
+fn a_squash_with_a_name_that_is_not_utf8_is_carried_by_content() {
+    // The bundle records such a name quoted; the landed tree names it by its bytes.
+    let repo = TestRepo::new();
+    let (remote, run_id, _) = proven_feature_with(&repo, |repo| {
+        use std::os::unix::ffi::OsStrExt;
+        std::fs::write(repo.root.join(std::ffi::OsStr::from_bytes(b"caf\xe9.txt")), "x\n").unwrap();
+    });
+    let landed = squash_merge(&repo, &remote, |_| {});
+    let clone = fresh_clone(&repo, &remote, "fresh");
+    let out = repo.proof_in(&clone, &["verify", &landed, "--require"]).ok();
+    assert!(out.stdout.contains("landed: the change from"), "{}", out.stdout);
+    assert!(out.stdout.contains(&run_id), "{}", out.stdout);
 }
 
 #[test]
