@@ -79,7 +79,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         &started.run_id,
         FinishOptions {
             exit_code: Some(0),
-            run_dod: true,
+            checks: run::Checks::Run { progress: true },
             key: &key,
         },
         jiff::Timestamp::now(),
@@ -94,7 +94,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("6. verify: {:?} {:?}\n", report.verdict(), report.reasons());
     let index = ws.open_index()?;
     let shown = proofs::of_run(&ws.repo, &index, &proof.bundle.run_id, &trust)?;
-    print!("{}", summary::render(&shown));
+    print!("{}", summary::render(&shown, summary::Style::default(), None));
     println!(
         "\nRead the raw note with stock git:\n  git -C {} notes --ref=proof show HEAD",
         repo_dir.display()

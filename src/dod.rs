@@ -35,11 +35,25 @@ pub fn pending(checks: &[DodCheck]) -> Vec<DodResult> {
         .collect()
 }
 
-/// Runs the checks in order in `workdir`.
-pub fn run_checks(checks: &[DodCheck], workdir: &Path, logs: &Path) -> Vec<DodResult> {
+/// Runs the checks in order in `workdir`; with `progress`, a long one says so on stderr when
+/// that is a terminal.
+pub fn run_checks(checks: &[DodCheck], workdir: &Path, logs: &Path, progress: bool) -> Vec<DodResult> {
     use std::io::IsTerminal;
-    let progress = std::io::stderr().is_terminal();
-    checks.iter().map(|c| run_check(c, workdir, logs, progress)).collect()
+    let report = match (progress, std::io::stderr().is_terminal()) {
+        (false, _) => Report::Silent,
+        (true, true) => Report::Counter,
+        (true, false) => Report::Line,
+    };
+    checks.iter().map(|c| run_check(c, workdir, logs, report)).collect()
+}
+
+/// How a check that takes over a second says so: on a terminal, a line counting the seconds;
+/// elsewhere (a log, CI) one line when it starts to take time; or not at all (`--quiet`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Report {
+    Silent,
+    Counter,
+    Line,
 }
 
 /// Why a check cannot start, before trying: a missing directory or environment variable.
@@ -57,7 +71,7 @@ fn precondition(check: &DodCheck, workdir: &Path) -> Result<std::path::PathBuf, 
     Ok(dir)
 }
 
-fn run_check(check: &DodCheck, workdir: &Path, logs: &Path, progress: bool) -> DodResult {
+fn run_check(check: &DodCheck, workdir: &Path, logs: &Path, report: Report) -> DodResult {
     let started = Instant::now();
     let mut result = DodResult {
         name: check.name.clone(),
@@ -105,16 +119,14 @@ fn run_check(check: &DodCheck, workdir: &Path, logs: &Path, progress: bool) -> D
             let deadline = started.checked_add(Duration::from_secs(check.timeout_s));
             let mut shown = 0;
             loop {
-                // A check that takes over a second says so: on a terminal, a line counting the
-                // seconds; elsewhere (a log, CI) one line when it starts to take time.
                 let elapsed = started.elapsed().as_secs();
-                if elapsed >= 1 && elapsed > shown && (progress || shown == 0) {
-                    shown = elapsed;
-                    if progress {
-                        eprint!("\rgit-proof: DoD check {} running for {elapsed}s ", check.name);
-                    } else {
-                        eprintln!("git-proof: DoD check {} is running...", check.name);
+                if elapsed >= 1 && elapsed > shown {
+                    match report {
+                        Report::Counter => eprint!("\rgit-proof: DoD check {} running for {elapsed}s ", check.name),
+                        Report::Line if shown == 0 => eprintln!("git-proof: DoD check {} is running...", check.name),
+                        Report::Line | Report::Silent => {}
                     }
+                    shown = elapsed;
                 }
                 match child.try_wait() {
                     Ok(Some(status)) => {
@@ -137,10 +149,10 @@ fn run_check(check: &DodCheck, workdir: &Path, logs: &Path, progress: bool) -> D
                     Err(_) => break,
                 }
             }
-            if shown > 0 {
+            if shown > 0 && report != Report::Silent {
                 eprintln!(
                     "{}git-proof: DoD check {} {} after {}s   ",
-                    if progress { "\r" } else { "" },
+                    if report == Report::Counter { "\r" } else { "" },
                     check.name,
                     result.status.as_str(),
                     started.elapsed().as_secs()

@@ -33,6 +33,10 @@ pub struct EventProof {
     pub audit_path: Vec<String>,
     /// The root the path leads to; must equal the signed manifest's `event_hash_root`.
     pub event_hash_root: String,
+    /// The signed record of the run's bundle, as the note holds it (statement and SSHSIG
+    /// armor): with it the proof is checked anywhere, without the repository.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signed_record: Option<String>,
 }
 
 /// Why a proof cannot be made.
@@ -54,7 +58,13 @@ impl crate::error::Classify for Error {
 }
 
 /// The proof that `event_id` is part of `bundle`'s manifest.
-pub fn prove(bundle: &Bundle, commit: &str, event_id: &str, event: Option<Event>) -> Result<EventProof, Error> {
+pub fn prove(
+    bundle: &Bundle,
+    commit: &str,
+    event_id: &str,
+    event: Option<Event>,
+    signed_record: Option<String>,
+) -> Result<EventProof, Error> {
     let manifest = &bundle.evidence;
     let leaf_index = manifest
         .events
@@ -88,6 +98,7 @@ pub fn prove(bundle: &Bundle, commit: &str, event_id: &str, event: Option<Event>
         tree_size: leaves.len() as u64,
         audit_path: path.iter().map(|h| format!("sha256:{}", hex(h))).collect(),
         event_hash_root: manifest.event_hash_root.clone(),
+        signed_record,
     })
 }
 

@@ -55,22 +55,27 @@ pub mod view;
 /// Front ends that hold errors as trait objects (the CLI's `anyhow` chain) call this; the
 /// library's own error types are listed here once.
 pub fn classify(error: &(dyn std::error::Error + 'static)) -> Option<error::ErrorKind> {
+    describe(error).map(|(kind, _)| kind)
+}
+
+/// The kind of a failure and its machine-readable code (the `error` field of JSON errors).
+pub fn describe(error: &(dyn std::error::Error + 'static)) -> Option<(error::ErrorKind, &'static str)> {
     let mut current = Some(error);
     while let Some(e) = current {
-        if let Some(kind) = kind_of(e) {
-            return Some(kind);
+        if let Some(found) = kind_of(e) {
+            return Some(found);
         }
         current = e.source();
     }
     None
 }
 
-fn kind_of(e: &(dyn std::error::Error + 'static)) -> Option<error::ErrorKind> {
+fn kind_of(e: &(dyn std::error::Error + 'static)) -> Option<(error::ErrorKind, &'static str)> {
     use error::Classify;
     macro_rules! try_types {
         ($($t:ty),* $(,)?) => {
             $(if let Some(e) = e.downcast_ref::<$t>() {
-                return Some(e.kind());
+                return Some((e.kind(), e.code()));
             })*
         };
     }

@@ -44,9 +44,98 @@ struct PolicyFile {
     #[serde(default)]
     scope: ScopeTable,
     #[serde(default)]
-    dod: Vec<DodTable>,
+    dod: DodSection,
     #[serde(default)]
     verify: VerifyTable,
+}
+
+/// The checks of a policy file, in either form: `[[dod]]` tables with a `name` each, or one
+/// `[dod]` table of `name = "command"` (or `name = { command = "...", timeout_s = ... }`),
+/// run in file order.
+#[derive(Debug, Default)]
+struct DodSection(Vec<DodTable>);
+
+impl<'de> Deserialize<'de> for DodSection {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = DodSection;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("[[dod]] tables (name, command) or a [dod] table of name = \"command\"")
+            }
+
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<DodSection, A::Error> {
+                let mut checks = Vec::new();
+                while let Some(check) = seq.next_element::<DodTable>()? {
+                    checks.push(check);
+                }
+                Ok(DodSection(checks))
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<DodSection, A::Error> {
+                let mut checks = Vec::new();
+                while let Some((name, check)) = map.next_entry::<String, NamedCheck>()? {
+                    let body = match check {
+                        NamedCheck::Command(command) => DodBody {
+                            command,
+                            timeout_s: None,
+                            cwd: None,
+                            env: Vec::new(),
+                        },
+                        NamedCheck::Table(body) => body,
+                    };
+                    checks.push(DodTable {
+                        name,
+                        command: body.command,
+                        timeout_s: body.timeout_s,
+                        cwd: body.cwd,
+                        env: body.env,
+                    });
+                }
+                Ok(DodSection(checks))
+            }
+        }
+        deserializer.deserialize_any(Visitor)
+    }
+}
+
+/// One check of the `[dod]` table form: its command, or a table like `[[dod]]`'s without `name`.
+enum NamedCheck {
+    Command(String),
+    Table(DodBody),
+}
+
+impl<'de> Deserialize<'de> for NamedCheck {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = NamedCheck;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a command string, or a table with command (and timeout_s, cwd, env)")
+            }
+
+            fn visit_str<E: serde::de::Error>(self, command: &str) -> Result<NamedCheck, E> {
+                Ok(NamedCheck::Command(command.to_owned()))
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<NamedCheck, A::Error> {
+                DodBody::deserialize(serde::de::value::MapAccessDeserializer::new(map)).map(NamedCheck::Table)
+            }
+        }
+        deserializer.deserialize_any(Visitor)
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DodBody {
+    command: String,
+    timeout_s: Option<u64>,
+    cwd: Option<String>,
+    #[serde(default)]
+    env: Vec<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -116,7 +205,7 @@ impl TeamPolicy {
             compile(glob)?;
         }
         let mut dod: Vec<DodCheck> = Vec::new();
-        for d in file.dod {
+        for d in file.dod.0 {
             if dod.iter().any(|c| c.name == d.name) {
                 return Err(Error::DuplicateCheck(d.name));
             }

@@ -171,6 +171,11 @@ pub struct ShownProof {
 }
 
 impl ShownProof {
+    /// Its place among the records of the note on [`ShownProof::commit`].
+    pub fn record_index(&self) -> usize {
+        self.record
+    }
+
     fn of(view: &NoteView, shown: &BundleView) -> Self {
         let record = view.record_of(shown);
         let counts = view.counts(shown.record);

@@ -23,7 +23,7 @@ use crate::verify::{self, Policy};
 use crate::view::{BundleView, NoteView, Placement, SignatureCheck};
 
 /// What a rebuild found.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Reindexed {
     /// Notes read.
     pub notes: usize,
@@ -187,8 +187,14 @@ fn records_of(found: &Found) -> (RunRecord, BundleRef) {
     let run = RunRecord {
         run_id: bundle.run_id.clone(),
         worktree: String::new(),
-        // The bundle records when it was generated, not when the run started.
-        started_at: bundle.generated_at.clone(),
+        // The bundle records when it was generated; a run id git-proof made says when the run
+        // started, to the millisecond.
+        started_at: bundle
+            .generated_at
+            .parse::<jiff::Timestamp>()
+            .ok()
+            .and_then(|generated| run::started_by_id(&bundle.run_id, generated))
+            .map_or_else(|| bundle.generated_at.clone(), run::format_time),
         state: RunState::Ended(Ended {
             ended_at: bundle.generated_at.clone(),
             head_sha: bundle.head_sha.clone(),

@@ -1,6 +1,7 @@
 //! The readable summary of a bundle, shared by `git proof show` and the examples.
 
 use std::fmt::Write as _;
+use std::path::Path;
 
 use crate::model::DodStatus;
 use crate::proofs::ShownProof;
@@ -41,30 +42,112 @@ pub fn quoted(name: &str) -> std::borrow::Cow<'_, str> {
 /// Whatever else came from a bundle or a note, made safe for a terminal: control characters but
 /// the line breaks this summary writes itself are shown escaped.
 pub fn terminal_safe(text: String) -> String {
-    if !text.chars().any(|c| c.is_control() && c != '\n') {
-        return text;
-    }
-    text.chars()
-        .map(|c| match c {
-            '\n' => "\n".to_owned(),
-            c if c.is_control() => c.escape_default().to_string(),
-            c => c.to_string(),
-        })
-        .collect()
+    Style::default().safe(text)
 }
 
-/// The readable summary `git proof show` prints: files with +/-, DoD badges, violations as the
-/// trust in force stands them, the scope and the evidence, and the records that do not count.
-pub fn render(shown: &ShownProof) -> String {
+/// How text for a person is written: with colour or without.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Style {
+    pub color: bool,
+}
+
+/// The colours git-proof uses, as SGR codes; the only escape sequences its output may carry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Color {
+    Green,
+    Red,
+    Yellow,
+    Bold,
+}
+
+const RESET: &str = "\x1b[m";
+
+impl Color {
+    const ALL: [Color; 4] = [Color::Green, Color::Red, Color::Yellow, Color::Bold];
+
+    fn code(self) -> &'static str {
+        match self {
+            Self::Green => "\x1b[32m",
+            Self::Red => "\x1b[31m",
+            Self::Yellow => "\x1b[33m",
+            Self::Bold => "\x1b[1m",
+        }
+    }
+}
+
+impl Style {
+    /// `text` in `color`, when this style has colour.
+    pub fn paint(self, color: Color, text: impl std::fmt::Display) -> String {
+        if self.color {
+            format!("{}{text}{RESET}", color.code())
+        } else {
+            text.to_string()
+        }
+    }
+
+    /// The colour a status word is shown in: good news green, bad news red, waiting yellow.
+    pub fn status(self, word: &str) -> String {
+        let color = match word {
+            "succeeded" | "passed" | "approved" | "valid" | "landed" => Color::Green,
+            "pending" | "active" | "unverified" | "conflicting" | "sealed" => Color::Yellow,
+            _ => Color::Red,
+        };
+        self.paint(color, word)
+    }
+
+    /// `text` with every control character escaped but line breaks and, with colour on, the
+    /// exact colour codes [`Style::paint`] writes: text from a note can at most change a colour,
+    /// never move the cursor, clear the screen or fake a line.
+    pub fn safe(self, text: String) -> String {
+        if !text.chars().any(|c| c.is_control() && c != '\n') {
+            return text;
+        }
+        let mut out = String::with_capacity(text.len());
+        let mut rest = text.as_str();
+        while let Some(c) = rest.chars().next() {
+            let sgr = self
+                .color
+                .then(|| {
+                    Color::ALL
+                        .iter()
+                        .map(|c| c.code())
+                        .chain([RESET])
+                        .find(|code| rest.starts_with(code))
+                })
+                .flatten();
+            if let Some(code) = sgr {
+                out.push_str(code);
+                rest = &rest[code.len()..];
+                continue;
+            }
+            match c {
+                '\n' => out.push('\n'),
+                c if c.is_control() => out.extend(c.escape_default()),
+                c => out.push(c),
+            }
+            rest = &rest[c.len_utf8()..];
+        }
+        out
+    }
+}
+
+/// The readable summary `git proof show` prints: files with +/-, DoD badges (a failed check
+/// with where its output is, when `common_dir` keeps it), violations as the trust in force
+/// stands them, the scope and the evidence, and the records that do not count.
+pub fn render(shown: &ShownProof, style: Style, common_dir: Option<&Path>) -> String {
     let b = &shown.bundle;
-    let signature = shown.signature.describe();
+    let signature = match &shown.signature {
+        crate::proofs::Signature::Valid { .. } => style.paint(Color::Green, shown.signature.describe()),
+        crate::proofs::Signature::Unverified => style.paint(Color::Yellow, shown.signature.describe()),
+        crate::proofs::Signature::Invalid(_) => style.paint(Color::Red, shown.signature.describe()),
+    };
     let mut text = String::new();
     let out = &mut text;
     let _ = writeln!(
         out,
         "run {}  {} (exit {})  {}..{}",
-        b.run_id,
-        b.run_status.as_str(),
+        style.paint(Color::Bold, &b.run_id),
+        style.status(b.run_status.as_str()),
         b.exit_code,
         short(&b.base_sha),
         short(&b.head_sha)
@@ -77,13 +160,18 @@ pub fn render(shown: &ShownProof) -> String {
         let _ = writeln!(out, "on        {} ({carried})", shown.commit);
     }
     if let Some(why) = &shown.elsewhere {
-        let _ = writeln!(out, "DOES NOT COUNT for {}: {why}", shown.commit);
+        let _ = writeln!(
+            out,
+            "{} for {}: {why}",
+            style.paint(Color::Red, "DOES NOT COUNT"),
+            shown.commit
+        );
     }
     for problem in &shown.problems {
-        let _ = writeln!(out, "DOES NOT HOLD: {problem}");
+        let _ = writeln!(out, "{}: {problem}", style.paint(Color::Red, "DOES NOT HOLD"));
     }
     for unchecked in &shown.unchecked {
-        let _ = writeln!(out, "NOT CHECKED: {unchecked}");
+        let _ = writeln!(out, "{}: {unchecked}", style.paint(Color::Yellow, "NOT CHECKED"));
     }
     if let Some(prompt) = &b.prompt_hash {
         let _ = writeln!(out, "prompt    {prompt}");
@@ -98,13 +186,23 @@ pub fn render(shown: &ShownProof) -> String {
         let counts = if e.binary {
             "binary".to_owned()
         } else {
-            format!("+{} -{}", e.insertions, e.deletions)
+            // Padded before painting, so that colour codes do not count as width.
+            let plus = format!("+{}", e.insertions);
+            let minus = format!("-{}", e.deletions);
+            let pad = 12usize.saturating_sub(plus.len() + 1 + minus.len());
+            format!(
+                "{:pad$}{} {}",
+                "",
+                style.paint(Color::Green, plus),
+                style.paint(Color::Red, minus)
+            )
         };
         let path = match &e.old_path {
             Some(old) => format!("{} -> {}", quoted(old), quoted(&e.path)),
             None => quoted(&e.path).into_owned(),
         };
-        let _ = writeln!(out, "  {}  {counts:>12}  {path}", e.status);
+        let counts = if e.binary { format!("{counts:>12}") } else { counts };
+        let _ = writeln!(out, "  {}  {counts}  {path}", e.status);
     }
     if !b.dirty_files.is_empty() {
         let _ = writeln!(out, "\nuncommitted at finish ({}):", b.dirty_files.len());
@@ -115,15 +213,26 @@ pub fn render(shown: &ShownProof) -> String {
     if !b.dod_results.is_empty() {
         let _ = writeln!(out, "\ndefinition of done");
         for r in &b.dod_results {
-            let badge = match r.status {
-                DodStatus::Passed => "[passed] ",
-                DodStatus::Failed => "[FAILED] ",
-                DodStatus::Error => "[ERROR]  ",
-                DodStatus::Timeout => "[TIMEOUT]",
-                DodStatus::Pending => "[pending]",
+            let (badge, color) = match r.status {
+                DodStatus::Passed => ("[passed] ", Color::Green),
+                DodStatus::Failed => ("[FAILED] ", Color::Red),
+                DodStatus::Error => ("[ERROR]  ", Color::Red),
+                DodStatus::Timeout => ("[TIMEOUT]", Color::Red),
+                DodStatus::Pending => ("[pending]", Color::Yellow),
             };
             let exit = r.exit_code.map(|c| format!(", exit {c}")).unwrap_or_default();
-            let _ = writeln!(out, "  {badge} {}  ({} ms{exit})", quoted(&r.name), r.duration_ms);
+            let _ = writeln!(
+                out,
+                "  {} {}  ({} ms{exit})",
+                style.paint(color, badge),
+                quoted(&r.name),
+                r.duration_ms
+            );
+            if !matches!(r.status, DodStatus::Passed | DodStatus::Pending)
+                && let Some(digest) = &r.log_digest
+            {
+                let _ = writeln!(out, "             output: {}", log_location(common_dir, digest));
+            }
         }
     }
     let scope = &b.scope_snapshot;
@@ -142,7 +251,7 @@ pub fn render(shown: &ShownProof) -> String {
             let _ = writeln!(
                 out,
                 "  [{}] {}  ({})",
-                standing.word(),
+                style.status(standing.word()),
                 quoted(&v.path),
                 quoted(&v.rule)
             );
@@ -155,14 +264,14 @@ pub fn render(shown: &ShownProof) -> String {
         m.event_count,
         m.event_hash_root,
         if m.completeness.terminal_event_present {
-            "present"
+            "present".to_owned()
         } else {
-            "MISSING"
+            style.paint(Color::Red, "MISSING")
         },
         if m.completeness.all_toolcalls_terminal {
-            "all ended"
+            "all ended".to_owned()
         } else {
-            "SOME OPEN"
+            style.paint(Color::Red, "SOME OPEN")
         }
     );
     if !shown.ignored.is_empty() {
@@ -171,5 +280,14 @@ pub fn render(shown: &ShownProof) -> String {
             let _ = writeln!(out, "  {}", quoted(why));
         }
     }
-    terminal_safe(text)
+    style.safe(text)
+}
+
+/// Where a check's output is: the log file, when this clone ran the check and keeps it, else
+/// its digest (the log stays in the clone that ran it).
+fn log_location(common_dir: Option<&Path>, digest: &str) -> String {
+    match common_dir.and_then(|dir| crate::dod::log_path(dir, digest)) {
+        Some(path) if path.is_file() => path.display().to_string(),
+        _ => format!("{digest} (kept by the clone that ran the check)"),
+    }
 }

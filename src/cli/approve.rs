@@ -11,15 +11,16 @@ use super::Ctx;
 /// bundle; after, it is a new signed record appended to the same note (the bundle is never
 /// rewritten).
 #[derive(clap::Args, Debug)]
+#[command(override_usage = "git-proof approve|reject [--run ID | RUN_ID] [PATH]... [--all]")]
 pub struct Args {
     /// The run.
-    #[arg(value_name = "RUN_ID")]
-    pub run_id: String,
-    /// The violating paths to decide.
+    #[arg(long, value_name = "ID")]
+    pub run: Option<String>,
+    /// The violating paths to decide; without `--run`, the run's id first (the older form).
     #[arg(value_name = "PATH")]
     pub paths: Vec<String>,
     /// Decide every violation of the run.
-    #[arg(long, conflicts_with = "paths")]
+    #[arg(long)]
     pub all: bool,
     /// Why (kept in the decision record).
     #[arg(long, value_name = "TEXT")]
@@ -27,6 +28,9 @@ pub struct Args {
     /// Signing key, needed once the proof is written [default: as for finish].
     #[arg(long, value_name = "PATH")]
     pub key: Option<PathBuf>,
+    /// Print the result as JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<u8> {
@@ -36,12 +40,29 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<u8> {
 /// Shared by `approve` and `reject`.
 pub fn decide(args: Args, ctx: &Ctx, decision: Decision) -> anyhow::Result<u8> {
     let Args {
-        run_id,
-        paths,
+        run,
+        mut paths,
         all,
         reason,
         key,
+        json,
     } = args;
+    let verb = match decision {
+        Decision::Approved => "approve",
+        Decision::Rejected => "reject",
+    };
+    let run_id = match run {
+        Some(run) => run,
+        None if !paths.is_empty() => paths.remove(0),
+        None => Err(super::BadInput(format!(
+            "which run? git proof {verb} --run ID PATH... (or --all)"
+        )))?,
+    };
+    if all && !paths.is_empty() {
+        Err(super::BadInput(format!(
+            "--all decides every violation: name no paths with it (git proof {verb} --run ID --all)"
+        )))?;
+    }
     let ws = ctx.workspace()?;
     let mut index = super::open_index(&ws, ctx)?;
     let config = ws.repo.config_snapshot();
@@ -74,6 +95,15 @@ pub fn decide(args: Args, ctx: &Ctx, decision: Decision) -> anyhow::Result<u8> {
         }
         (decided, _) => decided?,
     };
+    if json {
+        super::print_json(&serde_json::json!({
+            "run_id": run_id,
+            "decision": decision.as_str(),
+            "paths": decided.paths,
+            "signed_on": decided.signed_on,
+        }))?;
+        return Ok(super::EXIT_OK);
+    }
     let how = match &decided.signed_on {
         Some(commit) => format!(
             "signed record appended to the note on {}",

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use git_proof::model::{ApprovalState, Bundle, DodStatus, RunStatus};
-use git_proof::run::{self, FinishOptions, Proof, Workspace};
+use git_proof::run::{self, Checks, FinishOptions, Proof, Workspace};
 
 use super::Ctx;
 
@@ -25,9 +25,33 @@ pub struct Args {
     /// Print the result as JSON.
     #[arg(long)]
     json: bool,
+    /// No progress and no success line; what went wrong is still said.
+    #[arg(short, long)]
+    quiet: bool,
 }
 
-/// Finishes `run_id` with `exit_code`, reporting on stderr (or JSON on stdout).
+/// How `finish` and `run` report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Output {
+    /// The result as JSON on stdout.
+    Json,
+    /// Progress and the result on stderr.
+    Text,
+    /// Only what went wrong, on stderr.
+    Quiet,
+}
+
+impl Output {
+    pub fn new(json: bool, quiet: bool) -> Self {
+        match (json, quiet) {
+            (true, _) => Self::Json,
+            (false, true) => Self::Quiet,
+            (false, false) => Self::Text,
+        }
+    }
+}
+
+/// Finishes `run_id` with `exit_code`, reporting as `output` says.
 pub fn finish_and_report(
     ctx: &Ctx,
     ws: &Workspace,
@@ -35,7 +59,7 @@ pub fn finish_and_report(
     exit_code: Option<i32>,
     run_dod: bool,
     key: &git_proof::signing::SigningKey,
-    json: bool,
+    output: Output,
 ) -> anyhow::Result<Proof> {
     let mut index = super::open_index(ws, ctx)?;
     let proof = run::finish(
@@ -44,12 +68,18 @@ pub fn finish_and_report(
         run_id,
         FinishOptions {
             exit_code,
-            run_dod,
+            checks: if run_dod {
+                Checks::Run {
+                    progress: output == Output::Text,
+                }
+            } else {
+                Checks::Pending
+            },
             key,
         },
         ctx.now,
     )?;
-    if json {
+    if output == Output::Json {
         let b = &proof.bundle;
         let count = |status: DodStatus| b.dod_results.iter().filter(|c| c.status == status).count();
         super::print_json(&serde_json::json!({
@@ -69,13 +99,13 @@ pub fn finish_and_report(
             },
         }))?;
     } else {
-        if proof.created {
-            eprintln!(
+        match (output, proof.created) {
+            (Output::Text, true) => eprintln!(
                 "git-proof: proof of run {run_id} written to refs/notes/proof on {}",
                 proof.commit
-            );
-        } else {
-            eprintln!("git-proof: run {run_id} already has its proof on {}", proof.commit);
+            ),
+            (Output::Text, false) => eprintln!("git-proof: run {run_id} already has its proof on {}", proof.commit),
+            _ => {}
         }
         for line in bad_news(ws, &proof.bundle) {
             eprintln!("git-proof: {line}");
@@ -143,6 +173,7 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<u8> {
         no_dod,
         key,
         json,
+        quiet,
     } = args;
     let ws = ctx.workspace()?;
     let index = super::open_index(&ws, ctx)?;
@@ -150,6 +181,6 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<u8> {
     drop(index);
     // The key is checked before anything is written, so a bad key leaves the run open.
     let key = super::signing_key(key.as_deref(), Some(&ws.repo))?;
-    finish_and_report(ctx, &ws, &run_id, exit_code, !no_dod, &key, json)?;
+    finish_and_report(ctx, &ws, &run_id, exit_code, !no_dod, &key, Output::new(json, quiet))?;
     Ok(super::EXIT_OK)
 }

@@ -51,7 +51,7 @@ fn post_commit(ctx: &Ctx) -> anyhow::Result<()> {
     if finish_on_commit {
         drop(index);
         let key = super::signing_key(None, Some(&ws.repo)).context("proof.finishOnCommit is set, but")?;
-        super::finish::finish_and_report(ctx, &ws, &run_id, None, true, &key, false)?;
+        super::finish::finish_and_report(ctx, &ws, &run_id, None, true, &key, super::finish::Output::Text)?;
     }
     Ok(())
 }

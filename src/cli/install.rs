@@ -17,14 +17,17 @@ pub struct Args {
     /// Show what would change without writing anything.
     #[arg(long)]
     dry_run: bool,
+    /// Print the changes as JSON.
+    #[arg(long)]
+    json: bool,
 }
 
 pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<u8> {
-    let Args { agent, dry_run } = args;
+    let Args { agent, dry_run, json } = args;
     let ws = ctx.workspace()?;
     let Some(name) = agent else {
         let changes = hooks::install(&ws.repo, dry_run)?;
-        print_changes(&changes, dry_run)?;
+        print_changes(&changes, dry_run, json)?;
         return Ok(super::EXIT_OK);
     };
     let agent = Agent::parse(&name).ok_or_else(|| {
@@ -33,6 +36,23 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<u8> {
         ))
     })?;
     let changes = agent_config::install(agent, &ws.workdir, dry_run)?;
+    if json {
+        let items: Vec<_> = changes
+            .iter()
+            .map(|change| {
+                let (action, reason) = match &change.action {
+                    Action::Created => ("created", None),
+                    Action::Updated => ("updated", None),
+                    Action::Unchanged => ("unchanged", None),
+                    Action::Skipped(why) => ("skipped", Some(why)),
+                };
+                let path = change.path.strip_prefix(&ws.workdir).unwrap_or(&change.path);
+                change_json(&path.display().to_string(), action, reason, dry_run)
+            })
+            .collect();
+        super::print_json(&items)?;
+        return Ok(super::EXIT_OK);
+    }
     for change in changes {
         let path = change.path.strip_prefix(&ws.workdir).unwrap_or(&change.path).display();
         let verb = match (&change.action, dry_run) {
@@ -60,8 +80,31 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<u8> {
 }
 
 /// One line per file or setting: what was (or would be) done to it.
-pub fn print_changes(changes: &[Change], dry_run: bool) -> std::io::Result<()> {
+/// One change as `--json` prints it.
+fn change_json(what: &str, action: &str, reason: Option<&String>, dry_run: bool) -> serde_json::Value {
+    serde_json::json!({ "what": what, "action": action, "reason": reason, "dry_run": dry_run })
+}
+
+/// The changes to git hooks, one line each, or as a JSON array.
+pub fn print_changes(changes: &[Change], dry_run: bool, json: bool) -> anyhow::Result<()> {
     use hooks::Action as A;
+    if json {
+        let items: Vec<_> = changes
+            .iter()
+            .map(|change| {
+                let (action, reason) = match &change.action {
+                    A::Installed => ("installed", None),
+                    A::Chained => ("chained", None),
+                    A::Unchanged => ("unchanged", None),
+                    A::Removed => ("removed", None),
+                    A::Restored => ("restored", None),
+                    A::Kept(why) => ("kept", Some(why)),
+                };
+                change_json(&change.what, action, reason, dry_run)
+            })
+            .collect();
+        return super::print_json(&items);
+    }
     for change in changes {
         let verb = match (&change.action, dry_run) {
             (A::Installed, false) => "installed".to_owned(),

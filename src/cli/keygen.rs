@@ -1,5 +1,6 @@
 //! `git proof keygen`: a new OpenSSH ed25519 key pair and its allowed_signers line.
 
+use std::io::IsTerminal as _;
 use std::path::PathBuf;
 
 use anyhow::Context as _;
@@ -14,19 +15,20 @@ pub struct Args {
     /// [default: ~/.ssh/git_proof_ed25519].
     #[arg(long, value_name = "PATH")]
     out: Option<PathBuf>,
-    /// The principal of the allowed_signers line [default: git config user.email, else "git-proof"].
+    /// The principal of the allowed_signers line [default: git config user.email (the
+    /// repository's, else your global one), else "git-proof"].
     #[arg(long)]
     principal: Option<String>,
+    /// Print the key's paths and allowed_signers line as JSON.
+    #[arg(long)]
+    json: bool,
 }
 
 pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<u8> {
-    let Args { out, principal } = args;
-    let repo = git_proof::git::discover(&ctx.dir).ok();
+    let Args { out, principal, json } = args;
     let principal = principal
-        .or_else(|| {
-            let repo = repo.as_ref()?;
-            repo.config_snapshot().string("user.email").map(|e| e.to_string())
-        })
+        .or_else(|| git_proof::git::config_string(&ctx.dir, "user.email"))
+        .filter(|p| !p.is_empty())
         .unwrap_or_else(|| "git-proof".to_owned());
     let out = match out {
         Some(path) => path,
@@ -35,9 +37,25 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<u8> {
             .context("HOME is not set; pass --out PATH")?,
     };
     let key = signing::generate_key(&out, &principal)?;
-    outln!("{}", signing::allowed_signers_line(&principal, &key.public_key))?;
+    let line = signing::allowed_signers_line(&principal, &key.public_key);
+    if json {
+        super::print_json(&serde_json::json!({
+            "private_key": key.private_path,
+            "public_key": key.public_path,
+            "principal": principal,
+            "allowed_signers_line": line,
+        }))?;
+        return Ok(super::EXIT_OK);
+    }
+    outln!("{line}")?;
+    // "Above" only where the line is: on the terminal, right above these lines.
+    let where_line = if std::io::stdout().is_terminal() {
+        "the line above"
+    } else {
+        "the line written to stdout"
+    };
     eprintln!(
-        "wrote {} (private, 0600) and {}\nuse it: git config proof.signingKey {}\ntrust it: add the line above to .proof/allowed_signers",
+        "wrote {} (private, 0600) and {}\nuse it: git config proof.signingKey {}\ntrust it: add {where_line} to .proof/allowed_signers",
         key.private_path.display(),
         key.public_path.display(),
         key.private_path.display()

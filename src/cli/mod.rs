@@ -23,6 +23,7 @@ macro_rules! outln {
 
 mod abandon;
 mod approve;
+mod completions;
 mod event;
 mod finish;
 mod hook;
@@ -31,6 +32,7 @@ mod install;
 mod keygen;
 mod land;
 mod log;
+mod man;
 mod prove_event;
 mod reindex;
 mod reject;
@@ -40,6 +42,7 @@ mod show;
 mod start;
 mod status;
 mod sync;
+mod ui;
 mod uninstall;
 mod verify_cmd;
 mod verify_event;
@@ -60,6 +63,8 @@ pub struct Cli {
     /// Run as if started in <path> (like `git -C`).
     #[arg(short = 'C', global = true, value_name = "path")]
     dir: Option<PathBuf>,
+    #[command(flatten)]
+    ui: ui::UiArgs,
     #[command(subcommand)]
     command: Command,
 }
@@ -91,6 +96,8 @@ enum Command {
     Hook(hook::Args),
     ProveEvent(prove_event::Args),
     VerifyEvent(verify_event::Args),
+    Man(man::Args),
+    Completions(completions::Args),
 }
 
 /// What every command gets: where it runs and what time it is.
@@ -100,9 +107,23 @@ pub struct Ctx {
     pub dir_given: bool,
     /// Now, or `GIT_PROOF_DATE` (RFC 3339) for reproducible runs, like `GIT_COMMITTER_DATE`.
     pub now: jiff::Timestamp,
+    /// `--no-pager` and `--color`.
+    pub ui: ui::UiArgs,
 }
 
 impl Ctx {
+    /// Sends the rest of stdout through the pager, for output a person reads (`show`, `log`,
+    /// `verify`), when stdout is a terminal; returns how to write it.
+    pub fn page(&self) -> git_proof::summary::Style {
+        ui::start_pager(&self.dir, &self.ui);
+        self.style()
+    }
+
+    /// How to write for a person: with colour or not.
+    pub fn style(&self) -> git_proof::summary::Style {
+        ui::style(&self.dir, &self.ui)
+    }
+
     /// The repository and worktree the command runs in.
     pub fn workspace(&self) -> anyhow::Result<Workspace> {
         Ok(Workspace::discover(&self.dir)?)
@@ -114,9 +135,15 @@ pub fn main() -> ExitCode {
     // A hook's exit code is the agent's business: 2 blocks a tool call in Claude Code, Codex
     // and Copilot. `ingest` exits 0 whatever is wrong, even with its own arguments.
     let hook = subcommand_named(std::env::args_os().skip(1)).is_some_and(|c| c == "ingest");
+    let json = ui::wants_json(std::env::args_os().skip(1));
     let failed = |code: u8| ExitCode::from(if hook { EXIT_OK } else { code });
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
+        Err(e) if json && e.use_stderr() => {
+            let message = usage_detail(&e).unwrap_or_else(|| "bad usage; see git proof --help".to_owned());
+            ui::print_error(true, "usage", &message);
+            return failed(EXIT_BAD_INPUT);
+        }
         Err(e) => {
             let _ = e.print();
             return failed(if e.use_stderr() { EXIT_BAD_INPUT } else { EXIT_OK });
@@ -133,17 +160,24 @@ pub fn main() -> ExitCode {
     {
         outcome = dispatch(again);
     }
-    match outcome {
+    let code = match outcome {
         Ok(code) => ExitCode::from(code),
+        Err(err) if is_broken_pipe(&err) => ExitCode::from(EXIT_OK),
         Err(err) => {
-            if is_broken_pipe(&err) {
-                return ExitCode::from(EXIT_OK);
-            }
             let message = format!("{err:#}").replace('\n', " ");
-            let _ = writeln!(std::io::stderr(), "error: {message}");
+            ui::print_error(json, error_code(&err), &message);
             failed(exit_code_for(&err))
         }
-    }
+    };
+    ui::wait_for_pager();
+    code
+}
+
+/// clap's own error line, without its `error: ` prefix and the usage lines after it.
+fn usage_detail(e: &clap::Error) -> Option<String> {
+    let text = e.render().to_string();
+    let line = text.lines().find(|l| !l.trim().is_empty())?;
+    Some(line.strip_prefix("error: ").unwrap_or(line).trim().to_owned())
 }
 
 /// The subcommand of a command line, read before clap does: the first argument that is not
@@ -175,6 +209,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<u8> {
         dir,
         dir_given,
         now: now()?,
+        ui: cli.ui,
     };
     match cli.command {
         Command::Keygen(args) => keygen::run(args, &ctx),
@@ -199,6 +234,8 @@ fn dispatch(cli: Cli) -> anyhow::Result<u8> {
         Command::Hook(args) => hook::run(args, &ctx),
         Command::ProveEvent(args) => prove_event::run(args, &ctx),
         Command::VerifyEvent(args) => verify_event::run(args, &ctx),
+        Command::Man(args) => man::run(args, &ctx),
+        Command::Completions(args) => completions::run(args, &ctx),
     }
 }
 
@@ -228,6 +265,23 @@ fn is_broken_pipe(err: &anyhow::Error) -> bool {
             || e.downcast_ref::<serde_json::Error>()
                 .is_some_and(|json| json.io_error_kind() == Some(std::io::ErrorKind::BrokenPipe))
     })
+}
+
+/// The machine-readable name of a failure, as the `error` field of JSON errors (the HTTP API's
+/// names: `not_found`, `bad_input`, and the library's more precise ones).
+fn error_code(err: &anyhow::Error) -> &'static str {
+    for cause in err.chain() {
+        if cause.is::<NotFound>() {
+            return ErrorKind::NotFound.code();
+        }
+        if cause.is::<BadInput>() {
+            return ErrorKind::BadInput.code();
+        }
+        if let Some((_, code)) = git_proof::describe(cause) {
+            return code;
+        }
+    }
+    ErrorKind::BadInput.code()
 }
 
 /// Exit codes (README): 3 for what does not exist, 2 for everything the user must fix. The library

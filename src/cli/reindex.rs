@@ -5,14 +5,28 @@ use super::Ctx;
 /// Rebuild the index from the notes alone (a fresh clone after fetching refs/notes/proof, or
 /// a lost or corrupt index, which is moved aside first).
 #[derive(clap::Args, Debug)]
-pub struct Args {}
+pub struct Args {
+    /// Print the counts as JSON.
+    #[arg(long)]
+    json: bool,
+    /// Say nothing unless something went wrong.
+    #[arg(short, long)]
+    quiet: bool,
+}
 
 pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<u8> {
-    let Args {} = args;
+    let Args { json, quiet } = args;
     let ws = ctx.workspace()?;
     let mut index = super::open_index(&ws, ctx)?;
     let trust = git_proof::trust::load(&ws.repo, &Default::default(), ctx.now.as_second())?;
     let found = git_proof::reindex::reindex(&ws.repo, &mut index, &trust)?;
+    if json {
+        super::print_json(&found)?;
+        return Ok(super::EXIT_OK);
+    }
+    if quiet {
+        return Ok(super::EXIT_OK);
+    }
     let notes = [
         (
             found.unverified,

@@ -16,6 +16,9 @@ pub struct Args {
     /// Signing key [default: GIT_PROOF_KEY, GIT_PROOF_KEY_DATA, git config proof.signingKey].
     #[arg(long, value_name = "PATH")]
     key: Option<PathBuf>,
+    /// No progress and no success lines; what went wrong is still said.
+    #[arg(short, long)]
+    quiet: bool,
     /// The command and its arguments, after `--`.
     #[arg(last = true, required = true, value_name = "CMD")]
     command: Vec<String>,
@@ -26,8 +29,10 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<u8> {
         start,
         no_dod,
         key,
+        quiet,
         command,
     } = args;
+    let output = super::finish::Output::new(start.json, quiet);
     let (program, rest) = command
         .split_first()
         .ok_or_else(|| BadInput("no command after --".into()))?;
@@ -35,7 +40,9 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<u8> {
     // Refuse a missing key before the command runs, not after its work is done.
     let key = super::signing_key(key.as_deref(), Some(&ws.repo))?;
     let run_id = start.start(ctx, &ws)?;
-    eprintln!("git-proof: run {run_id} started");
+    if output == super::finish::Output::Text {
+        eprintln!("git-proof: run {run_id} started");
+    }
     let status = Command::new(program)
         .args(rest)
         .current_dir(&ctx.dir)
@@ -56,13 +63,14 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<u8> {
     let ctx = Ctx {
         dir: ctx.dir.clone(),
         dir_given: ctx.dir_given,
+        ui: ctx.ui.clone(),
         now: if std::env::var_os("GIT_PROOF_DATE").is_some() {
             ctx.now
         } else {
             jiff::Timestamp::now()
         },
     };
-    super::finish::finish_and_report(&ctx, &ws, &run_id, Some(exit_code), !no_dod, &key, false)?;
+    super::finish::finish_and_report(&ctx, &ws, &run_id, Some(exit_code), !no_dod, &key, output)?;
     Ok(u8::try_from(exit_code & 0xff).unwrap_or(1))
 }
 

@@ -10,8 +10,15 @@ use super::Ctx;
 #[derive(clap::Args, Debug)]
 pub struct Args {
     /// A run id, or a commit (any revision git understands).
-    #[arg(value_name = "RUN_ID|COMMIT")]
-    target: String,
+    #[arg(
+        value_name = "RUN_ID|COMMIT",
+        required_unless_present = "run",
+        conflicts_with = "run"
+    )]
+    target: Option<String>,
+    /// The run (a run id only, never read as a commit).
+    #[arg(long, value_name = "ID")]
+    run: Option<String>,
     /// Print the bundle object itself (the signed statement's predicate).
     #[arg(long)]
     json: bool,
@@ -20,11 +27,25 @@ pub struct Args {
 }
 
 pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<u8> {
-    let Args { target, json, trust } = args;
+    let Args {
+        target,
+        run,
+        json,
+        trust,
+    } = args;
     let ws = ctx.workspace()?;
     let trust = trust.load(&ws.repo, ctx)?;
     let index = super::open_index(&ws, ctx)?;
-    let mut shown = proofs::find(&ws.repo, &index, &target, &trust)?;
+    let mut shown = match (run, target) {
+        (Some(run_id), _) => {
+            git_proof::run::check_run_id(&run_id)?;
+            vec![proofs::of_run(&ws.repo, &index, &run_id, &trust)?]
+        }
+        (None, Some(target)) => proofs::find(&ws.repo, &index, &target, &trust)?,
+        (None, None) => Err(super::BadInput(
+            "name a run or a commit: git proof show RUN_ID|COMMIT".into(),
+        ))?,
+    };
     if json {
         shown = proofs::vouched(shown, &trust)?;
         if trust.signers.is_none() {
@@ -37,6 +58,7 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<u8> {
         super::print_json(&bundles)?;
         return Ok(super::EXIT_OK);
     }
+    let style = ctx.page();
     let mut out = String::new();
     for (i, s) in shown.iter().enumerate() {
         if json {
@@ -48,7 +70,7 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<u8> {
             if i > 0 {
                 out.push('\n');
             }
-            out.push_str(&summary::render(s));
+            out.push_str(&summary::render(s, style, Some(&ws.common_dir)));
         }
     }
     std::io::stdout().lock().write_all(out.as_bytes())?;

@@ -10,8 +10,8 @@ use super::Ctx;
 #[derive(clap::Args, Debug, Clone, Default)]
 #[group(skip)]
 pub struct Args {
-    /// Use this run id instead of a new ULID.
-    #[arg(long, value_name = "ID")]
+    /// Use this run id instead of a new ULID (`--run-id` is the older spelling).
+    #[arg(long = "run", alias = "run-id", value_name = "ID")]
     pub run_id: Option<String>,
     /// The prompt (`-` for stdin); only its SHA-256 digest is kept.
     #[arg(long, value_name = "FILE")]
@@ -25,6 +25,9 @@ pub struct Args {
     /// Definition-of-done check NAME=COMMAND, run with `sh -c` at finish; repeatable.
     #[arg(long = "dod", value_name = "NAME=CMD")]
     pub dod: Vec<String>,
+    /// Print the result as JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 impl Args {
@@ -36,6 +39,7 @@ impl Args {
             scope,
             deny,
             dod,
+            json: _,
         } = self;
         let rules = super::cli_rules(&scope, &deny, &dod)?;
         let prompt = prompt_file.as_deref().map(super::read_input).transpose()?;
@@ -58,7 +62,12 @@ impl Args {
 
 pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<u8> {
     let ws = ctx.workspace()?;
+    let json = args.json;
     let run_id = args.start(ctx, &ws)?;
-    outln!("{run_id}")?;
+    if json {
+        super::print_json(&serde_json::json!({ "run_id": run_id }))?;
+    } else {
+        outln!("{run_id}")?;
+    }
     Ok(super::EXIT_OK)
 }

@@ -14,6 +14,9 @@ pub struct Args {
     /// Print the result as JSON.
     #[arg(long)]
     json: bool,
+    /// Say nothing unless something went wrong.
+    #[arg(short, long)]
+    quiet: bool,
 }
 
 pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<u8> {
@@ -38,7 +41,7 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<u8> {
             "pushed": synced.pushed,
             "attempts": synced.attempts,
         }))?;
-    } else {
+    } else if !args.quiet {
         let pushed = if synced.pushed { "pushed" } else { "nothing to push" };
         eprintln!("git-proof: {NOTES_REF} synced with {remote}: {merged}, {pushed}");
     }

@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use git_proof::coverage;
 use git_proof::record::RecordKind;
+use git_proof::summary::{Color, Style};
 use git_proof::verify::{self, CommitReport, Verdict};
 
 use super::Ctx;
@@ -54,6 +55,9 @@ pub struct Args {
     /// partial clone that could not fetch the objects). Without it such a proof fails.
     #[arg(long)]
     allow_unchecked: bool,
+    /// No progress on stderr.
+    #[arg(short, long)]
+    quiet: bool,
 }
 
 /// Whose commits must carry a proof.
@@ -133,6 +137,7 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<u8> {
         json,
         notes,
         allow_unchecked,
+        quiet,
     } = args;
     let format = if json { Format::Json } else { format };
     let repo = git_proof::git::discover(&ctx.dir)?;
@@ -170,8 +175,9 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<u8> {
             new
         })
         .map(|(_, commit)| commit);
-    let mut reports =
-        with_progress(|progress| verify::verify_commits(&repo, commits, notes_commit, &trust, &policy, progress))?;
+    let mut reports = with_progress(quiet, |progress| {
+        verify::verify_commits(&repo, commits, notes_commit, &trust, &policy, progress)
+    })?;
     // The walks run newest first; reports list each revision's commits oldest first.
     let mut start = 0;
     for run in from_rev.chunk_by(|a, b| a == b) {
@@ -203,9 +209,12 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<u8> {
     let failed = checked.iter().any(Checked::failed);
     match format {
         Format::Table => {
+            let style = ctx.page();
+            let mut out = std::io::stdout().lock();
             for c in &checked {
-                outln!("{}", git_proof::summary::terminal_safe(table_line(c)))?;
+                out.write_all(table_entry(c, style).as_bytes())?;
             }
+            writeln!(out, "{}", summary_line(&checked, style))?;
         }
         Format::Json => super::print_json(&checked.iter().map(json_object).collect::<Vec<_>>())?,
         Format::Github => write!(std::io::stdout(), "{}", github(&checked))?,
@@ -217,9 +226,9 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<u8> {
 /// Runs `work`, showing "verified N/M commits" on stderr while it runs (M grows while the walk
 /// finds commits), when stderr is a terminal and the range is long enough to wait for;
 /// nothing in CI or in pipes.
-fn with_progress<T>(work: impl FnOnce(Option<&verify::Progress>) -> T) -> T {
+fn with_progress<T>(quiet: bool, work: impl FnOnce(Option<&verify::Progress>) -> T) -> T {
     use std::io::IsTerminal;
-    if !std::io::stderr().is_terminal() {
+    if quiet || !std::io::stderr().is_terminal() {
         return work(None);
     }
     let progress = verify::Progress::default();
@@ -263,49 +272,105 @@ fn bundles(c: &Checked) -> impl Iterator<Item = &verify::RecordReport> {
         .filter(|r| r.kind == RecordKind::Bundle && r.ignored.is_none())
 }
 
-fn table_line(c: &Checked) -> String {
-    let mut line = format!("{}  {}", short(c), c.verdict_word());
+/// A commit in the table: one line with its verdict and what vouches for it, and beneath it,
+/// indented, only what there is to say (further runs, reasons, what was not checked or not
+/// counted).
+fn table_entry(c: &Checked, style: Style) -> String {
+    let word = c.verdict_word();
+    let painted = match c.report.verdict() {
+        Verdict::Valid => style.paint(Color::Green, format!("{word:<9}")),
+        Verdict::Invalid => style.paint(Color::Red, format!("{word:<9}")),
+        Verdict::Unchecked if c.failed() => style.paint(Color::Red, format!("{word:<9}")),
+        Verdict::Unchecked => style.paint(Color::Yellow, format!("{word:<9}")),
+        Verdict::Missing if c.required => style.paint(Color::Red, format!("{word:<9}")),
+        Verdict::Missing => format!("{word:<9}"),
+    };
+    let mut vouching: Vec<String> = bundles(c).map(describe_bundle).collect();
     if let Some(covered) = &c.report.covered {
-        line.push_str(&format!("  {}", covered.describe()));
+        vouching.insert(0, git_proof::summary::terminal_safe(covered.describe()));
     }
-    for record in bundles(c) {
-        if let Some(run) = &record.run_id {
-            line.push_str(&format!("  run {run}"));
-        }
-        if let Some(signer) = &record.signer {
-            line.push_str(&format!(" signed by {}", signer.principals));
-        }
-        if let Some(carried) = record.carried.as_ref().filter(|_| record.problems.is_empty()) {
-            line.push_str(&format!(" ({carried}, same patch-id)"));
-        }
+    let mut beneath = Vec::new();
+    let first = if vouching.len() > 1 {
+        beneath.append(&mut vouching);
+        ""
+    } else {
+        vouching.first().map_or("", String::as_str)
+    };
+    let mut text = format!("{}  {painted}  {first}", short(c)).trim_end().to_owned();
+    text.push('\n');
+    // A commit nobody asked a proof of has nothing to explain.
+    if c.verdict_word() != "none" {
+        beneath.extend(c.reasons());
     }
     let unchecked = c.report.unchecked();
     if !unchecked.is_empty() {
-        line.push_str(&format!("  [not checked: {}]", unchecked.join("; ")));
-    }
-    let reasons = c.reasons();
-    if !reasons.is_empty() {
-        line.push_str(&format!("  ({})", reasons.join("; ")));
+        beneath.push(format!("not checked: {}", unchecked.join("; ")));
     }
     // A valid proof says what it did not count, so an ignored record is never silent.
     if c.report.verdict() == Verdict::Valid {
-        let ignored: Vec<String> = c
-            .report
-            .ignored()
-            .map(|r| {
-                format!(
-                    "{} record: {}",
-                    r.kind.as_str(),
-                    r.ignored.as_deref().unwrap_or_default()
-                )
-            })
-            .chain(c.report.junk.iter().cloned())
-            .collect();
-        if !ignored.is_empty() {
-            line.push_str(&format!("  [not counted: {}]", ignored.join("; ")));
-        }
+        beneath.extend(
+            c.report
+                .ignored()
+                .map(|r| {
+                    format!(
+                        "not counted: {} record: {}",
+                        r.kind.as_str(),
+                        r.ignored.as_deref().unwrap_or_default()
+                    )
+                })
+                .chain(c.report.junk.iter().map(|junk| format!("not counted: {junk}"))),
+        );
     }
-    line
+    for line in beneath {
+        // Only what is shown here is made safe: the colour codes above are ours.
+        let _ = writeln!(text, "    {}", git_proof::summary::terminal_safe(line));
+    }
+    text
+}
+
+/// "run ID signed by NAME", and how the proof came to this commit when it was carried.
+fn describe_bundle(record: &verify::RecordReport) -> String {
+    let mut text = String::new();
+    if let Some(run) = &record.run_id {
+        let _ = write!(text, "run {}", git_proof::summary::terminal_safe(run.clone()));
+    }
+    if let Some(signer) = &record.signer {
+        let _ = write!(
+            text,
+            " signed by {}",
+            git_proof::summary::terminal_safe(signer.principals.clone())
+        );
+    }
+    if let Some(carried) = record.carried.as_ref().filter(|_| record.problems.is_empty()) {
+        let _ = write!(text, " ({carried}, same patch-id)");
+    }
+    text.trim_start().to_owned()
+}
+
+/// The table's last line: how many commits, and how many of each verdict.
+fn summary_line(checked: &[Checked], style: Style) -> String {
+    let count = |word: &str| checked.iter().filter(|c| c.verdict_word() == word).count();
+    let parts: Vec<String> = [
+        ("valid", Color::Green),
+        ("invalid", Color::Red),
+        ("missing", Color::Red),
+        ("unchecked", Color::Yellow),
+    ]
+    .into_iter()
+    .filter_map(|(word, color)| {
+        let n = count(word);
+        (n > 0).then(|| style.paint(color, format!("{n} {word}")))
+    })
+    .chain((count("none") > 0).then(|| format!("{} without a proof (not required)", count("none"))))
+    .collect();
+    let failing = checked.iter().filter(|c| c.failed()).count();
+    let verdict = if failing == 0 {
+        style.paint(Color::Green, "ok")
+    } else {
+        style.paint(Color::Red, format!("{failing} failing"))
+    };
+    let commits = if checked.len() == 1 { "commit" } else { "commits" };
+    format!("{} {commits}: {}; {verdict}", checked.len(), parts.join(", "))
 }
 
 /// The stable JSON schema README documents.

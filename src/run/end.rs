@@ -61,7 +61,7 @@ fn end_then_prove(
     };
     let options = FinishOptions {
         exit_code: None,
-        run_dod: false,
+        checks: finish::Checks::Pending,
         key,
     };
     finish::finish(ws, index, run_id, options, now).map(Some)

@@ -24,9 +24,19 @@ use crate::{diffstat, dod, git};
 pub struct FinishOptions<'k> {
     /// The process exit code; `None` means 0 (the run ended normally).
     pub exit_code: Option<i32>,
-    /// `false` records every check as `pending` instead of running it.
-    pub run_dod: bool,
+    /// Whether the definition-of-done checks run now.
+    pub checks: Checks,
     pub key: &'k SigningKey,
+}
+
+/// What becomes of a run's definition-of-done checks at finish.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Checks {
+    /// Run them; with `progress`, a check still running after a second says so on stderr
+    /// (when stderr is a terminal).
+    Run { progress: bool },
+    /// Record each as `pending`, not run.
+    Pending,
 }
 
 /// The proof of a finished run.
@@ -70,7 +80,7 @@ pub fn finish(
     let end = run.ended().cloned().ok_or(Error::NoActiveRun)?;
     let (base, head) = (parse_id(&run.base_sha)?, parse_id(&end.head_sha)?);
     trace.step("end the run");
-    let dod_results = dod_results(ws, index, &run, opts.run_dod)?;
+    let dod_results = dod_results(ws, index, &run, opts.checks)?;
     trace.step("DoD checks");
     let diff_stat = diffstat::diff_stat(&ws.repo, base, head)?;
     trace.step("diff");
@@ -165,17 +175,16 @@ pub(super) fn end_run(
 }
 
 /// Step 2: the DoD results, run once and stored (or recorded `pending` without running).
-fn dod_results(ws: &Workspace, index: &mut Index, run: &RunRecord, run_dod: bool) -> Result<Vec<DodResult>, Error> {
+fn dod_results(ws: &Workspace, index: &mut Index, run: &RunRecord, checks: Checks) -> Result<Vec<DodResult>, Error> {
     if let Some(stored) = index.checks(&run.run_id)? {
         return Ok(stored);
     }
     if run.dod.is_empty() {
         return Ok(Vec::new());
     }
-    let results = if run_dod {
-        dod::run_checks(&run.dod, &ws.workdir, &dod::logs_dir(&ws.common_dir))
-    } else {
-        dod::pending(&run.dod)
+    let results = match checks {
+        Checks::Run { progress } => dod::run_checks(&run.dod, &ws.workdir, &dod::logs_dir(&ws.common_dir), progress),
+        Checks::Pending => dod::pending(&run.dod),
     };
     Ok(index.save_checks(&run.run_id, &results)?)
 }
@@ -342,7 +351,7 @@ pub fn finalize_evidence(
     let key = key()?;
     let opts = FinishOptions {
         exit_code: None,
-        run_dod: false,
+        checks: Checks::Pending,
         key: &key,
     };
     let proof = finish(ws, index, run_id, opts, now)?;

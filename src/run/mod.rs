@@ -12,7 +12,7 @@ use gix::ObjectId;
 use serde_json::Value;
 
 pub use end::{abandon, end_and_prove, seal};
-pub use finish::{Finalized, FinishOptions, Proof, bundle_by_digest, finalize_evidence, finish, sign_bundle};
+pub use finish::{Checks, Finalized, FinishOptions, Proof, bundle_by_digest, finalize_evidence, finish, sign_bundle};
 
 use crate::canon;
 use crate::error::{Classify, ErrorKind};
@@ -161,6 +161,16 @@ pub fn new_run_id(now: jiff::Timestamp) -> String {
     ssh_key::rand_core::OsRng.fill_bytes(&mut random);
     let ms = u64::try_from(now.as_millisecond()).unwrap_or(0);
     ulid::Ulid::from_parts(ms, u128::from_le_bytes(random)).to_string()
+}
+
+/// When a run started, read from its id when git-proof made it (a ULID begins with its
+/// creation time in milliseconds), if that time is no later than `not_after` (the bundle's
+/// time): a chosen id that merely looks like a ULID says nothing.
+pub fn started_by_id(run_id: &str, not_after: jiff::Timestamp) -> Option<jiff::Timestamp> {
+    let id = ulid::Ulid::from_string(run_id).ok()?;
+    let ms = i64::try_from(id.timestamp_ms()).ok()?;
+    let started = jiff::Timestamp::from_millisecond(ms).ok()?;
+    (started.as_second() <= not_after.as_second()).then_some(started)
 }
 
 /// RFC 3339 UTC with second precision, as every time in a bundle.

@@ -1,5 +1,7 @@
 //! Evidence: one event proven part of a run on its own, and manifests that must recompute.
 
+use std::path::Path;
+
 use serde_json::Value;
 
 use crate::common::{TestRepo, split_records, ssh_keygen_sign};
@@ -140,4 +142,89 @@ fn many_event_processes_keep_the_wal_bounded_and_lose_nothing() {
     let bundle = repo.bundle(&run_id);
     // run.started, 400 tool calls, commit.recorded, run.completed.
     assert_eq!(bundle["evidence"]["event_count"], 403, "{}", bundle["evidence"]);
+}
+
+/// An event proof carries the signed record, so an auditor checks it anywhere: outside any
+/// repository, with only an allowed_signers file; a forged record or a stranger's key fails.
+#[test]
+fn an_event_proof_is_checked_outside_any_repository() {
+    let repo = TestRepo::new();
+    let (run_id, _) = run_with_events(&repo);
+    let proof = repo.proof(&["prove-event", "--run", &run_id, "call-2"]).ok().json();
+    assert!(proof["signed_record"].as_str().unwrap().contains("BEGIN SSH SIGNATURE"));
+    let elsewhere = tempfile::tempdir().unwrap();
+    let check = |file: &str, signers: Option<&Path>, json: bool| {
+        let mut cmd = std::process::Command::new(crate::common::bin());
+        crate::common::pin_env(&mut cmd, elsewhere.path());
+        cmd.current_dir(elsewhere.path()).args(["verify-event", file]);
+        if let Some(signers) = signers {
+            cmd.arg("--allowed-signers").arg(signers);
+        }
+        if json {
+            cmd.arg("--json");
+        }
+        crate::common::Run::from(cmd.output().unwrap())
+    };
+    let file = write_proof(&repo, "anywhere.json", &proof);
+    let out = check(&file, Some(&repo.allowed_signers), false).ok();
+    assert!(out.stdout.starts_with("valid: event call-2"), "{}", out.stdout);
+    assert!(out.stdout.contains("signed by agent@example.com"), "{}", out.stdout);
+    assert!(
+        out.stdout.contains("the signed record the proof carries"),
+        "{}",
+        out.stdout
+    );
+    let verdict = check(&file, Some(&repo.allowed_signers), true).ok().json();
+    assert_eq!(verdict["valid"], true);
+    assert_eq!(verdict["checked_against"], "signed_record");
+    // In the repository, the note itself is what is checked.
+    let verdict = repo
+        .proof(&[
+            "verify-event",
+            &file,
+            "--json",
+            "--allowed-signers",
+            repo.allowed_signers.to_str().unwrap(),
+        ])
+        .ok()
+        .json();
+    assert_eq!(verdict["checked_against"], "note");
+
+    // No trust source outside a repository: say what to give.
+    let out = check(&file, None, false).expect_code(2);
+    assert!(out.one_error_line().contains("--allowed-signers"), "{}", out.stderr);
+    // A stranger's allowed signers: the record does not count.
+    let stranger = crate::common::new_key(&repo, "stranger");
+    let stranger_signers = repo.tmp.path().join("stranger_signers");
+    std::fs::write(
+        &stranger_signers,
+        crate::common::trust_line(&stranger, "eve@example.com"),
+    )
+    .unwrap();
+    let out = check(&file, Some(&stranger_signers), false).expect_code(1);
+    assert!(out.stdout.starts_with("invalid: "), "{}", out.stdout);
+    // A record whose manifest was edited to match a forged event no longer verifies.
+    let mut forged = proof.clone();
+    let record = proof["signed_record"].as_str().unwrap();
+    let root = proof["event_hash_root"].as_str().unwrap();
+    let fake_root = format!("sha256:{}", "ab".repeat(32));
+    forged["signed_record"] = record.replace(root, &fake_root).into();
+    forged["event_hash_root"] = fake_root.clone().into();
+    let out = check(
+        &write_proof(&repo, "forged.json", &forged),
+        Some(&repo.allowed_signers),
+        false,
+    )
+    .expect_code(1);
+    assert!(out.stdout.starts_with("invalid: "), "{}", out.stdout);
+    // A proof made for another commit's note does not count for this one.
+    let mut moved = proof.clone();
+    moved["commit"] = "0".repeat(40).into();
+    let out = check(
+        &write_proof(&repo, "other.json", &moved),
+        Some(&repo.allowed_signers),
+        false,
+    )
+    .expect_code(1);
+    assert!(out.stdout.starts_with("invalid: "), "{}", out.stdout);
 }

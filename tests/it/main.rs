@@ -6,6 +6,7 @@ mod common;
 mod approval;
 mod bad_input;
 mod ci_examples;
+mod cli_surface;
 mod concurrency;
 mod diff_oracle;
 mod evidence;

@@ -83,7 +83,7 @@ fn verify_in_a_blobless_clone_fetches_what_it_needs() {
     assert!(before > 0, "the clone must lack blobs for this test to mean anything");
 
     let out = verify_last_two(&repo, &clone).ok();
-    let lines: Vec<&str> = out.stdout.lines().collect();
+    let lines = crate::common::verify_entries(&out.stdout);
     assert_eq!(lines.len(), 2, "{}", out.stdout);
     assert!(lines.iter().all(|l| l.contains("  valid  ")), "{}", out.stdout);
     assert!(!out.stdout.contains("not checked"), "{}", out.stdout);
@@ -132,7 +132,8 @@ fn a_partial_clone_that_cannot_fetch_says_so_and_fails_required_proofs() {
     repo.git_in(&clone, &["cat-file", "-e", note_blob.trim()]);
     std::fs::rename(&remote, &away).unwrap();
     let out = verify(&["--require"]).expect_code(1);
-    let head = out.stdout.lines().last().unwrap();
+    let entries = crate::common::verify_entries(&out.stdout);
+    let head = entries.last().unwrap();
     assert!(head.contains("  unchecked  "), "{}", out.stdout);
     assert!(
         head.contains("not checked: the diff base_sha..head_sha could not be read"),
@@ -144,11 +145,7 @@ fn a_partial_clone_that_cannot_fetch_says_so_and_fails_required_proofs() {
     );
     assert!(head.contains("--allow-unchecked"), "{head}");
     // The run's other commit is covered by that proof, so it is no more checked than it.
-    assert!(
-        out.stdout.lines().next().unwrap().contains("  unchecked  "),
-        "{}",
-        out.stdout
-    );
+    assert!(entries[0].contains("  unchecked  "), "{}", out.stdout);
     let json = verify(&["--require", "--json"]).expect_code(1).json();
     assert_eq!(json[1]["verdict"], "unchecked");
     assert_eq!(json[1]["unchecked"].as_array().map(Vec::len), Some(1), "{json}");

@@ -553,7 +553,9 @@ fn machine_readable_proofs_carry_only_what_is_vouched_for() {
     let signature = stranger_signature(&repo, &forged);
     repo.replace_note(&head, &format!("{forged}{signature}"));
     let out = repo.proof(&["show", &head, "--json"]).expect_code(1);
-    assert!(out.one_error_line().contains("does not count"), "{}", out.stderr);
+    let (code, message) = out.json_error();
+    assert_eq!(code, "proof_invalid");
+    assert!(message.contains("does not count"), "{}", out.stderr);
     let server = crate::common::server::Served::start(&repo, &[]);
     assert_eq!(
         server.get(&format!("/api/runs/{run_id}/proof")).expect_error(422),

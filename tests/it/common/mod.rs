@@ -69,6 +69,25 @@ impl Run {
         lines[0]
     }
 
+    /// The one error a command run with `--json` reports: a JSON object on one line of
+    /// stderr, `{"error": CODE, "message": ...}`; returns the code and the message.
+    #[track_caller]
+    pub fn json_error(&self) -> (String, String) {
+        assert!(!self.stderr.contains("panicked"), "panic: {}", self.stderr);
+        let lines: Vec<&str> = self.stderr.lines().collect();
+        assert_eq!(lines.len(), 1, "expected one line on stderr, got:\n{}", self.stderr);
+        let error: Value =
+            serde_json::from_str(lines[0]).unwrap_or_else(|e| panic!("not a JSON error ({e}): {}", lines[0]));
+        let field = |name: &str| {
+            error[name]
+                .as_str()
+                .unwrap_or_else(|| panic!("no {name} in {error}"))
+                .to_owned()
+        };
+        assert_eq!(error.as_object().map(|o| o.len()), Some(2), "{error}");
+        (field("error"), field("message"))
+    }
+
     /// stdout parsed as JSON.
     #[track_caller]
     pub fn json(&self) -> Value {
@@ -95,6 +114,10 @@ pub fn pin_env(cmd: &mut Command, home: &Path) {
         .env("GIT_COMMITTER_DATE", "1795428000 +0000")
         .env("GIT_PROOF_DATE", DATE)
         .env("TZ", "UTC")
+        // A terminal some tests give a command must not start the developer's pager.
+        .env("GIT_PAGER", "cat")
+        .env_remove("GIT_PAGER_IN_USE")
+        .env_remove("NO_COLOR")
         .env("LC_ALL", "C");
 }
 
@@ -481,4 +504,30 @@ pub fn git_diff_entries(repo: &TestRepo, base: &str, head: &str) -> Vec<DiffEntr
     }
     entries.sort_by(|a, b| a.path.cmp(&b.path));
     entries
+}
+
+/// `verify`'s table as one string per commit: its line with the lines indented beneath it
+/// joined on, without the summary line that ends the table.
+pub fn verify_entries(stdout: &str) -> Vec<String> {
+    let mut entries: Vec<String> = Vec::new();
+    let mut lines: Vec<&str> = stdout.lines().collect();
+    let summary = lines.pop().unwrap_or_default();
+    assert!(summary.contains(" commit"), "no summary line ends the table:\n{stdout}");
+    for line in lines {
+        match entries.last_mut() {
+            Some(entry) if line.starts_with("    ") => {
+                entry.push_str("  ");
+                entry.push_str(line.trim_start());
+            }
+            _ => entries.push(line.to_owned()),
+        }
+    }
+    entries
+}
+
+/// Says loudly that a test did not run all it would: written to the process's stderr itself,
+/// past the test harness's capture, so `cargo test` shows it even when the test passes.
+pub fn skipped(test: &str, why: &str) {
+    use std::io::Write as _;
+    let _ = writeln!(std::io::stderr(), "\n*** SKIPPED: {test}: {why} ***");
 }
