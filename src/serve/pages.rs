@@ -154,10 +154,11 @@ fn run_list(listed: &RunsPage) -> Markup {
             p.empty { "No runs yet. Start one with " code { "git proof run -- CMD" } "." }
         } @else {
             div.scroll {
-                table.runs {
+                table.runs.cards {
+                    // Status next to the run: it stays in view when a narrow screen scrolls the rest.
                     thead { tr {
-                        th { "Run" } th { "Started" } th { "Head" } th { "Status" }
-                        th.num { "Files" } th { "Definition of done" } th { "Signature" }
+                        th { "Run" } th { "Status" } th { "Started" } th { "Head" } th.num { "Files" }
+                        th { "Definition of done" } th { "Signature" }
                     } }
                     tbody {
                         @for run in &listed.runs { (run_row(run)) }
@@ -184,25 +185,22 @@ fn run_row(run: &RunSummary) -> Markup {
         (Phase::Ended, Some(status), _) => status.as_str(),
         (Phase::Ended, None, _) => "ended",
     };
+    let proof = run.proof.as_ref();
     html! {
         tr data-run=(run.run_id) {
-            td { a.mono href={ "/runs/" (run.run_id) } { (run.run_id) } }
-            td.time { (run.started_at) }
-            td {
+            td data-label="Run" { a.mono.run-id href={ "/runs/" (run.run_id) } title=(run.run_id) { (run.run_id) } }
+            td data-label="Status" { span class={ "badge run-" (status) } { (status) } }
+            td.time data-label="Started" { (run.started_at) }
+            td data-label="Head" {
                 @if let Some(head) = &run.head_sha { code { (short(head)) } " " }
                 @if let Some(subject) = &run.head_subject { span.subject { (subject) } }
             }
-            td { span class={ "badge run-" (status) } { (status) } }
-            @match &run.proof {
-                Some(proof) => {
-                    td.num { (proof.files_changed) }
-                    td { (dod_summary(&proof.dod)) }
-                    td { span class={ "badge sig-" (proof.signature) } title=[proof.problem.as_deref()] { (proof.signature) } }
-                }
-                None => {
-                    td.num { "–" }
-                    td { "–" }
-                    td { span.muted { "no proof yet" } }
+            td.num data-label="Files" { @match proof { Some(p) => (p.files_changed), None => "–" } }
+            td data-label="Definition of done" { @match proof { Some(p) => (dod_summary(&p.dod)), None => "–" } }
+            td data-label="Signature" {
+                @match proof {
+                    Some(p) => span class={ "badge sig-" (p.signature) } title=[p.problem.as_deref()] { (p.signature) },
+                    None => span.muted { "no proof yet" },
                 }
             }
         }
@@ -407,7 +405,7 @@ fn violations_section(shown: &ShownProof) -> Markup {
                 p.muted { "None: every changed path is in scope." }
             } @else {
                 div.scroll {
-                    table.violations {
+                    table.violations.cards {
                         thead { tr { th { "Path" } th { "Rule" } th { "Decision" } th { "By" } th { "Reason" } } }
                         tbody {
                             @for (v, standing) in b.scope_violations.iter().zip(&shown.standings) {
