@@ -21,6 +21,9 @@ const EVENTS_SHOWN: usize = 200;
 
 const STYLESHEET: &str = include_str!("style.css");
 
+/// What the Pending column counts: `--deny-pending` refuses the same violations.
+const PENDING_MEANS: &str = "Scope violations not approved by a decision the trust in force vouches for";
+
 /// `GET /style.css`
 pub(super) async fn stylesheet() -> Response {
     (
@@ -158,7 +161,7 @@ fn run_list(listed: &RunsPage) -> Markup {
                     // Status next to the run: it stays in view when a narrow screen scrolls the rest.
                     thead { tr {
                         th { "Run" } th { "Status" } th { "Started" } th { "Head" } th.num { "Files" }
-                        th { "Definition of done" } th { "Signature" }
+                        th.num title=(PENDING_MEANS) { "Pending" } th { "Definition of done" } th { "Signature" }
                     } }
                     tbody {
                         @for run in &listed.runs { (run_row(run)) }
@@ -196,6 +199,13 @@ fn run_row(run: &RunSummary) -> Markup {
                 @if let Some(subject) = &run.head_subject { span.subject { (subject) } }
             }
             td.num data-label="Files" { @match proof { Some(p) => (p.files_changed), None => "–" } }
+            td.num data-label="Pending" title=(PENDING_MEANS) {
+                @match proof {
+                    Some(p) if p.violations_pending > 0 => span.badge.approval-pending { (p.violations_pending) },
+                    Some(p) => (p.violations_pending),
+                    None => "–",
+                }
+            }
             td data-label="Definition of done" { @match proof { Some(p) => (dod_summary(&p.dod)), None => "–" } }
             td data-label="Signature" {
                 @match proof {

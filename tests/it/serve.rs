@@ -441,6 +441,7 @@ fn proof_view_in_headless_chromium_shows_files_numbers_and_badges() {
         row.contains(">5<") && row.contains("1 passed") && row.contains("1 failed"),
         "{row}"
     );
+    assert!(cell(row, "Pending").contains("badge approval-pending\">3<"), "{row}");
     assert!(
         index.contains(&format!("title=\"{LONG_ID}\">{LONG_ID}</a>")),
         "the full id"
@@ -488,6 +489,46 @@ fn proof_view_in_headless_chromium_shows_files_numbers_and_badges() {
         std::fs::write(&shot, png).unwrap();
         eprintln!("screenshot: {}", shot.display());
     }
+}
+
+/// The cell of `row` that carries `data-label="label"`, as text up to its end tag.
+fn cell<'a>(row: &'a str, label: &str) -> &'a str {
+    let at = row
+        .find(&format!("data-label=\"{label}\""))
+        .unwrap_or_else(|| panic!("no {label} cell in {row}"));
+    let end = row[at..].find("</td>").map_or(row.len(), |end| end + at);
+    &row[at..end]
+}
+
+/// The index page counts each run's violations that are not approved, as the API does.
+#[test]
+fn index_counts_pending_violations() {
+    let repo = TestRepo::new();
+    trust(&repo);
+    proven_run(
+        &repo,
+        "run-scoped",
+        &["--scope", "src/**"],
+        &[("docs/a.md", "a\n"), ("docs/b.md", "b\n"), ("src/c.rs", "c\n")],
+    );
+    repo.proof(&["approve", "run-scoped", "docs/a.md", "--reason", "fine"])
+        .ok();
+    proven_run(&repo, "run-clean", &["--scope", "src/**"], &[("src/d.rs", "d\n")]);
+    repo.proof(&["start", "--run-id", "run-open"]).ok();
+    let server = Served::start(&repo, &[]);
+
+    let index = server.get("/").text();
+    let scoped = element(&index, "data-run=\"run-scoped\"");
+    // docs/b.md is pending; docs/a.md is approved by a trusted decision.
+    assert!(
+        cell(scoped, "Pending").contains("badge approval-pending\">1</span>"),
+        "{scoped}"
+    );
+    assert!(cell(element(&index, "data-run=\"run-clean\""), "Pending").ends_with(">0"));
+    assert!(cell(element(&index, "data-run=\"run-open\""), "Pending").ends_with(">–"));
+    let listed = server.get("/api/runs").json();
+    assert_eq!(listed["runs"][2]["run_id"], "run-scoped");
+    assert_eq!(listed["runs"][2]["proof"]["violations_pending"], 1);
 }
 
 /// A run id as `git proof start` makes it (a ULID), and one longer than a phone is wide.
