@@ -144,6 +144,19 @@ fn short(sha: &str) -> &str {
     crate::model::short_sha(sha)
 }
 
+/// A recorded time as the server's local time with its offset (`TZ` if set, else the system's
+/// zone), since a reader compares it with their clock; the exact UTC time stays in `datetime`
+/// and in the tooltip. A time that does not parse is shown as recorded.
+fn time(recorded: &str) -> Markup {
+    let Ok(at) = recorded.parse::<jiff::Timestamp>() else {
+        return html! { (recorded) };
+    };
+    let utc = at.to_string();
+    let local = at.to_zoned(jiff::tz::TimeZone::system());
+    let shown = jiff::fmt::strtime::format("%Y-%m-%d %H:%M %:z", &local).unwrap_or_else(|_| utc.clone());
+    html! { time datetime=(utc) title=(utc) { (shown) } }
+}
+
 /// `sha256:` and the first 12 hex digits.
 fn short_hash(hash: &str) -> &str {
     hash.get(..19).unwrap_or(hash)
@@ -193,7 +206,7 @@ fn run_row(run: &RunSummary) -> Markup {
         tr data-run=(run.run_id) {
             td data-label="Run" { a.mono.run-id href={ "/runs/" (run.run_id) } title=(run.run_id) { (run.run_id) } }
             td data-label="Status" { span class={ "badge run-" (status) } { (status) } }
-            td.time data-label="Started" { (run.started_at) }
+            td.time data-label="Started" { (time(&run.started_at)) }
             td data-label="Head" {
                 @if let Some(head) = &run.head_sha { code { (short(head)) } " " }
                 @if let Some(subject) = &run.head_subject { span.subject { (subject) } }
@@ -260,8 +273,8 @@ fn run_header(run: &RunRecord, subject: Option<&str>) -> Markup {
     html! {
         p.meta {
             span class={ "badge run-" (state) } { (state) }
-            " started " (run.started_at)
-            @if let Some(end) = run.ended() { ", ended " (end.ended_at) }
+            // One flex item, so that the comma stays next to the time it follows.
+            span { "started " (time(&run.started_at)) @if let Some(end) = run.ended() { ", ended " (time(&end.ended_at)) } }
             " · base " code { (short(&run.base_sha)) }
             @if let Some(end) = run.ended() { " → head " code { (short(&end.head_sha)) } }
             @if let Some(subject) = subject { " " span.subject { (subject) } }
@@ -279,7 +292,7 @@ fn proof_body(shown: &ShownProof, subject: Option<&str>) -> Markup {
             " · base " code { (short(&b.base_sha)) }
             " → head " code title=(b.head_sha) { (short(&b.head_sha)) }
             @if let Some(subject) = subject { " " span.subject { (subject) } }
-            " · generated " (b.generated_at)
+            " · " span { "generated " (time(&b.generated_at)) }
         }
         @if let Some(carried) = &shown.carried {
             p.notice { "This proof was " (carried) " to commit " code { (shown.commit) } "." }
@@ -423,7 +436,7 @@ fn violations_section(shown: &ShownProof) -> Markup {
                                     td.path data-label="Path" { code { (v.path) } }
                                     td data-label="Rule" { code { (v.rule) } }
                                     td data-label="Decision" { span class={ "badge approval-" (standing.word()) } { (standing.word()) } }
-                                    td data-label="By" { @if let Some(by) = &v.approval.decided_by { (by) } @if let Some(at) = &v.approval.decided_at { br; span.muted { (at) } } }
+                                    td data-label="By" { @if let Some(by) = &v.approval.decided_by { (by) } @if let Some(at) = &v.approval.decided_at { br; span.muted { (time(at)) } } }
                                     td data-label="Reason" { @if let Some(reason) = &v.approval.reason { (reason) } }
                                 }
                             }

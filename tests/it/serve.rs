@@ -8,7 +8,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use crate::common::server::{Served, send};
-use crate::common::{TestRepo, git_diff_entries};
+use crate::common::{DATE, TestRepo, git_diff_entries};
 
 /// A file name that is HTML: it must reach the reader as text.
 const XSS_NAME: &str = "<img src=x onerror=alert(1)>.txt";
@@ -370,7 +370,10 @@ fn proof_view_in_headless_chromium_shows_files_numbers_and_badges() {
     );
     proven_run(&repo, GENERATED_ID, &[], &[("notes/generated.txt", "g\n")]);
     proven_run(&repo, LONG_ID, &[], &[("notes/long.txt", "l\n")]);
-    let server = Served::start(&repo, &[]);
+    // A zone east of UTC, so that the screenshots show times as a reader there sees them.
+    let server = Served::start_with(&repo, &[], |cmd| {
+        cmd.env("TZ", "Europe/Berlin");
+    });
     let url = format!("http://{}/runs/run-view", server.addr);
     let profile = repo.tmp.path().join("chromium-profile");
     let dom = browse(&browser, &profile, &url, &["--dump-dom"]);
@@ -500,9 +503,11 @@ fn cell<'a>(row: &'a str, label: &str) -> &'a str {
     &row[at..end]
 }
 
-/// The index page counts each run's violations that are not approved, as the API does.
+/// Times are shown in the server's zone (`TZ`) with their offset, the exact UTC time in
+/// `datetime` and the tooltip; the index page counts each run's violations that are not approved,
+/// as the API does.
 #[test]
-fn index_counts_pending_violations() {
+fn pages_show_local_times_with_offset_and_pending_violations() {
     let repo = TestRepo::new();
     trust(&repo);
     proven_run(
@@ -515,10 +520,15 @@ fn index_counts_pending_violations() {
         .ok();
     proven_run(&repo, "run-clean", &["--scope", "src/**"], &[("src/d.rs", "d\n")]);
     repo.proof(&["start", "--run-id", "run-open"]).ok();
-    let server = Served::start(&repo, &[]);
+    let kolkata = Served::start_with(&repo, &[], |cmd| {
+        cmd.env("TZ", "Asia/Kolkata");
+    });
+    // Every time the test repository records is DATE, 10:00 UTC: 15:30 in India, +05:30.
+    let local = format!("<time datetime=\"{DATE}\" title=\"{DATE}\">2026-11-23 15:30 +05:30</time>");
 
-    let index = server.get("/").text();
+    let index = kolkata.get("/").text();
     let scoped = element(&index, "data-run=\"run-scoped\"");
+    assert!(cell(scoped, "Started").contains(&local), "{scoped}");
     // docs/b.md is pending; docs/a.md is approved by a trusted decision.
     assert!(
         cell(scoped, "Pending").contains("badge approval-pending\">1</span>"),
@@ -526,9 +536,31 @@ fn index_counts_pending_violations() {
     );
     assert!(cell(element(&index, "data-run=\"run-clean\""), "Pending").ends_with(">0"));
     assert!(cell(element(&index, "data-run=\"run-open\""), "Pending").ends_with(">–"));
-    let listed = server.get("/api/runs").json();
+    let listed = kolkata.get("/api/runs").json();
     assert_eq!(listed["runs"][2]["run_id"], "run-scoped");
     assert_eq!(listed["runs"][2]["proof"]["violations_pending"], 1);
+    assert_eq!(listed["runs"][2]["started_at"], DATE, "the API keeps UTC");
+
+    // The Proof view: when the proof was made, and when the decision was.
+    let view = kolkata.get("/runs/run-scoped").text();
+    assert!(view.contains(&format!("generated {local}")), "{view}");
+    let violations = &view[view.find("id=\"violations\"").unwrap()..];
+    let decided = element(violations, "data-path=\"docs/a.md\"");
+    assert!(cell(decided, "By").contains(&local), "{decided}");
+    let open = kolkata.get("/runs/run-open").text();
+    assert!(open.contains(&format!("started {local}")), "{open}");
+
+    // West of UTC, in winter time: the offset follows the zone the server runs in.
+    let new_york = Served::start_with(&repo, &[], |cmd| {
+        cmd.env("TZ", "America/New_York");
+    });
+    let index = new_york.get("/").text();
+    assert!(
+        cell(element(&index, "data-run=\"run-open\""), "Started").contains(&format!(
+            "<time datetime=\"{DATE}\" title=\"{DATE}\">2026-11-23 05:00 -05:00</time>"
+        )),
+        "{index}"
+    );
 }
 
 /// A run id as `git proof start` makes it (a ULID), and one longer than a phone is wide.
