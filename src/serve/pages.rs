@@ -21,6 +21,9 @@ const EVENTS_SHOWN: usize = 200;
 
 const STYLESHEET: &str = include_str!("style.css");
 
+/// What the Pending column counts: `--deny-pending` refuses the same violations.
+const PENDING_MEANS: &str = "Scope violations not approved by a decision the trust in force vouches for";
+
 /// `GET /style.css`
 pub(super) async fn stylesheet() -> Response {
     (
@@ -141,6 +144,19 @@ fn short(sha: &str) -> &str {
     crate::model::short_sha(sha)
 }
 
+/// A recorded time as the server's local time with its offset (`TZ` if set, else the system's
+/// zone), since a reader compares it with their clock; the exact UTC time stays in `datetime`
+/// and in the tooltip. A time that does not parse is shown as recorded.
+fn time(recorded: &str) -> Markup {
+    let Ok(at) = recorded.parse::<jiff::Timestamp>() else {
+        return html! { (recorded) };
+    };
+    let utc = at.to_string();
+    let local = at.to_zoned(jiff::tz::TimeZone::system());
+    let shown = jiff::fmt::strtime::format("%Y-%m-%d %H:%M %:z", &local).unwrap_or_else(|_| utc.clone());
+    html! { time datetime=(utc) title=(utc) { (shown) } }
+}
+
 /// `sha256:` and the first 12 hex digits.
 fn short_hash(hash: &str) -> &str {
     hash.get(..19).unwrap_or(hash)
@@ -154,10 +170,11 @@ fn run_list(listed: &RunsPage) -> Markup {
             p.empty { "No runs yet. Start one with " code { "git proof run -- CMD" } "." }
         } @else {
             div.scroll {
-                table.runs {
+                table.runs.cards {
+                    // Status next to the run: it stays in view when a narrow screen scrolls the rest.
                     thead { tr {
-                        th { "Run" } th { "Started" } th { "Head" } th { "Status" }
-                        th.num { "Files" } th { "Definition of done" } th { "Signature" }
+                        th { "Run" } th { "Status" } th { "Started" } th { "Head" } th.num { "Files" }
+                        th.num title=(PENDING_MEANS) { "Pending" } th { "Definition of done" } th { "Signature" }
                     } }
                     tbody {
                         @for run in &listed.runs { (run_row(run)) }
@@ -184,25 +201,29 @@ fn run_row(run: &RunSummary) -> Markup {
         (Phase::Ended, Some(status), _) => status.as_str(),
         (Phase::Ended, None, _) => "ended",
     };
+    let proof = run.proof.as_ref();
     html! {
         tr data-run=(run.run_id) {
-            td { a.mono href={ "/runs/" (run.run_id) } { (run.run_id) } }
-            td.time { (run.started_at) }
-            td {
+            td data-label="Run" { a.mono.run-id href={ "/runs/" (run.run_id) } title=(run.run_id) { (run.run_id) } }
+            td data-label="Status" { span class={ "badge run-" (status) } { (status) } }
+            td.time data-label="Started" { (time(&run.started_at)) }
+            td data-label="Head" {
                 @if let Some(head) = &run.head_sha { code { (short(head)) } " " }
                 @if let Some(subject) = &run.head_subject { span.subject { (subject) } }
             }
-            td { span class={ "badge run-" (status) } { (status) } }
-            @match &run.proof {
-                Some(proof) => {
-                    td.num { (proof.files_changed) }
-                    td { (dod_summary(&proof.dod)) }
-                    td { span class={ "badge sig-" (proof.signature) } title=[proof.problem.as_deref()] { (proof.signature) } }
+            td.num data-label="Files" { @match proof { Some(p) => (p.files_changed), None => "–" } }
+            td.num data-label="Pending" title=(PENDING_MEANS) {
+                @match proof {
+                    Some(p) if p.violations_pending > 0 => span.badge.approval-pending { (p.violations_pending) },
+                    Some(p) => (p.violations_pending),
+                    None => "–",
                 }
-                None => {
-                    td.num { "–" }
-                    td { "–" }
-                    td { span.muted { "no proof yet" } }
+            }
+            td data-label="Definition of done" { @match proof { Some(p) => (dod_summary(&p.dod)), None => "–" } }
+            td data-label="Signature" {
+                @match proof {
+                    Some(p) => span class={ "badge sig-" (p.signature) } title=[p.problem.as_deref()] { (p.signature) },
+                    None => span.muted { "no proof yet" },
                 }
             }
         }
@@ -252,8 +273,8 @@ fn run_header(run: &RunRecord, subject: Option<&str>) -> Markup {
     html! {
         p.meta {
             span class={ "badge run-" (state) } { (state) }
-            " started " (run.started_at)
-            @if let Some(end) = run.ended() { ", ended " (end.ended_at) }
+            // One flex item, so that the comma stays next to the time it follows.
+            span { "started " (time(&run.started_at)) @if let Some(end) = run.ended() { ", ended " (time(&end.ended_at)) } }
             " · base " code { (short(&run.base_sha)) }
             @if let Some(end) = run.ended() { " → head " code { (short(&end.head_sha)) } }
             @if let Some(subject) = subject { " " span.subject { (subject) } }
@@ -271,7 +292,7 @@ fn proof_body(shown: &ShownProof, subject: Option<&str>) -> Markup {
             " · base " code { (short(&b.base_sha)) }
             " → head " code title=(b.head_sha) { (short(&b.head_sha)) }
             @if let Some(subject) = subject { " " span.subject { (subject) } }
-            " · generated " (b.generated_at)
+            " · " span { "generated " (time(&b.generated_at)) }
         }
         @if let Some(carried) = &shown.carried {
             p.notice { "This proof was " (carried) " to commit " code { (shown.commit) } "." }
@@ -407,7 +428,7 @@ fn violations_section(shown: &ShownProof) -> Markup {
                 p.muted { "None: every changed path is in scope." }
             } @else {
                 div.scroll {
-                    table.violations {
+                    table.violations.cards {
                         thead { tr { th { "Path" } th { "Rule" } th { "Decision" } th { "By" } th { "Reason" } } }
                         tbody {
                             @for (v, standing) in b.scope_violations.iter().zip(&shown.standings) {
@@ -415,7 +436,7 @@ fn violations_section(shown: &ShownProof) -> Markup {
                                     td.path data-label="Path" { code { (v.path) } }
                                     td data-label="Rule" { code { (v.rule) } }
                                     td data-label="Decision" { span class={ "badge approval-" (standing.word()) } { (standing.word()) } }
-                                    td data-label="By" { @if let Some(by) = &v.approval.decided_by { (by) } @if let Some(at) = &v.approval.decided_at { br; span.muted { (at) } } }
+                                    td data-label="By" { @if let Some(by) = &v.approval.decided_by { (by) } @if let Some(at) = &v.approval.decided_at { br; span.muted { (time(at)) } } }
                                     td data-label="Reason" { @if let Some(reason) = &v.approval.reason { (reason) } }
                                 }
                             }

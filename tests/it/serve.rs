@@ -8,7 +8,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use crate::common::server::{Served, send};
-use crate::common::{TestRepo, git_diff_entries};
+use crate::common::{DATE, TestRepo, git_diff_entries};
 
 /// A file name that is HTML: it must reach the reader as text.
 const XSS_NAME: &str = "<img src=x onerror=alert(1)>.txt";
@@ -303,18 +303,21 @@ fn chromium() -> Option<PathBuf> {
     found
 }
 
-/// Runs headless Chromium on `url` with `args` (`--dump-dom`, `--screenshot=...`); returns stdout.
+/// How every test starts Chromium: headless, and as root in a container.
+const HEADLESS: [&str; 6] = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--no-first-run",
+    "--hide-scrollbars",
+];
+
+/// Runs headless Chromium on `url` with `args` (`--dump-dom`); returns stdout.
 fn browse(browser: &Path, profile: &Path, url: &str, args: &[&str]) -> String {
     let out = Command::new(browser)
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-dev-shm-usage",
-            "--no-first-run",
-            "--hide-scrollbars",
-            "--virtual-time-budget=2000",
-        ])
+        .args(HEADLESS)
+        .arg("--virtual-time-budget=2000")
         .arg(format!("--user-data-dir={}", profile.display()))
         .args(args)
         .arg(url)
@@ -365,7 +368,12 @@ fn proof_view_in_headless_chromium_shows_files_numbers_and_badges() {
             (XSS_TRACE_NAME, "trace\n"),
         ],
     );
-    let server = Served::start(&repo, &[]);
+    proven_run(&repo, GENERATED_ID, &[], &[("notes/generated.txt", "g\n")]);
+    proven_run(&repo, LONG_ID, &[], &[("notes/long.txt", "l\n")]);
+    // A zone east of UTC, so that the screenshots show times as a reader there sees them.
+    let server = Served::start_with(&repo, &[], |cmd| {
+        cmd.env("TZ", "Europe/Berlin");
+    });
     let url = format!("http://{}/runs/run-view", server.addr);
     let profile = repo.tmp.path().join("chromium-profile");
     let dom = browse(&browser, &profile, &url, &["--dump-dom"]);
@@ -436,24 +444,314 @@ fn proof_view_in_headless_chromium_shows_files_numbers_and_badges() {
         row.contains(">5<") && row.contains("1 passed") && row.contains("1 failed"),
         "{row}"
     );
+    assert!(cell(row, "Pending").contains("badge approval-pending\">3<"), "{row}");
+    assert!(
+        index.contains(&format!("title=\"{LONG_ID}\">{LONG_ID}</a>")),
+        "the full id"
+    );
 
-    // Screenshots at a laptop and a phone width, kept as test artifacts.
-    for (name, size) in [("proof-view.png", "1280,1500"), ("proof-view-phone.png", "390,1500")] {
+    // Laid out at a laptop, a tablet and a phone width: every id on one line inside the page (a
+    // generated one whole, a long one cut) and the Status of every run on screen; on the laptop
+    // and the phone no column is hidden behind sideways scrolling (a tablet in portrait may
+    // scroll the last ones). Screenshots of the same layouts are kept as test artifacts.
+    let mut tools = Devtools::start(&browser, &repo.tmp.path().join("devtools-profile"));
+    let index_url = format!("http://{}/", server.addr);
+    for (width, mobile) in [(1280, false), (768, true), (390, true)] {
+        tools.open(&index_url, (width, 1000), mobile);
+        let layout = tools.evaluate(LAYOUT_PROBE);
+        eprintln!("index page at {width} px: {layout}");
+        assert_eq!(layout["width"], width, "the viewport: {layout}");
+        assert!(layout["page_width"].as_u64() <= Some(u64::from(width)), "{layout}");
+        if width != 768 {
+            assert_eq!(layout["hidden_by_scrolling"], 0, "{layout}");
+        }
+        let rows = layout["rows"].as_array().unwrap();
+        assert_eq!(rows.len(), 3, "{layout}");
+        for row in rows {
+            for key in ["id_inside", "status_inside", "status_hit"] {
+                assert_eq!(row[key], true, "{key} at {width} px: {row}");
+            }
+            assert_eq!(row["id_lines"], 1, "at {width} px: {row}");
+            assert_eq!(row["started_lines"], 1, "at {width} px: {row}");
+            assert_eq!(row["id_whole"], row["run"] != LONG_ID, "at {width} px: {row}");
+            // At phone width each row is a card whose lines are labelled.
+            let label = if width < 640 { "\"Status\"" } else { "none" };
+            assert_eq!(row["status_label"], label, "at {width} px: {row}");
+        }
+    }
+    for (name, url, size, mobile) in [
+        ("proof-view.png", &url, (1280, 1500), false),
+        ("proof-view-phone.png", &url, (390, 1500), true),
+        ("index-phone.png", &index_url, (390, 1000), true),
+    ] {
+        tools.open(url, size, mobile);
+        let png = tools.screenshot();
+        assert_eq!(png_size(&png), size, "{name}");
+        assert!(png.len() > 10_000, "{name}");
         let shot = artifacts().join(name);
-        let _ = std::fs::remove_file(&shot);
-        browse(
-            &browser,
-            &profile,
-            &url,
-            &[
-                &format!("--window-size={size}"),
-                &format!("--screenshot={}", shot.display()),
-            ],
-        );
-        let png = std::fs::read(&shot).expect("a screenshot");
-        assert!(png.starts_with(b"\x89PNG\r\n\x1a\n") && png.len() > 10_000, "{name}");
+        std::fs::write(&shot, png).unwrap();
         eprintln!("screenshot: {}", shot.display());
     }
+}
+
+/// The cell of `row` that carries `data-label="label"`, as text up to its end tag.
+fn cell<'a>(row: &'a str, label: &str) -> &'a str {
+    let at = row
+        .find(&format!("data-label=\"{label}\""))
+        .unwrap_or_else(|| panic!("no {label} cell in {row}"));
+    let end = row[at..].find("</td>").map_or(row.len(), |end| end + at);
+    &row[at..end]
+}
+
+/// Times are shown in the server's zone (`TZ`) with their offset, the exact UTC time in
+/// `datetime` and the tooltip; the index page counts each run's violations that are not approved,
+/// as the API does.
+#[test]
+fn pages_show_local_times_with_offset_and_pending_violations() {
+    let repo = TestRepo::new();
+    trust(&repo);
+    proven_run(
+        &repo,
+        "run-scoped",
+        &["--scope", "src/**"],
+        &[("docs/a.md", "a\n"), ("docs/b.md", "b\n"), ("src/c.rs", "c\n")],
+    );
+    repo.proof(&["approve", "run-scoped", "docs/a.md", "--reason", "fine"])
+        .ok();
+    proven_run(&repo, "run-clean", &["--scope", "src/**"], &[("src/d.rs", "d\n")]);
+    repo.proof(&["start", "--run-id", "run-open"]).ok();
+    let kolkata = Served::start_with(&repo, &[], |cmd| {
+        cmd.env("TZ", "Asia/Kolkata");
+    });
+    // Every time the test repository records is DATE, 10:00 UTC: 15:30 in India, +05:30.
+    let local = format!("<time datetime=\"{DATE}\" title=\"{DATE}\">2026-11-23 15:30 +05:30</time>");
+
+    let index = kolkata.get("/").text();
+    let scoped = element(&index, "data-run=\"run-scoped\"");
+    assert!(cell(scoped, "Started").contains(&local), "{scoped}");
+    // docs/b.md is pending; docs/a.md is approved by a trusted decision.
+    assert!(
+        cell(scoped, "Pending").contains("badge approval-pending\">1</span>"),
+        "{scoped}"
+    );
+    assert!(cell(element(&index, "data-run=\"run-clean\""), "Pending").ends_with(">0"));
+    assert!(cell(element(&index, "data-run=\"run-open\""), "Pending").ends_with(">–"));
+    let listed = kolkata.get("/api/runs").json();
+    assert_eq!(listed["runs"][2]["run_id"], "run-scoped");
+    assert_eq!(listed["runs"][2]["proof"]["violations_pending"], 1);
+    assert_eq!(listed["runs"][2]["started_at"], DATE, "the API keeps UTC");
+
+    // The Proof view: when the proof was made, and when the decision was.
+    let view = kolkata.get("/runs/run-scoped").text();
+    assert!(view.contains(&format!("generated {local}")), "{view}");
+    let violations = &view[view.find("id=\"violations\"").unwrap()..];
+    let decided = element(violations, "data-path=\"docs/a.md\"");
+    assert!(cell(decided, "By").contains(&local), "{decided}");
+    let open = kolkata.get("/runs/run-open").text();
+    assert!(open.contains(&format!("started {local}")), "{open}");
+
+    // West of UTC, in winter time: the offset follows the zone the server runs in.
+    let new_york = Served::start_with(&repo, &[], |cmd| {
+        cmd.env("TZ", "America/New_York");
+    });
+    let index = new_york.get("/").text();
+    assert!(
+        cell(element(&index, "data-run=\"run-open\""), "Started").contains(&format!(
+            "<time datetime=\"{DATE}\" title=\"{DATE}\">2026-11-23 05:00 -05:00</time>"
+        )),
+        "{index}"
+    );
+}
+
+/// A run id as `git proof start` makes it (a ULID), and one longer than a phone is wide.
+const GENERATED_ID: &str = "01JDQ5N8ZC6Y4W7X3M2K9T0RVB";
+const LONG_ID: &str = "a-run-id-that-someone-chose-by-hand-and-that-is-longer-than-a-phone-is-wide";
+
+/// Measures the index page as the browser laid it out: for each run, on how many lines the id's
+/// text is (the tops of a range's client rects: a line box each; an ellipsis adds a rect on the
+/// same line), whether its text is shown whole (not cut by the ellipsis), on how many lines the
+/// start time is, whether the Status cell and badge lie inside the viewport and the badge is what
+/// a tap in its middle hits, and the Status cell's label (its `::before`, shown at phone width).
+const LAYOUT_PROBE: &str = r#"(() => {
+  const inside = (r) => r.width > 0 && r.height > 0 && r.left >= 0 && r.right <= innerWidth;
+  const lines = (node) => {
+    const range = document.createRange();
+    range.selectNodeContents(node);
+    return new Set([...range.getClientRects()].map((r) => Math.round(r.top))).size;
+  };
+  const rows = [...document.querySelectorAll('tr[data-run]')].map((tr) => {
+    const id = tr.querySelector('a.run-id');
+    const status = tr.querySelector('td[data-label="Status"]');
+    const badge = status.querySelector('.badge').getBoundingClientRect();
+    const hit = document.elementFromPoint(badge.left + badge.width / 2, badge.top + badge.height / 2);
+    return {
+      run: tr.dataset.run,
+      id_lines: lines(id),
+      id_inside: inside(id.getBoundingClientRect()),
+      id_whole: id.scrollWidth <= id.clientWidth,
+      started_lines: lines(tr.querySelector('td[data-label="Started"]')),
+      status_inside: inside(status.getBoundingClientRect()) && inside(badge),
+      status_hit: status.contains(hit),
+      status_label: getComputedStyle(status, '::before').content,
+    };
+  });
+  const table = document.querySelector('table.runs').parentElement;
+  return {
+    width: innerWidth,
+    page_width: document.documentElement.scrollWidth,
+    hidden_by_scrolling: table.scrollWidth - table.clientWidth,
+    rows,
+  };
+})()"#;
+
+/// Headless Chromium driven over the DevTools protocol, for what its command line cannot do: a
+/// viewport narrower than its windows can be (`--window-size=390,...` lays a page out 500 px
+/// wide and crops the screenshot to 390), and measuring a page whose Content-Security-Policy
+/// forbids scripts (DevTools evaluates outside the page's policy, so the page is the one the
+/// server sends). The protocol runs on a pipe (`--remote-debugging-pipe`: commands on fd 3,
+/// answers on fd 4, each a JSON text ending in a NUL byte), here the child's stdin and stdout.
+struct Devtools {
+    child: std::process::Child,
+    commands: std::process::ChildStdin,
+    messages: std::sync::mpsc::Receiver<Value>,
+    /// Events read while waiting for an answer.
+    events: Vec<Value>,
+    session: Option<String>,
+    last_id: u64,
+}
+
+impl Devtools {
+    fn start(browser: &Path, profile: &Path) -> Self {
+        use std::io::BufRead;
+        use std::process::Stdio;
+        let mut child = Command::new("sh")
+            .args(["-c", r#"exec "$0" "$@" 3<&0 4>&1 </dev/null >&2"#])
+            .arg(browser)
+            .args(HEADLESS)
+            .arg("--remote-debugging-pipe")
+            .arg(format!("--user-data-dir={}", profile.display()))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("chromium runs");
+        let mut answers = std::io::BufReader::new(child.stdout.take().unwrap());
+        let (sender, messages) = std::sync::mpsc::channel();
+        // A reader thread, so that a browser that stops answering fails the test, not hangs it.
+        std::thread::spawn(move || {
+            let mut message = Vec::new();
+            while answers.read_until(0, &mut message).is_ok_and(|n| n > 0) {
+                let text = message.strip_suffix(b"\0").unwrap_or(&message);
+                if let Ok(value) = serde_json::from_slice(text)
+                    && sender.send(value).is_err()
+                {
+                    break;
+                }
+                message.clear();
+            }
+        });
+        let commands = child.stdin.take().unwrap();
+        let mut tools = Self {
+            child,
+            commands,
+            messages,
+            events: Vec::new(),
+            session: None,
+            last_id: 0,
+        };
+        let target = tools.call("Target.createTarget", serde_json::json!({ "url": "about:blank" }));
+        let attached = tools.call(
+            "Target.attachToTarget",
+            serde_json::json!({ "targetId": target["targetId"], "flatten": true }),
+        );
+        tools.session = attached["sessionId"].as_str().map(str::to_owned);
+        tools.call("Page.enable", serde_json::json!({}));
+        tools
+    }
+
+    fn call(&mut self, method: &str, params: Value) -> Value {
+        use std::io::Write;
+        self.last_id += 1;
+        let id = self.last_id;
+        let mut command = serde_json::json!({ "id": id, "method": method, "params": params });
+        if let Some(session) = &self.session {
+            command["sessionId"] = session.as_str().into();
+        }
+        let mut bytes = serde_json::to_vec(&command).unwrap();
+        bytes.push(0);
+        self.commands.write_all(&bytes).expect("chromium reads commands");
+        loop {
+            let message = self.next(method);
+            if message["id"] == id {
+                assert!(message["error"].is_null(), "{method}: {message}");
+                return message["result"].clone();
+            }
+            self.events.push(message);
+        }
+    }
+
+    fn next(&mut self, waiting_for: &str) -> Value {
+        self.messages
+            .recv_timeout(Duration::from_secs(30))
+            .unwrap_or_else(|_| panic!("chromium did not answer {waiting_for} within 30 s"))
+    }
+
+    /// Loads `url` in a viewport of `width` × `height` CSS pixels and waits for its load event;
+    /// `mobile` lays it out as a phone does (the page's viewport meta applies).
+    fn open(&mut self, url: &str, (width, height): (u32, u32), mobile: bool) {
+        self.call(
+            "Emulation.setDeviceMetricsOverride",
+            serde_json::json!({ "width": width, "height": height, "deviceScaleFactor": 1, "mobile": mobile }),
+        );
+        self.events.clear();
+        self.call("Page.navigate", serde_json::json!({ "url": url }));
+        while !self.events.iter().any(|e| e["method"] == "Page.loadEventFired") {
+            let event = self.next("Page.loadEventFired");
+            self.events.push(event);
+        }
+    }
+
+    /// The value of a JavaScript expression evaluated in the page.
+    fn evaluate(&mut self, expression: &str) -> Value {
+        let params = serde_json::json!({ "expression": expression, "returnByValue": true });
+        let answer = self.call("Runtime.evaluate", params);
+        assert!(answer["exceptionDetails"].is_null(), "{answer}");
+        answer["result"]["value"].clone()
+    }
+
+    /// The viewport as a PNG (the protocol sends it in base64; coreutils decodes it).
+    fn screenshot(&mut self) -> Vec<u8> {
+        use std::io::Write;
+        use std::process::Stdio;
+        let shot = self.call("Page.captureScreenshot", serde_json::json!({ "format": "png" }));
+        let mut decode = Command::new("base64")
+            .arg("--decode")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("base64 runs");
+        let data = shot["data"].as_str().unwrap_or_default().to_owned();
+        let mut input = decode.stdin.take().unwrap();
+        let writer = std::thread::spawn(move || input.write_all(data.as_bytes()));
+        let out = decode.wait_with_output().unwrap();
+        writer.join().unwrap().unwrap();
+        assert!(out.status.success(), "base64 --decode failed");
+        out.stdout
+    }
+}
+
+impl Drop for Devtools {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The width and height a PNG says it has.
+fn png_size(png: &[u8]) -> (u32, u32) {
+    assert!(png.starts_with(b"\x89PNG\r\n\x1a\n") && png.len() > 24, "not a PNG");
+    let number = |at: usize| u32::from_be_bytes([png[at], png[at + 1], png[at + 2], png[at + 3]]);
+    (number(16), number(20))
 }
 
 /// HTML attribute escaping as the page does it (and Chromium serializes it back).
