@@ -452,7 +452,7 @@ fn keygen_takes_the_global_email_outside_a_repository_and_says_where_the_line_we
 
 #[test]
 fn the_manual_is_installed_where_man_finds_it_for_git_proof_help() {
-    let Some(man) = which("man") else {
+    let Some(man) = crate::common::which("man") else {
         assert!(
             std::env::var_os("GIT_PROOF_REQUIRE_MAN").is_none(),
             "GIT_PROOF_REQUIRE_MAN is set but man is not installed (apt-get install man-db)"
@@ -634,12 +634,6 @@ fn show_says_where_a_failed_checks_output_is() {
         "{}",
         out.stdout
     );
-}
-
-fn which(program: &str) -> Option<std::path::PathBuf> {
-    std::env::split_paths(&std::env::var_os("PATH")?)
-        .map(|dir| dir.join(program))
-        .find(|p| p.is_file())
 }
 
 #[test]

@@ -286,19 +286,16 @@ fn serve_open_hands_the_url_to_the_opener() {
 fn chromium() -> Option<PathBuf> {
     let found = ["chromium", "chromium-browser", "google-chrome"]
         .iter()
-        .find_map(|name| {
-            std::env::var_os("PATH")?
-                .to_str()?
-                .split(':')
-                .map(|dir| Path::new(dir).join(name))
-                .find(|p| p.is_file())
-        });
+        .find_map(|name| crate::common::which(name));
     if found.is_none() {
         assert!(
             std::env::var_os("GIT_PROOF_REQUIRE_BROWSER").is_none(),
             "GIT_PROOF_REQUIRE_BROWSER is set but no chromium is installed (apt-get install chromium)"
         );
-        eprintln!("skipped: no chromium on PATH");
+        crate::common::skipped(
+            "the Proof view in a browser",
+            "no chromium on PATH (apt-get install chromium; CI sets GIT_PROOF_REQUIRE_BROWSER)",
+        );
     }
     found
 }
