@@ -61,7 +61,7 @@ fn eight_worktrees_finishing_at_once_lose_no_note() {
     }
     let children: Vec<Child> = dirs
         .iter()
-        .map(|dir| repo.proof_cmd_in(dir, &["finish"]).spawn().unwrap())
+        .map(|dir| repo.proof_cmd_in(dir, &["finish", "-q"]).spawn().unwrap())
         .collect();
     for mut child in children {
         assert!(child.wait().unwrap().success());

@@ -796,7 +796,8 @@ fn idle_connections_are_closed_and_the_server_survives_running_out_of_descriptor
         .current_dir(&repo.root)
         .env("GIT_PROOF_KEY", &repo.key)
         .args(["-c", r#"ulimit -n 256 && exec "$0" "$@""#, crate::common::bin()])
-        .args(["serve", "--addr", "127.0.0.1:0", "--idle-timeout", "1"]);
+        .args(["serve", "--addr", "127.0.0.1:0", "--idle-timeout", "1"])
+        .stderr(std::process::Stdio::null());
     let server = Served::spawn(command);
     let idle: Vec<TcpStream> = (0..400)
         .filter_map(|_| TcpStream::connect_timeout(&server.addr, Duration::from_secs(2)).ok())
@@ -877,7 +878,7 @@ fn mutated_requests_never_break_the_server() {
 fn serve_listens_on_a_name() {
     let repo = TestRepo::new();
     let mut command = repo.proof_cmd(&["serve", "--addr", "localhost:0"]);
-    command.stderr(std::process::Stdio::inherit());
+    command.stderr(std::process::Stdio::null());
     let mut server = Served::spawn(command);
     assert!(server.addr.ip().is_loopback(), "{}", server.addr);
     assert_eq!(server.get("/api/runs").status, 200);

@@ -32,7 +32,9 @@ impl Served {
         let mut all = vec!["serve", "--addr", "127.0.0.1:0"];
         all.extend_from_slice(args);
         let mut command = repo.proof_cmd(&all);
-        command.stderr(Stdio::inherit());
+        // Its lines ("stopped") would land in the test output; what a test needs from stderr
+        // it asks for with `configure`.
+        command.stderr(Stdio::null());
         configure(&mut command);
         Self::spawn(command)
     }
