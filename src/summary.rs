@@ -285,7 +285,7 @@ pub fn render(shown: &ShownProof, style: Style, common_dir: Option<&Path>) -> St
 
 /// Where a check's output is: the log file, when this clone ran the check and keeps it, else
 /// its digest (the log stays in the clone that ran it).
-fn log_location(common_dir: Option<&Path>, digest: &str) -> String {
+pub fn log_location(common_dir: Option<&Path>, digest: &str) -> String {
     match common_dir.and_then(|dir| crate::dod::log_path(dir, digest)) {
         Some(path) if path.is_file() => path.display().to_string(),
         _ => format!("{digest} (kept by the clone that ran the check)"),

@@ -81,6 +81,7 @@ pub(super) async fn proof_view(State(app): State<Arc<App>>, Path(raw): Path<Stri
             };
             Ok(ProofPage {
                 subject: head.and_then(|h| git::subject(&session.ws.repo, &h)),
+                common_dir: session.ws.common_dir.clone(),
                 run_id,
                 run,
                 proof,
@@ -253,13 +254,15 @@ struct ProofPage {
     /// The proof, or why there is none to show.
     proof: Result<ShownProof, String>,
     subject: Option<String>,
+    /// Where this clone keeps check logs.
+    common_dir: std::path::PathBuf,
 }
 
 fn proof_page(view: &ProofPage) -> Markup {
     html! {
         h1 { "Run " span.mono { (view.run_id) } }
         @match &view.proof {
-            Ok(shown) => (proof_body(shown, view.subject.as_deref())),
+            Ok(shown) => (proof_body(shown, view.subject.as_deref(), &view.common_dir)),
             Err(why) => {
                 @if let Some(run) = &view.run { (run_header(run, view.subject.as_deref())) }
                 p.notice { (why) }
@@ -282,7 +285,7 @@ fn run_header(run: &RunRecord, subject: Option<&str>) -> Markup {
     }
 }
 
-fn proof_body(shown: &ShownProof, subject: Option<&str>) -> Markup {
+fn proof_body(shown: &ShownProof, subject: Option<&str>, common_dir: &std::path::Path) -> Markup {
     let b = &shown.bundle;
     let status = b.run_status.as_str();
     html! {
@@ -315,7 +318,7 @@ fn proof_body(shown: &ShownProof, subject: Option<&str>) -> Markup {
             }
         }
         (files_section(b))
-        (dod_section(b))
+        (dod_section(b, common_dir))
         (violations_section(shown))
         (scope_section(b))
         (evidence_section(b))
@@ -393,7 +396,7 @@ fn file_row(e: &DiffEntry) -> Markup {
     }
 }
 
-fn dod_section(b: &Bundle) -> Markup {
+fn dod_section(b: &Bundle, common_dir: &std::path::Path) -> Markup {
     html! {
         section #dod {
             h2 { "Definition of done" }
@@ -410,6 +413,12 @@ fn dod_section(b: &Bundle) -> Markup {
                             span.muted {
                                 " " (r.duration_ms) " ms"
                                 @if let Some(code) = r.exit_code { ", exit " (code) }
+                            }
+                            @if !matches!(r.status, DodStatus::Passed | DodStatus::Pending) {
+                                @if let Some(digest) = &r.log_digest {
+                                    br;
+                                    span.muted.log { "output: " code { (crate::summary::log_location(Some(common_dir), digest)) } }
+                                }
                             }
                         }
                     }

@@ -624,6 +624,11 @@ fn show_says_where_a_failed_checks_output_is() {
         .unwrap_or_else(|| panic!("no output line:\n{}", out.stdout));
     let path = line.trim_start().strip_prefix("output: ").unwrap();
     assert!(Path::new(path).is_file(), "{path}");
+    // The Proof view says it too.
+    let server = crate::common::server::Served::start(&repo, &[]);
+    let page = server.get(&format!("/runs/{run_id}")).text();
+    assert!(page.contains(&format!("output: <code>{path}</code>")), "{page}");
+    drop(server);
     // A clone that did not run the check names the log by its digest.
     let clone = repo.tmp.path().join("clone");
     repo.git(&["clone", "-q", repo.root.to_str().unwrap(), clone.to_str().unwrap()]);
