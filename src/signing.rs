@@ -29,19 +29,17 @@ pub enum Error {
     /// Not an OpenSSH private key.
     #[error("{origin} is not an OpenSSH private key: {why}")]
     Invalid { origin: String, why: String },
-    /// Passphrase-protected keys need an agent, which git-proof does not talk to.
+    /// A passphrase-protected key, and no ssh-agent to sign with it.
     #[error(
-        "{origin} is protected by a passphrase; use an unencrypted key kept at mode 0600 (e.g. a CI secret in GIT_PROOF_KEY_DATA)"
+        "{origin} is protected by a passphrase and no ssh-agent is running (SSH_AUTH_SOCK): `ssh-add` it, or use an unencrypted key kept at mode 0600 (e.g. a CI secret in GIT_PROOF_KEY_DATA)"
     )]
     Encrypted { origin: String },
     /// Another algorithm than ed25519.
-    #[error("{origin} is a {algorithm} key; git-proof signs with ed25519 keys only")]
+    #[error("{origin} is a {algorithm} key; git-proof signs with ed25519 and sk-ssh-ed25519 keys only")]
     NotEd25519 { origin: String, algorithm: String },
-    /// `user.signingKey` names a key held by ssh-agent, which git-proof does not talk to.
-    #[error(
-        "user.signingKey names a public key for ssh-agent; point proof.signingKey or GIT_PROOF_KEY at the private key file instead"
-    )]
-    AgentOnly,
+    /// ssh-agent does not hold the key, or `ssh-keygen -Y sign` did not sign with it.
+    #[error("cannot sign with {origin}: {why}")]
+    Delegated { origin: String, why: String },
     /// A file we would have overwritten.
     #[error("{} already exists; pass another --out or remove it first", path.display())]
     Exists { path: PathBuf },
@@ -81,7 +79,7 @@ impl crate::error::Classify for Error {
             // A key or trust file that is missing or unusable is the setup's, not the request's:
             // the CLI exits 2 and `serve` answers 503.
             Self::NoKey
-            | Self::AgentOnly
+            | Self::Delegated { .. }
             | Self::Unreadable { .. }
             | Self::TooOpen { .. }
             | Self::Invalid { .. }
@@ -96,8 +94,9 @@ impl crate::error::Classify for Error {
 
     fn code(&self) -> &'static str {
         match self {
-            Self::NoKey | Self::AgentOnly => "no_signing_key",
-            Self::Unreadable { .. }
+            Self::NoKey => "no_signing_key",
+            Self::Delegated { .. }
+            | Self::Unreadable { .. }
             | Self::TooOpen { .. }
             | Self::Invalid { .. }
             | Self::Encrypted { .. }
@@ -114,6 +113,9 @@ pub enum KeySource {
     Path(PathBuf),
     /// The key text itself (`GIT_PROOF_KEY_DATA`).
     Data(String),
+    /// A public key literal from git config (`key::ssh-ed25519 AAAA...`), whose private half
+    /// ssh-agent holds, as git signs with it.
+    Literal(String),
 }
 
 /// Finds the signing key in the order README gives (Keys and trust): `explicit` (`--key`), `GIT_PROOF_KEY`,
@@ -143,12 +145,16 @@ pub fn resolve_key_source(
     let ssh_format = config.string("gpg.format").is_some_and(|f| f.as_slice() == b"ssh");
     if ssh_format && let Some(value) = config.string("user.signingKey") {
         let value = value.to_string();
-        if value.starts_with("key::") || value.starts_with("ssh-") {
-            return Err(Error::AgentOnly);
+        // git's `is_literal_ssh_key`: `key::` anything, or a bare `ssh-` key.
+        if let Some(literal) = value.strip_prefix("key::") {
+            return Ok(KeySource::Literal(literal.to_owned()));
+        }
+        if value.starts_with("ssh-") {
+            return Ok(KeySource::Literal(value));
         }
         if let Ok(Some(path)) = config.trusted_path("user.signingKey") {
-            // git accepts the public half (signing through the agent); its private twin is
-            // what we can sign with.
+            // git accepts the public half (signing through the agent); its private twin, when
+            // there is one, signs here without an agent.
             let private = path
                 .to_str()
                 .and_then(|p| p.strip_suffix(".pub"))
@@ -160,15 +166,31 @@ pub fn resolve_key_source(
     Err(Error::NoKey)
 }
 
-/// A loaded ed25519 private key.
+/// A key git-proof signs with: an ed25519 private key it holds itself, or one `ssh-keygen -Y
+/// sign` uses for it (held by ssh-agent, or a FIDO `sk-ssh-ed25519` key that needs a touch).
 pub struct SigningKey {
-    key: PrivateKey,
+    public: PublicKey,
+    how: Signs,
+}
+
+/// How a [`SigningKey`] signs.
+enum Signs {
+    /// In-process, with the key itself.
+    Here(Box<PrivateKey>),
+    /// Through `ssh-keygen -Y sign -f FILE`, exactly as git signs with SSH keys: `file` is a
+    /// key file ssh-keygen reads (a `.pub` of a key in the agent, an sk key's handle file), or
+    /// for a literal the key text, written to a temporary file and used with `-U` (agent only).
+    Delegated {
+        file: Option<PathBuf>,
+        literal: Option<String>,
+        origin: String,
+    },
 }
 
 impl SigningKey {
     /// Reads and checks the key named by `source`.
     pub fn load(source: &KeySource) -> Result<Self, Error> {
-        let (text, origin) = match source {
+        let (text, origin, path) = match source {
             KeySource::Path(path) => {
                 let path = path.as_path();
                 // An OpenSSH ed25519 key file is some 400 bytes.
@@ -176,42 +198,216 @@ impl SigningKey {
                     path: path.to_owned(),
                     source,
                 })?;
-                // A public key named by mistake is told as such, not to be chmod-ed.
-                if !looks_like_public_key(&text) {
-                    check_private_key_mode(path)?;
+                if looks_like_public_key(&text) {
+                    // The public half of a key ssh-agent holds, as git takes user.signingKey.
+                    return Self::delegated(&text, path.display().to_string(), Some(path.to_owned()), None);
                 }
-                (text, path.display().to_string())
+                check_private_key_mode(path)?;
+                (text, path.display().to_string(), Some(path))
             }
-            KeySource::Data(text) => (text.clone(), "GIT_PROOF_KEY_DATA".to_owned()),
+            KeySource::Data(text) => (text.clone(), "GIT_PROOF_KEY_DATA".to_owned(), None),
+            KeySource::Literal(text) => {
+                return Self::delegated(text, "the key in user.signingKey".to_owned(), None, Some(text.clone()));
+            }
         };
         let key = PrivateKey::from_openssh(text.trim()).map_err(|source| Error::Invalid {
             origin: origin.clone(),
             why: why_not_a_key(&text, &source),
         })?;
-        if key.is_encrypted() {
-            return Err(Error::Encrypted { origin });
-        }
-        if key.algorithm() != ssh_key::Algorithm::Ed25519 {
-            return Err(Error::NotEd25519 {
+        let public = key.public_key().clone();
+        match (key.algorithm(), key.is_encrypted(), path) {
+            (ssh_key::Algorithm::Ed25519, false, _) => Ok(Self {
+                public,
+                how: Signs::Here(Box::new(key)),
+            }),
+            // Its public half names the key for the agent, which holds it decrypted.
+            (ssh_key::Algorithm::Ed25519, true, Some(path)) if agent_running() => {
+                let public_file = PathBuf::from(format!("{}.pub", path.display()));
+                Self::delegated_file(public, origin, public_file)
+            }
+            (ssh_key::Algorithm::Ed25519, true, _) => Err(Error::Encrypted { origin }),
+            // A FIDO key's file is a handle: the token signs, ssh-keygen asks for the touch.
+            (ssh_key::Algorithm::SkEd25519, _, Some(path)) => Self::delegated_file(public, origin, path.to_owned()),
+            (algorithm, _, _) => Err(Error::NotEd25519 {
                 origin,
-                algorithm: key.algorithm().to_string(),
-            });
+                algorithm: algorithm.to_string(),
+            }),
         }
-        Ok(Self { key })
+    }
+
+    /// A public key whose private half ssh-agent must hold: asked now, so that a run is never
+    /// ended only to find at the signature that nothing can sign it.
+    fn delegated(text: &str, origin: String, file: Option<PathBuf>, literal: Option<String>) -> Result<Self, Error> {
+        let public = PublicKey::from_openssh(text.trim()).map_err(|source| Error::Invalid {
+            origin: origin.clone(),
+            why: format!("not a public key either ({source})"),
+        })?;
+        check_signing_algorithm(&public, &origin)?;
+        delegate::agent_holds(&public).map_err(|why| Error::Delegated {
+            origin: origin.clone(),
+            why,
+        })?;
+        Ok(Self {
+            public,
+            how: Signs::Delegated { file, literal, origin },
+        })
+    }
+
+    fn delegated_file(public: PublicKey, origin: String, file: PathBuf) -> Result<Self, Error> {
+        check_signing_algorithm(&public, &origin)?;
+        // A FIDO key file signs on the token itself; an encrypted one only through the agent.
+        if public.algorithm() != ssh_key::Algorithm::SkEd25519 {
+            delegate::agent_holds(&public).map_err(|why| Error::Delegated {
+                origin: origin.clone(),
+                why,
+            })?;
+        }
+        Ok(Self {
+            public,
+            how: Signs::Delegated {
+                file: Some(file),
+                literal: None,
+                origin,
+            },
+        })
     }
 
     /// The public half.
     pub fn public_key(&self) -> &PublicKey {
-        self.key.public_key()
+        &self.public
     }
 
     /// An armored SSHSIG over exactly `payload`, as `ssh-keygen -Y sign -n git-proof` makes.
     pub fn sign(&self, payload: &[u8]) -> Result<String, Error> {
-        let signature = self
-            .key
-            .sign(NAMESPACE, HashAlg::Sha512, payload)
-            .map_err(Error::Sign)?;
-        signature.to_pem(LineEnding::LF).map_err(Error::Sign)
+        match &self.how {
+            Signs::Here(key) => {
+                let signature = key.sign(NAMESPACE, HashAlg::Sha512, payload).map_err(Error::Sign)?;
+                signature.to_pem(LineEnding::LF).map_err(Error::Sign)
+            }
+            Signs::Delegated { file, literal, origin } => {
+                let armored =
+                    delegate::sign(payload, file.as_deref(), literal.as_deref()).map_err(|why| Error::Delegated {
+                        origin: origin.clone(),
+                        why,
+                    })?;
+                // What ssh-keygen made must be ours to verify, by this key: a different key in
+                // the agent, or a signature we would not accept, is refused here, not in CI.
+                let own = AllowedSigners::of_key("self", &self.public);
+                verify(payload, &armored, &own, 0).map_err(|rejected| Error::Delegated {
+                    origin: origin.clone(),
+                    why: format!("its signature does not verify as this key's: {rejected}"),
+                })?;
+                Ok(armored)
+            }
+        }
+    }
+}
+
+/// Whether an ssh-agent is there to ask (`SSH_AUTH_SOCK` names a socket).
+fn agent_running() -> bool {
+    std::env::var_os("SSH_AUTH_SOCK").is_some_and(|sock| !sock.is_empty() && Path::new(&sock).exists())
+}
+
+/// git-proof signs with ed25519 keys, held here, by an agent, or on a FIDO token.
+fn check_signing_algorithm(public: &PublicKey, origin: &str) -> Result<(), Error> {
+    match public.algorithm() {
+        ssh_key::Algorithm::Ed25519 | ssh_key::Algorithm::SkEd25519 => Ok(()),
+        other => Err(Error::NotEd25519 {
+            origin: origin.to_owned(),
+            algorithm: other.to_string(),
+        }),
+    }
+}
+
+/// Signing through `ssh-keygen -Y sign`, as git's `sign_buffer_ssh` does: ssh-keygen finds
+/// the key in ssh-agent, asks a FIDO token for its touch (and PIN), and knows every agent
+/// (1Password, Secretive, a YubiKey's). git-proof speaks no agent protocol of its own.
+mod delegate {
+    use std::path::Path;
+    use std::process::{Command, Stdio};
+
+    /// The armored signature `ssh-keygen -Y sign -n git-proof` makes over `payload` with the
+    /// key in `file`, or with the public key `literal` (written to a temporary file, `-U`:
+    /// the agent must hold it). The error is ssh-keygen's own words.
+    pub fn sign(payload: &[u8], file: Option<&Path>, literal: Option<&str>) -> Result<String, String> {
+        let dir = TempDir::new().map_err(|e| format!("cannot make a temporary directory: {e}"))?;
+        let message = dir.0.join("payload");
+        std::fs::write(&message, payload).map_err(|e| format!("cannot write {}: {e}", message.display()))?;
+        let mut command = Command::new("ssh-keygen");
+        command.args(["-Y", "sign", "-n", super::NAMESPACE, "-f"]);
+        match (file, literal) {
+            (Some(file), _) => {
+                command.arg(file);
+            }
+            (None, Some(literal)) => {
+                let key = dir.0.join("key.pub");
+                std::fs::write(&key, format!("{}\n", literal.trim()))
+                    .map_err(|e| format!("cannot write {}: {e}", key.display()))?;
+                command.arg(&key).arg("-U");
+            }
+            (None, None) => return Err("no key to sign with".into()),
+        }
+        // stdin stays the terminal's, for a PIN; stdout is ssh-keygen's and not ours to print.
+        let output = command
+            .arg(&message)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .output()
+            .map_err(|e| format!("cannot run ssh-keygen: {e}"))?;
+        if !output.status.success() {
+            let said = String::from_utf8_lossy(&output.stderr);
+            let said = said.lines().rfind(|l| !l.trim().is_empty()).unwrap_or("it failed");
+            return Err(said.trim().to_owned());
+        }
+        let signature = dir.0.join("payload.sig");
+        crate::bounded::read_text(&signature, 64 << 10).map_err(|e| format!("cannot read {}: {e}", signature.display()))
+    }
+
+    /// Whether the running ssh-agent holds `public` (`ssh-add -L` lists it), in words that say
+    /// what to do when it does not.
+    pub fn agent_holds(public: &ssh_key::PublicKey) -> Result<(), String> {
+        if std::env::var_os("SSH_AUTH_SOCK").is_none_or(|s| s.is_empty()) {
+            return Err("no ssh-agent is running (SSH_AUTH_SOCK is not set): start one and `ssh-add` the key".into());
+        }
+        let output = Command::new("ssh-add")
+            .arg("-L")
+            .stdin(Stdio::null())
+            .stderr(Stdio::null())
+            .output()
+            .map_err(|e| format!("cannot run ssh-add: {e}"))?;
+        let held = String::from_utf8_lossy(&output.stdout)
+            .lines()
+            .filter_map(|line| ssh_key::PublicKey::from_openssh(line).ok())
+            .any(|key| key.key_data() == public.key_data());
+        match (held, output.status.code()) {
+            (true, _) => Ok(()),
+            (false, Some(2)) => Err("cannot reach the ssh-agent at SSH_AUTH_SOCK".into()),
+            (false, _) => Err(format!(
+                "the ssh-agent does not hold {}: `ssh-add` it",
+                public.fingerprint(ssh_key::HashAlg::Sha256)
+            )),
+        }
+    }
+
+    /// A directory only this user can read, removed when dropped.
+    struct TempDir(std::path::PathBuf);
+
+    impl TempDir {
+        fn new() -> std::io::Result<Self> {
+            use std::os::unix::fs::DirBuilderExt;
+            let mut random = [0u8; 16];
+            ssh_key::rand_core::RngCore::fill_bytes(&mut ssh_key::rand_core::OsRng, &mut random);
+            let name = format!("git-proof-sign-{}", crate::canon::hex(&random));
+            let path = std::env::temp_dir().join(name);
+            std::fs::DirBuilder::new().mode(0o700).create(&path)?;
+            Ok(Self(path))
+        }
+    }
+
+    impl Drop for TempDir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
     }
 }
 
@@ -695,6 +891,9 @@ fn check_signature(
 ) -> Result<(), Rejection> {
     use ed25519_dalek::Verifier;
     let key = signature.public_key();
+    if let ssh_key::public::KeyData::SkEd25519(_) = key {
+        return check_sk_signature(signature, payload);
+    }
     let Some(point) = point.copied().or_else(|| ed25519_point(key)) else {
         return PublicKey::from(key.clone())
             .verify(NAMESPACE, payload, signature)
@@ -707,6 +906,37 @@ fn check_signature(
         ed25519_dalek::Signature::from_slice(signature.signature_bytes()).map_err(|_| Rejection::BadSignature)?;
     let signed = SshSig::signed_data(NAMESPACE, signature.hash_alg(), payload).map_err(|_| Rejection::BadSignature)?;
     point.verify(&signed, &ed25519).map_err(|_| Rejection::BadSignature)
+}
+
+/// A FIDO key's signature (PROTOCOL.u2f): ed25519 over SHA-256 of the key's application, the
+/// flags byte and the counter the token added, and SHA-256 of the SSHSIG signed data (with an
+/// empty reserved field, as OpenSSH builds it). As `ssh-keygen -Y verify`, any flags are
+/// accepted: allowed_signers has no option to require a touch.
+fn check_sk_signature(signature: &SshSig, payload: &[u8]) -> Result<(), Rejection> {
+    use ed25519_dalek::Verifier;
+    use sha2::{Digest, Sha256};
+    let ssh_key::public::KeyData::SkEd25519(key) = signature.public_key() else {
+        return Err(Rejection::BadSignature);
+    };
+    if signature.signature().algorithm() != ssh_key::Algorithm::SkEd25519 {
+        return Err(Rejection::BadSignature);
+    }
+    // ssh-key keeps the 64 signature bytes followed by the flags byte and the 4-byte counter.
+    let bytes = signature.signature_bytes();
+    let (Some(sig), Some(flags_and_counter)) = (bytes.get(..64), bytes.get(64..69)) else {
+        return Err(Rejection::BadSignature);
+    };
+    if bytes.len() != 69 {
+        return Err(Rejection::BadSignature);
+    }
+    let point = ed25519_dalek::VerifyingKey::from_bytes(&key.public_key().0).map_err(|_| Rejection::BadSignature)?;
+    let sig = ed25519_dalek::Signature::from_slice(sig).map_err(|_| Rejection::BadSignature)?;
+    let signed = SshSig::signed_data(NAMESPACE, signature.hash_alg(), payload).map_err(|_| Rejection::BadSignature)?;
+    let mut message = Vec::with_capacity(32 + 5 + 32);
+    message.extend_from_slice(&Sha256::digest(key.application().as_bytes()));
+    message.extend_from_slice(flags_and_counter);
+    message.extend_from_slice(&Sha256::digest(&signed));
+    point.verify(&message, &sig).map_err(|_| Rejection::BadSignature)
 }
 
 #[cfg(test)]
@@ -764,7 +994,10 @@ mod tests {
     #[test]
     fn a_non_canonical_signature_encoding_is_malformed() {
         let key = PrivateKey::random(&mut ssh_key::rand_core::OsRng, ssh_key::Algorithm::Ed25519).unwrap();
-        let signer = SigningKey { key };
+        let signer = SigningKey {
+            public: key.public_key().clone(),
+            how: Signs::Here(Box::new(key)),
+        };
         let armored = signer.sign(b"payload\n").unwrap();
         let line = format!(
             "p namespaces=\"git-proof\" {}",

@@ -16,6 +16,7 @@ mod hooks;
 mod ingest;
 mod install_agent;
 mod interop;
+mod keys;
 mod landing;
 mod partial_clone;
 mod read_model;

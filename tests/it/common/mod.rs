@@ -103,6 +103,8 @@ pub fn pin_env(cmd: &mut Command, home: &Path) {
         .env_remove("GIT_PROOF_RUN")
         .env_remove("GIT_PROOF_KEY")
         .env_remove("GIT_PROOF_KEY_DATA")
+        // A developer's ssh-agent must not sign for a test that names no agent.
+        .env_remove("SSH_AUTH_SOCK")
         .env("HOME", home)
         .env("GIT_CONFIG_GLOBAL", "/dev/null")
         .env("GIT_CONFIG_NOSYSTEM", "1")
