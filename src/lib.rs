@@ -24,6 +24,7 @@ pub mod canon;
 pub mod coverage;
 pub mod diffstat;
 pub mod dod;
+pub mod dsse;
 pub mod error;
 pub mod evidence;
 pub mod git;

@@ -93,6 +93,16 @@ impl Content {
         }
     }
 
+    /// The commits the statement is about.
+    pub fn subject_commits(&self) -> Vec<&str> {
+        match self {
+            Self::Bundle(s) => s.subject_commits(),
+            Self::Approval(s) => s.subject_commits(),
+            Self::Rewrite(s) => s.subject_commits(),
+            Self::Landing(s) => s.subject_commits(),
+        }
+    }
+
     /// The run it is about.
     pub fn run_id(&self) -> &str {
         match self {

@@ -37,6 +37,11 @@ pub enum Error {
     /// Another algorithm than ed25519.
     #[error("{origin} is a {algorithm} key; git-proof signs with ed25519 and sk-ssh-ed25519 keys only")]
     NotEd25519 { origin: String, algorithm: String },
+    /// A signature other than SSHSIG (a DSSE envelope's) asked of a key ssh-keygen holds.
+    #[error(
+        "a DSSE envelope needs a raw ed25519 signature, which ssh-agent and FIDO keys do not make: pass --key with an ed25519 private key file"
+    )]
+    RawSigning,
     /// ssh-agent does not hold the key, or `ssh-keygen -Y sign` did not sign with it.
     #[error("cannot sign with {origin}: {why}")]
     Delegated { origin: String, why: String },
@@ -79,6 +84,7 @@ impl crate::error::Classify for Error {
             // A key or trust file that is missing or unusable is the setup's, not the request's:
             // the CLI exits 2 and `serve` answers 503.
             Self::NoKey
+            | Self::RawSigning
             | Self::Delegated { .. }
             | Self::Unreadable { .. }
             | Self::TooOpen { .. }
@@ -96,6 +102,7 @@ impl crate::error::Classify for Error {
         match self {
             Self::NoKey => "no_signing_key",
             Self::Delegated { .. }
+            | Self::RawSigning
             | Self::Unreadable { .. }
             | Self::TooOpen { .. }
             | Self::Invalid { .. }
@@ -275,6 +282,21 @@ impl SigningKey {
     /// The public half.
     pub fn public_key(&self) -> &PublicKey {
         &self.public
+    }
+
+    /// The raw ed25519 signature of `message` (a DSSE envelope's): only a key held here can
+    /// make one, since ssh-keygen and ssh-agent sign SSHSIG's data, never raw bytes.
+    pub fn sign_raw(&self, message: &[u8]) -> Result<[u8; 64], Error> {
+        use ed25519_dalek::Signer as _;
+        let key = match &self.how {
+            Signs::Here(key) => key.key_data().ed25519(),
+            Signs::Delegated { .. } => None,
+        };
+        let Some(key) = key else {
+            return Err(Error::RawSigning);
+        };
+        let secret = ed25519_dalek::SigningKey::from_bytes(&key.private.to_bytes());
+        Ok(secret.sign(message).to_bytes())
     }
 
     /// An armored SSHSIG over exactly `payload`, as `ssh-keygen -Y sign -n git-proof` makes.
@@ -622,6 +644,20 @@ impl AllowedSigners {
     pub fn of_key(principal: &str, key: &PublicKey) -> Self {
         let line = allowed_signers_line(principal, key);
         Self::parse("the signing key", &line).unwrap_or_default()
+    }
+
+    /// The plain-key entries that may sign in `namespace` at Unix time `now` (the rule
+    /// [`verify`] applies, for signatures other than SSHSIG: DSSE envelopes).
+    pub fn usable<'a>(&'a self, namespace: &'a str, now: i64) -> impl Iterator<Item = &'a AllowedSigner> + 'a {
+        self.entries.iter().filter(move |entry| {
+            !entry.cert_authority
+                && entry
+                    .namespaces
+                    .as_ref()
+                    .is_none_or(|patterns| pattern_list_match(patterns, namespace))
+                && entry.valid_after.is_none_or(|t| now >= t)
+                && entry.valid_before.is_none_or(|t| now <= t)
+        })
     }
 
     /// These entries followed by `other`'s.

@@ -25,6 +25,7 @@ mod abandon;
 mod approve;
 mod completions;
 mod event;
+mod export;
 mod finish;
 mod hook;
 mod ingest;
@@ -96,6 +97,7 @@ enum Command {
     Hook(hook::Args),
     ProveEvent(prove_event::Args),
     VerifyEvent(verify_event::Args),
+    Export(export::Args),
     Man(man::Args),
     Completions(completions::Args),
 }
@@ -234,6 +236,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<u8> {
         Command::Hook(args) => hook::run(args, &ctx),
         Command::ProveEvent(args) => prove_event::run(args, &ctx),
         Command::VerifyEvent(args) => verify_event::run(args, &ctx),
+        Command::Export(args) => export::run(args, &ctx),
         Command::Man(args) => man::run(args, &ctx),
         Command::Completions(args) => completions::run(args, &ctx),
     }
@@ -387,6 +390,29 @@ impl TrustArgs {
             allowed_signers: self.allowed_signers.clone(),
             trust_ref: self.trust_ref.clone(),
         }
+    }
+
+    /// The trust to judge by for a command that may run outside any repository (an auditor's
+    /// `verify-event`, `verify --envelope`): the repository's, as every command reads it, or
+    /// outside one the `--allowed-signers` file alone (nothing else there says who may sign).
+    pub fn load_anywhere(&self, repo: Option<&gix::Repository>, ctx: &Ctx) -> anyhow::Result<Trust> {
+        if let Some(repo) = repo {
+            return self.load(repo, ctx);
+        }
+        if self.trust_ref.is_some() {
+            Err(BadInput(
+                "--trust-ref needs a repository; outside one, give --allowed-signers FILE".into(),
+            ))?;
+        }
+        let Some(path) = &self.allowed_signers else {
+            Err(BadInput(
+                "not in a git repository: give --allowed-signers FILE to say who may sign".into(),
+            ))?
+        };
+        Ok(Trust::signers(
+            signing::AllowedSigners::read(path)?,
+            ctx.now.as_second(),
+        ))
     }
 
     /// The trust in force for a command that reads records: the trust sources these flags and

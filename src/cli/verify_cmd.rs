@@ -58,6 +58,13 @@ pub struct Args {
     /// No progress on stderr.
     #[arg(short, long)]
     quiet: bool,
+    /// Check DSSE envelopes (`git proof export`: a JSON array, one envelope, or one per line)
+    /// instead of commits: the envelope's signature by an allowed signer, the statement as a
+    /// git-proof record, and, where this repository has the note on its commit, that the note
+    /// holds the same statement and it counts. Works outside a repository with
+    /// --allowed-signers.
+    #[arg(long, value_name = "FILE", conflicts_with = "revs")]
+    envelope: Option<std::path::PathBuf>,
 }
 
 /// Whose commits must carry a proof.
@@ -138,7 +145,11 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<u8> {
         notes,
         allow_unchecked,
         quiet,
+        envelope,
     } = args;
+    if let Some(file) = envelope {
+        return envelopes::run(&file, &trust, json, ctx);
+    }
     let format = if json { Format::Json } else { format };
     let repo = git_proof::git::discover(&ctx.dir)?;
     let revs = if revs.is_empty() { vec!["HEAD".to_owned()] } else { revs };
@@ -468,4 +479,172 @@ fn junit(checked: &[Checked]) -> String {
     }
     out.push_str("  </testsuite>\n</testsuites>\n");
     out
+}
+
+/// `verify --envelope`: DSSE envelopes read back under the same trust rule.
+mod envelopes {
+    use std::path::Path;
+
+    use git_proof::dsse::{self, Envelope};
+    use git_proof::record::Record;
+
+    use super::super::{BadInput, Ctx, TrustArgs};
+
+    /// Reads a file of envelopes: a JSON array of them, one envelope, or one per line.
+    fn read(file: &Path) -> anyhow::Result<Vec<Envelope>> {
+        let text = super::super::read_input(file)?;
+        let bad = |e: serde_json::Error| BadInput(format!("{} holds no DSSE envelope: {e}", file.display()));
+        let value: Result<serde_json::Value, _> = serde_json::from_slice(&text);
+        Ok(match value {
+            Ok(serde_json::Value::Array(items)) => items
+                .into_iter()
+                .map(serde_json::from_value)
+                .collect::<Result<_, _>>()
+                .map_err(bad)?,
+            Ok(one) => vec![serde_json::from_value(one).map_err(bad)?],
+            Err(_) => serde_json::Deserializer::from_slice(&text)
+                .into_iter::<Envelope>()
+                .collect::<Result<_, _>>()
+                .map_err(bad)?,
+        })
+    }
+
+    pub fn run(file: &Path, trust: &TrustArgs, json: bool, ctx: &Ctx) -> anyhow::Result<u8> {
+        let envelopes = read(file)?;
+        let repo = git_proof::git::discover(&ctx.dir).ok();
+        let trust = trust.load_anywhere(repo.as_ref(), ctx)?;
+        let signers = trust.require_signers()?;
+        let mut reports = Vec::new();
+        for envelope in &envelopes {
+            reports.push(check(envelope, signers, repo.as_ref(), &trust));
+        }
+        let failed = reports.iter().any(|r| !r.problems.is_empty());
+        if json {
+            let items: Vec<_> = reports
+                .iter()
+                .map(|r| {
+                    serde_json::json!({
+                        "valid": r.problems.is_empty(),
+                        "kind": r.kind,
+                        "run_id": r.run_id,
+                        "commit": r.commit,
+                        "signed_by": r.signer,
+                        "checked_against": r.against,
+                        "problems": r.problems,
+                    })
+                })
+                .collect();
+            super::super::print_json(&items)?;
+        } else {
+            for r in &reports {
+                let what = format!(
+                    "{} of run {} on {}",
+                    r.kind.unwrap_or("record"),
+                    r.run_id.as_deref().unwrap_or("?"),
+                    r.commit.as_deref().map(git_proof::model::short_sha).unwrap_or("?")
+                );
+                let line = if r.problems.is_empty() {
+                    let against = match r.against {
+                        "note" => "the note holds it and it counts",
+                        _ => "the note itself was not read",
+                    };
+                    format!(
+                        "valid: {what}, envelope signed by {} ({against})",
+                        r.signer.as_deref().unwrap_or_default()
+                    )
+                } else {
+                    format!("invalid: {what}: {}", r.problems.join("; "))
+                };
+                outln!("{}", git_proof::summary::terminal_safe(line))?;
+            }
+        }
+        Ok(if failed {
+            super::super::EXIT_INVALID
+        } else {
+            super::super::EXIT_OK
+        })
+    }
+
+    /// What became of one envelope.
+    struct Report {
+        kind: Option<&'static str>,
+        run_id: Option<String>,
+        commit: Option<String>,
+        signer: Option<String>,
+        /// `note` when the commit's note was read, else `envelope`.
+        against: &'static str,
+        problems: Vec<String>,
+    }
+
+    fn check(
+        envelope: &Envelope,
+        signers: &git_proof::signing::AllowedSigners,
+        repo: Option<&gix::Repository>,
+        trust: &git_proof::trust::Trust,
+    ) -> Report {
+        let mut report = Report {
+            kind: None,
+            run_id: None,
+            commit: None,
+            signer: None,
+            against: "envelope",
+            problems: Vec::new(),
+        };
+        let (payload, signer) = match dsse::open(envelope, signers, trust.now) {
+            Ok(opened) => opened,
+            Err(rejected) => {
+                report.problems.push(rejected.to_string());
+                return report;
+            }
+        };
+        report.signer = Some(signer.principals);
+        let Ok(payload) = String::from_utf8(payload) else {
+            report.problems.push("the payload is not UTF-8 text".into());
+            return report;
+        };
+        let record = Record {
+            payload,
+            signature: String::new(),
+        };
+        let content = match record.parse() {
+            Ok(content) => content,
+            Err(invalid) => {
+                report
+                    .problems
+                    .push(format!("the payload is not a git-proof record: {invalid}"));
+                return report;
+            }
+        };
+        report.kind = Some(content.kind().as_str());
+        report.run_id = Some(content.run_id().to_owned());
+        let commit = content.subject_commits().first().map(|c| c.to_string());
+        report.commit = commit.clone();
+        // Where the note is here, the envelope must be one of its records that counts: the
+        // envelope's signer vouches for bytes, the note's rule says whether they count.
+        let (Some(repo), Some(commit)) = (repo, commit) else {
+            return report;
+        };
+        let Ok(id) = gix::ObjectId::from_hex(commit.as_bytes()) else {
+            report
+                .problems
+                .push(format!("the statement's subject '{commit}' is not a commit id"));
+            return report;
+        };
+        let Ok(Some(note)) = git_proof::notes::read_note(repo, id) else {
+            return report;
+        };
+        report.against = "note";
+        let view = git_proof::view::NoteView::build(id, &note, trust);
+        match view.records.iter().find(|r| r.record.payload == record.payload) {
+            Some(r) if r.ignored.is_none() => {}
+            Some(r) => report.problems.push(format!(
+                "the note holds this statement, but it does not count: {}",
+                r.ignored.as_deref().unwrap_or_default()
+            )),
+            None => report
+                .problems
+                .push(format!("the note on {commit} holds no record with this statement")),
+        }
+        report
+    }
 }

@@ -3,7 +3,6 @@
 use std::path::PathBuf;
 
 use git_proof::inclusion::{self, EventProof};
-use git_proof::signing::AllowedSigners;
 use git_proof::trust::Trust;
 use git_proof::view::{NoteView, SignatureCheck};
 
@@ -51,7 +50,7 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<u8> {
     let commit = gix::ObjectId::from_hex(proof.commit.as_bytes())
         .map_err(|_| BadInput(format!("the proof's commit '{}' is not an object id", proof.commit)))?;
     let repo = git_proof::git::discover(&ctx.dir).ok();
-    let trust = load_trust(repo.as_ref(), &trust, ctx)?;
+    let trust = trust.load_anywhere(repo.as_ref(), ctx)?;
     trust.require_signers()?;
     let (view, against) = note_view(repo.as_ref(), &proof, commit, &trust)?;
     let bundle = view
@@ -100,25 +99,6 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<u8> {
         outln!("invalid: {}", problems.join("; "))?;
     }
     Ok(if valid { super::EXIT_OK } else { super::EXIT_INVALID })
-}
-
-/// The trust to judge by: the repository's, as every command reads it, or outside one the
-/// `--allowed-signers` file alone (nothing else there says who may sign).
-fn load_trust(repo: Option<&gix::Repository>, args: &super::TrustArgs, ctx: &Ctx) -> anyhow::Result<Trust> {
-    if let Some(repo) = repo {
-        return args.load(repo, ctx);
-    }
-    if args.trust_ref.is_some() {
-        Err(BadInput(
-            "--trust-ref needs a repository; outside one, give --allowed-signers FILE".into(),
-        ))?;
-    }
-    let Some(path) = &args.allowed_signers else {
-        Err(BadInput(
-            "not in a git repository: give --allowed-signers FILE to say who may sign".into(),
-        ))?
-    };
-    Ok(Trust::signers(AllowedSigners::read(path)?, ctx.now.as_second()))
 }
 
 /// The note to check the proof against: the commit's own, when this repository has it, else

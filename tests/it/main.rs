@@ -9,6 +9,7 @@ mod ci_examples;
 mod cli_surface;
 mod concurrency;
 mod diff_oracle;
+mod dsse;
 mod evidence;
 mod full_run;
 mod fuzz;
