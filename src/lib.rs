@@ -21,6 +21,7 @@ pub mod agent_config;
 pub mod approval;
 pub mod bounded;
 pub mod canon;
+pub mod certificate;
 pub mod coverage;
 pub mod diffstat;
 pub mod dod;

@@ -222,6 +222,17 @@ impl SigningKey {
             why: why_not_a_key(&text, &source),
         })?;
         let public = key.public_key().clone();
+        // A certificate beside the key (`<key>-cert.pub`, as ssh names it) goes into the
+        // signature, as `ssh-keygen -Y sign -f <key>-cert.pub` puts it there.
+        let certificate = path
+            .map(|p| PathBuf::from(format!("{}-cert.pub", p.display())))
+            .filter(|c| c.is_file());
+        if let Some(certificate) = &certificate
+            && key.algorithm() == ssh_key::Algorithm::Ed25519
+            && !key.is_encrypted()
+        {
+            return Self::delegated_file(public, origin, certificate.clone(), Agent::NotNeeded);
+        }
         match (key.algorithm(), key.is_encrypted(), path) {
             (ssh_key::Algorithm::Ed25519, false, _) => Ok(Self {
                 public,
@@ -229,12 +240,14 @@ impl SigningKey {
             }),
             // Its public half names the key for the agent, which holds it decrypted.
             (ssh_key::Algorithm::Ed25519, true, Some(path)) if agent_running() => {
-                let public_file = PathBuf::from(format!("{}.pub", path.display()));
-                Self::delegated_file(public, origin, public_file)
+                let file = certificate.unwrap_or_else(|| PathBuf::from(format!("{}.pub", path.display())));
+                Self::delegated_file(public, origin, file, Agent::Needed)
             }
             (ssh_key::Algorithm::Ed25519, true, _) => Err(Error::Encrypted { origin }),
             // A FIDO key's file is a handle: the token signs, ssh-keygen asks for the touch.
-            (ssh_key::Algorithm::SkEd25519, _, Some(path)) => Self::delegated_file(public, origin, path.to_owned()),
+            (ssh_key::Algorithm::SkEd25519, _, Some(path)) => {
+                Self::delegated_file(public, origin, path.to_owned(), Agent::NotNeeded)
+            }
             (algorithm, _, _) => Err(Error::NotEd25519 {
                 origin,
                 algorithm: algorithm.to_string(),
@@ -260,10 +273,9 @@ impl SigningKey {
         })
     }
 
-    fn delegated_file(public: PublicKey, origin: String, file: PathBuf) -> Result<Self, Error> {
+    fn delegated_file(public: PublicKey, origin: String, file: PathBuf, agent: Agent) -> Result<Self, Error> {
         check_signing_algorithm(&public, &origin)?;
-        // A FIDO key file signs on the token itself; an encrypted one only through the agent.
-        if public.algorithm() != ssh_key::Algorithm::SkEd25519 {
+        if agent == Agent::Needed {
             delegate::agent_holds(&public).map_err(|why| Error::Delegated {
                 origin: origin.clone(),
                 why,
@@ -314,15 +326,38 @@ impl SigningKey {
                     })?;
                 // What ssh-keygen made must be ours to verify, by this key: a different key in
                 // the agent, or a signature we would not accept, is refused here, not in CI.
-                let own = AllowedSigners::of_key("self", &self.public);
-                verify(payload, &armored, &own, 0).map_err(|rejected| Error::Delegated {
-                    origin: origin.clone(),
-                    why: format!("its signature does not verify as this key's: {rejected}"),
-                })?;
+                self.signed_by_this_key(payload, &armored)
+                    .map_err(|why| Error::Delegated {
+                        origin: origin.clone(),
+                        why: format!("its signature does not verify as this key's: {why}"),
+                    })?;
                 Ok(armored)
             }
         }
     }
+}
+
+impl SigningKey {
+    /// Whether `armored` is a valid signature over `payload` by this key, itself or certified.
+    fn signed_by_this_key(&self, payload: &[u8], armored: &str) -> Result<(), String> {
+        if crate::certificate::is_certificate_signature(armored) {
+            let checked = crate::certificate::verify(payload, armored)?;
+            return match self.public.key_data() {
+                ssh_key::public::KeyData::Ed25519(key) if key.0 == checked.certificate.key => Ok(()),
+                _ => Err("the certificate is for another key".into()),
+            };
+        }
+        let own = AllowedSigners::of_key("self", &self.public);
+        verify(payload, armored, &own, 0).map(|_| ()).map_err(|r| r.to_string())
+    }
+}
+
+/// Whether a delegated key needs ssh-agent to hold it (asked before a run is ended).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Agent {
+    Needed,
+    /// ssh-keygen signs from the file itself: a key beside its certificate, a FIDO handle.
+    NotNeeded,
 }
 
 /// Whether an ssh-agent is there to ask (`SSH_AUTH_SOCK` names a socket).
@@ -836,11 +871,18 @@ pub enum Rejection {
     NamespaceNotAllowed { fingerprint: String, principals: String },
     #[error("the key {fingerprint} ({principals}) is outside its validity period in the allowed signers")]
     OutsideValidity { fingerprint: String, principals: String },
+    /// A certificate that does not hold (expired, not yet valid, a host certificate, no
+    /// principal the cert-authority line allows, a CA signature that does not verify).
+    #[error("{0}")]
+    Certificate(String),
 }
 
 /// Checks an armored SSHSIG over `payload` against `signers` at Unix time `now`, as
 /// `ssh-keygen -Y verify -n git-proof` does.
 pub fn verify(payload: &[u8], armored: &str, signers: &AllowedSigners, now: i64) -> Result<Signer, Rejection> {
+    if crate::certificate::is_certificate_signature(armored) {
+        return verify_certificate(payload, armored, signers, now);
+    }
     let signature = SshSig::from_pem(armored.trim().as_bytes()).map_err(|e| Rejection::Malformed(e.to_string()))?;
     // The decoder tolerates some malformed length fields (found by fuzzing); OpenSSH does not.
     // Accept only the canonical encoding, so a record verifies here exactly when it does there.
@@ -900,6 +942,82 @@ pub fn verify(payload: &[u8], armored: &str, signers: &AllowedSigners, now: i64)
         }
         return Ok(Signer {
             principals,
+            fingerprint,
+        });
+    }
+    Err(last_problem)
+}
+
+/// A signature made with an OpenSSH certificate, judged as `ssh-keygen -Y verify` judges it:
+/// a `cert-authority` line whose key is the certificate's CA, for namespace `git-proof` and
+/// inside the line's validity; a user certificate, valid at `now`; and the certificate's
+/// principals that the line's patterns allow, which name the signer.
+fn verify_certificate(payload: &[u8], armored: &str, signers: &AllowedSigners, now: i64) -> Result<Signer, Rejection> {
+    use ssh_key::public::{Ed25519PublicKey, KeyData};
+    let checked = crate::certificate::verify(payload, armored).map_err(Rejection::Certificate)?;
+    if checked.namespace != NAMESPACE {
+        return Err(Rejection::WrongNamespace(checked.namespace));
+    }
+    let cert = &checked.certificate;
+    let fingerprint_of = |key: [u8; 32]| {
+        PublicKey::from(KeyData::Ed25519(Ed25519PublicKey(key)))
+            .fingerprint(HashAlg::Sha256)
+            .to_string()
+    };
+    let fingerprint = fingerprint_of(cert.key);
+    let mut last_problem = Rejection::UntrustedKey(format!(
+        "{fingerprint} (certificate '{}' by CA {}; no cert-authority line trusts that CA)",
+        cert.key_id,
+        fingerprint_of(cert.ca)
+    ));
+    let authorities = signers.entries.iter().filter(|entry| {
+        entry.cert_authority && matches!(entry.key.key_data(), KeyData::Ed25519(ca) if ca.0 == cert.ca)
+    });
+    for entry in authorities {
+        let principals = entry.principals.clone();
+        if let Some(namespaces) = &entry.namespaces
+            && !pattern_list_match(namespaces, NAMESPACE)
+        {
+            last_problem = Rejection::NamespaceNotAllowed {
+                fingerprint: fingerprint.clone(),
+                principals,
+            };
+            continue;
+        }
+        if entry.valid_after.is_some_and(|t| now < t) || entry.valid_before.is_some_and(|t| now > t) {
+            last_problem = Rejection::OutsideValidity {
+                fingerprint: fingerprint.clone(),
+                principals,
+            };
+            continue;
+        }
+        if cert.cert_type != crate::certificate::USER_CERT {
+            return Err(Rejection::Certificate(format!(
+                "the certificate '{}' is a host certificate, not a user's",
+                cert.key_id
+            )));
+        }
+        if let Some(why) = cert.outside_validity(now) {
+            return Err(Rejection::Certificate(why));
+        }
+        let patterns: Vec<String> = entry.principals.split(',').map(str::to_owned).collect();
+        let allowed: Vec<&str> = cert
+            .principals
+            .iter()
+            .filter(|p| pattern_list_match(&patterns, p))
+            .map(String::as_str)
+            .collect();
+        if allowed.is_empty() {
+            last_problem = Rejection::Certificate(format!(
+                "the certificate '{}' is for [{}], which the cert-authority line for '{}' does not allow",
+                cert.key_id,
+                cert.principals.join(", "),
+                entry.principals
+            ));
+            continue;
+        }
+        return Ok(Signer {
+            principals: allowed.join(","),
             fingerprint,
         });
     }

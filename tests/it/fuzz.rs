@@ -199,7 +199,7 @@ mod properties {
 /// actions carry pointers only). Each returns how many inputs it ran, printed for the record.
 #[test]
 fn every_parser_of_outside_input_survives_mutation() {
-    const ROUNDS: usize = 20_000;
+    const ROUNDS: usize = 24_000;
     let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
     let mut seeds: Vec<(&str, Vec<u8>)> = vec![
         (
@@ -218,9 +218,19 @@ fn every_parser_of_outside_input_survives_mutation() {
             seeds.push(("hook payload", line.as_bytes().to_vec()));
         }
     }
+    let (certificate, envelope) = certificate_and_envelope();
+    seeds.push(("certificate", certificate));
+    seeds.push(("dsse envelope", envelope));
     let mut ran = std::collections::BTreeMap::<&str, usize>::new();
     let mut rng = Rng(0x5eed_f00d);
-    let kinds = ["allowed_signers", "policy.toml", "event data", "hook payload"];
+    let kinds = [
+        "allowed_signers",
+        "policy.toml",
+        "event data",
+        "hook payload",
+        "certificate",
+        "dsse envelope",
+    ];
     for round in 0..ROUNDS {
         // Each parser in turn, a seed of its own at random.
         let of_kind: Vec<&(&str, Vec<u8>)> = seeds.iter().filter(|(k, _)| *k == kinds[round % kinds.len()]).collect();
@@ -235,6 +245,14 @@ fn every_parser_of_outside_input_survives_mutation() {
             "policy.toml" => {
                 if let Ok(policy) = git_proof::policy::TeamPolicy::parse(std::path::Path::new("p.toml"), &text) {
                     let _ = git_proof::policy::ScopeMatcher::new(&policy.scope);
+                }
+            }
+            "certificate" => {
+                let _ = git_proof::certificate::parse_certificate(&input);
+            }
+            "dsse envelope" => {
+                if let Ok(envelope) = serde_json::from_slice::<git_proof::dsse::Envelope>(&input) {
+                    let _ = git_proof::dsse::open(&envelope, &AllowedSigners::default(), 0);
                 }
             }
             "event data" => {
@@ -256,4 +274,38 @@ fn every_parser_of_outside_input_survives_mutation() {
     }
     eprintln!("fuzzed inputs per parser: {ran:?}");
     assert!(ran.values().all(|&n| n == ROUNDS / kinds.len()), "{ran:?}");
+}
+
+/// Seeds made by stock OpenSSH and git-proof: an ed25519 user certificate's blob (`ssh-keygen
+/// -s`), and a DSSE envelope of a statement.
+fn certificate_and_envelope() -> (Vec<u8>, Vec<u8>) {
+    use base64ct::Encoding as _;
+    let dir = tempfile::tempdir().unwrap();
+    for name in ["ca", "user"] {
+        let made = std::process::Command::new("ssh-keygen")
+            .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+            .arg(dir.path().join(name))
+            .status()
+            .unwrap();
+        assert!(made.success());
+    }
+    let signed = std::process::Command::new("ssh-keygen")
+        .args(["-q", "-s"])
+        .arg(dir.path().join("ca"))
+        .args(["-I", "fuzz", "-n", "a@x.org,b@x.org", "-V", "20260101:20270101"])
+        .arg(dir.path().join("user.pub"))
+        .status()
+        .unwrap();
+    assert!(signed.success());
+    let text = std::fs::read_to_string(dir.path().join("user-cert.pub")).unwrap();
+    let blob = base64ct::Base64::decode_vec(text.split_whitespace().nth(1).unwrap()).unwrap();
+    assert!(
+        git_proof::certificate::parse_certificate(&blob).is_ok(),
+        "the seed itself parses"
+    );
+    let envelope = git_proof::dsse::seal(b"{\"_type\": \"x\"}\n", &[7u8; 32], |_| {
+        Ok::<_, std::convert::Infallible>([1u8; 64])
+    })
+    .unwrap();
+    (blob, serde_json::to_vec(&envelope).unwrap())
 }

@@ -309,3 +309,101 @@ fn splice_counter(forged: &str, honest: &str) -> String {
         .to_pem(ssh_key::LineEnding::LF)
         .unwrap()
 }
+
+/// `ssh-keygen -s CA -I ID -n PRINCIPALS [-V WINDOW] KEY.pub`: writes KEY-cert.pub.
+fn certify(ca: &Path, key: &Path, principals: &str, validity: Option<&str>) {
+    let mut cmd = Command::new("ssh-keygen");
+    cmd.args(["-q", "-s"])
+        .arg(ca)
+        .args(["-I", "user-cert", "-n", principals]);
+    if let Some(validity) = validity {
+        cmd.args(["-V", validity]);
+    }
+    let _ = std::fs::remove_file(format!("{}-cert.pub", key.display()));
+    let out: Run = cmd.arg(format!("{}.pub", key.display())).output().unwrap().into();
+    assert_eq!(out.code, 0, "ssh-keygen -s: {}", out.stderr);
+}
+
+#[test]
+fn a_certificate_beside_the_key_signs_and_cert_authority_lines_judge_it() {
+    let repo = TestRepo::new();
+    let ca = crate::common::new_key(&repo, "ca");
+    let key = crate::common::new_key(&repo, "user");
+    let ca_public = std::fs::read_to_string(ca.with_extension("pub")).unwrap();
+    let line = |principals: &str| format!("{principals} cert-authority,namespaces=\"git-proof\" {ca_public}");
+    let signers = repo.tmp.path().join("ca_signers");
+    std::fs::write(&signers, line("*@example.com")).unwrap();
+    repo.git(&["config", "proof.signingKey", key.to_str().unwrap()]);
+    // Ours and stock OpenSSH's verdict on HEAD's proof, under `signers`.
+    let judge = |principal: &str| -> (Run, i32) {
+        let ours = repo.proof(&["verify", "HEAD", "--allowed-signers", signers.to_str().unwrap()]);
+        let head = repo.git(&["rev-parse", "HEAD"]).trim().to_owned();
+        (ours, stock_verify(&repo, &head, &signers, principal).0)
+    };
+    let prove = |file: &str| {
+        work(&repo, file);
+        with_agent(&repo, None, &["finish"]).ok();
+    };
+
+    // A certificate valid now (git-proof's clock and the real one).
+    certify(&ca, &key, "dev@example.com,ops@example.com", Some("20260101:20270101"));
+    prove("a.txt");
+    let records = split_records(&repo.note("HEAD"));
+    assert!(!records[0].1.is_empty());
+    let (ours, stock) = judge("dev@example.com");
+    assert_eq!((ours.code, stock), (0, 0), "{}{}", ours.stdout, ours.stderr);
+    assert!(
+        ours.stdout.contains("signed by dev@example.com,ops@example.com"),
+        "{}",
+        ours.stdout
+    );
+    // The line's principals pick which of the certificate's count.
+    std::fs::write(&signers, line("ops@example.com")).unwrap();
+    let (ours, stock) = judge("ops@example.com");
+    assert_eq!((ours.code, stock), (0, 0));
+    assert!(ours.stdout.contains("signed by ops@example.com\n"), "{}", ours.stdout);
+    std::fs::write(&signers, line("nobody@example.com")).unwrap();
+    let (ours, stock) = judge("nobody@example.com");
+    assert_eq!(ours.code, 1);
+    assert_ne!(stock, 0);
+    assert!(ours.stdout.contains("does not allow"), "{}", ours.stdout);
+    // A plain line for the certified key trusts the key, never its certificate (as OpenSSH).
+    let plain = std::fs::read_to_string(key.with_extension("pub")).unwrap();
+    std::fs::write(&signers, format!("dev@example.com namespaces=\"git-proof\" {plain}")).unwrap();
+    let (ours, stock) = judge("dev@example.com");
+    assert_eq!(ours.code, 1, "{}", ours.stdout);
+    assert_ne!(stock, 0);
+    std::fs::write(&signers, line("*@example.com")).unwrap();
+
+    // Expired, and not yet valid: invalid here and there, with the reason.
+    certify(&ca, &key, "dev@example.com", Some("20200101:20200201"));
+    prove("b.txt");
+    let (ours, stock) = judge("dev@example.com");
+    assert_eq!(ours.code, 1);
+    assert_ne!(stock, 0);
+    assert!(ours.stdout.contains("expired at 2020-02-01"), "{}", ours.stdout);
+    certify(&ca, &key, "dev@example.com", Some("20990101:21000101"));
+    prove("c.txt");
+    let (ours, stock) = judge("dev@example.com");
+    assert_eq!(ours.code, 1);
+    assert_ne!(stock, 0);
+    assert!(ours.stdout.contains("is not valid yet"), "{}", ours.stdout);
+    // Valid forever (no -V): OpenSSH writes valid_before 2^64-1.
+    certify(&ca, &key, "dev@example.com", None);
+    prove("d.txt");
+    let (ours, stock) = judge("dev@example.com");
+    assert_eq!((ours.code, stock), (0, 0), "{}", ours.stdout);
+
+    // Another CA's certificate for the same key is not trusted.
+    let other_ca = crate::common::new_key(&repo, "other_ca");
+    certify(&other_ca, &key, "dev@example.com", None);
+    prove("e.txt");
+    let (ours, stock) = judge("dev@example.com");
+    assert_eq!(ours.code, 1);
+    assert_ne!(stock, 0);
+    assert!(
+        ours.stdout.contains("no cert-authority line trusts that CA"),
+        "{}",
+        ours.stdout
+    );
+}
