@@ -1046,7 +1046,7 @@ fn check_signature(
     use ed25519_dalek::Verifier;
     let key = signature.public_key();
     if let ssh_key::public::KeyData::SkEd25519(_) = key {
-        return check_sk_signature(signature, payload);
+        return check_sk_signature(signature, payload, NAMESPACE);
     }
     let Some(point) = point.copied().or_else(|| ed25519_point(key)) else {
         return PublicKey::from(key.clone())
@@ -1066,7 +1066,7 @@ fn check_signature(
 /// flags byte and the counter the token added, and SHA-256 of the SSHSIG signed data (with an
 /// empty reserved field, as OpenSSH builds it). As `ssh-keygen -Y verify`, any flags are
 /// accepted: allowed_signers has no option to require a touch.
-fn check_sk_signature(signature: &SshSig, payload: &[u8]) -> Result<(), Rejection> {
+fn check_sk_signature(signature: &SshSig, payload: &[u8], namespace: &str) -> Result<(), Rejection> {
     use ed25519_dalek::Verifier;
     use sha2::{Digest, Sha256};
     let ssh_key::public::KeyData::SkEd25519(key) = signature.public_key() else {
@@ -1085,7 +1085,7 @@ fn check_sk_signature(signature: &SshSig, payload: &[u8]) -> Result<(), Rejectio
     }
     let point = ed25519_dalek::VerifyingKey::from_bytes(&key.public_key().0).map_err(|_| Rejection::BadSignature)?;
     let sig = ed25519_dalek::Signature::from_slice(sig).map_err(|_| Rejection::BadSignature)?;
-    let signed = SshSig::signed_data(NAMESPACE, signature.hash_alg(), payload).map_err(|_| Rejection::BadSignature)?;
+    let signed = SshSig::signed_data(namespace, signature.hash_alg(), payload).map_err(|_| Rejection::BadSignature)?;
     let mut message = Vec::with_capacity(32 + 5 + 32);
     message.extend_from_slice(&Sha256::digest(key.application().as_bytes()));
     message.extend_from_slice(flags_and_counter);
@@ -1096,6 +1096,24 @@ fn check_sk_signature(signature: &SshSig, payload: &[u8]) -> Result<(), Rejectio
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// OpenSSH's own sk-ssh-ed25519 SSHSIG (regress/unittests/sshsig, made with sk-dummy):
+    /// it verifies, by the key it names, and fails for other bytes or another namespace.
+    #[test]
+    fn openssh_sk_ed25519_vector_verifies() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/openssh-sshsig/");
+        let read = |name: &str| std::fs::read(format!("{dir}{name}")).unwrap();
+        let signature = SshSig::from_pem(read("ed25519_sk.sig")).unwrap();
+        let public = PublicKey::from_openssh(std::str::from_utf8(&read("ed25519_sk.pub")).unwrap()).unwrap();
+        assert_eq!(signature.public_key(), public.key_data());
+        let namespace = String::from_utf8(read("namespace")).unwrap();
+        let data = read("signed-data");
+        check_sk_signature(&signature, &data, namespace.trim()).unwrap();
+        assert_eq!(signature.signature_bytes()[64], 0x01, "user presence");
+        assert_eq!(&signature.signature_bytes()[65..69], &0x1234_5678u32.to_be_bytes());
+        assert!(check_sk_signature(&signature, b"other bytes", namespace.trim()).is_err());
+        assert!(check_sk_signature(&signature, &data, NAMESPACE).is_err());
+    }
 
     const KEY: &str = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOTpHsRNZ7upcIQ8oTlDGvV0+DX2yJ+Ww4/g0BWr7Eyl";
 
