@@ -106,7 +106,7 @@ pub fn open(envelope: &Envelope, signers: &AllowedSigners, now: i64) -> Result<(
         let Ok(sig) = ed25519_dalek::Signature::from_slice(&sig) else {
             continue;
         };
-        for entry in signers.usable(crate::signing::NAMESPACE, now) {
+        for entry in signers.usable(now) {
             let ssh_key::public::KeyData::Ed25519(key) = entry.key.key_data() else {
                 continue;
             };

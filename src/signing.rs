@@ -618,6 +618,30 @@ pub struct AllowedSigner {
     ed25519: Option<ed25519_dalek::VerifyingKey>,
 }
 
+impl AllowedSigner {
+    /// Why this line does not let its key (named by `fingerprint`) sign in git-proof's
+    /// namespace at Unix time `now`, if it does not: its `namespaces=`, or its validity
+    /// (`valid-after` <= now <= `valid-before`, as ssh-keygen reads them).
+    fn refuses(&self, fingerprint: &str, now: i64) -> Option<Rejection> {
+        let principals = self.principals.clone();
+        let fingerprint = fingerprint.to_owned();
+        if let Some(namespaces) = &self.namespaces
+            && !pattern_list_match(namespaces, NAMESPACE)
+        {
+            return Some(Rejection::NamespaceNotAllowed {
+                fingerprint,
+                principals,
+            });
+        }
+        let too_early = self.valid_after.is_some_and(|t| now < t);
+        let too_late = self.valid_before.is_some_and(|t| now > t);
+        (too_early || too_late).then_some(Rejection::OutsideValidity {
+            fingerprint,
+            principals,
+        })
+    }
+}
+
 /// A parsed `allowed_signers` file.
 #[derive(Debug, Clone, Default)]
 pub struct AllowedSigners {
@@ -681,18 +705,12 @@ impl AllowedSigners {
         Self::parse("the signing key", &line).unwrap_or_default()
     }
 
-    /// The plain-key entries that may sign in `namespace` at Unix time `now` (the rule
-    /// [`verify`] applies, for signatures other than SSHSIG: DSSE envelopes).
-    pub fn usable<'a>(&'a self, namespace: &'a str, now: i64) -> impl Iterator<Item = &'a AllowedSigner> + 'a {
-        self.entries.iter().filter(move |entry| {
-            !entry.cert_authority
-                && entry
-                    .namespaces
-                    .as_ref()
-                    .is_none_or(|patterns| pattern_list_match(patterns, namespace))
-                && entry.valid_after.is_none_or(|t| now >= t)
-                && entry.valid_before.is_none_or(|t| now <= t)
-        })
+    /// The plain-key entries that may sign in git-proof's namespace at Unix time `now` (the
+    /// rule [`verify`] applies, for signatures other than SSHSIG: DSSE envelopes).
+    pub fn usable(&self, now: i64) -> impl Iterator<Item = &AllowedSigner> + '_ {
+        self.entries
+            .iter()
+            .filter(move |entry| !entry.cert_authority && entry.refuses("", now).is_none())
     }
 
     /// These entries followed by `other`'s.
@@ -921,27 +939,12 @@ pub fn verify(payload: &[u8], armored: &str, signers: &AllowedSigners, now: i64)
 
     let mut last_problem = Rejection::UntrustedKey(fingerprint.clone());
     for entry in listed {
-        let principals = entry.principals.clone();
-        if let Some(namespaces) = &entry.namespaces
-            && !pattern_list_match(namespaces, NAMESPACE)
-        {
-            last_problem = Rejection::NamespaceNotAllowed {
-                fingerprint: fingerprint.clone(),
-                principals,
-            };
-            continue;
-        }
-        let too_early = entry.valid_after.is_some_and(|t| now < t);
-        let too_late = entry.valid_before.is_some_and(|t| now > t);
-        if too_early || too_late {
-            last_problem = Rejection::OutsideValidity {
-                fingerprint: fingerprint.clone(),
-                principals,
-            };
+        if let Some(refused) = entry.refuses(&fingerprint, now) {
+            last_problem = refused;
             continue;
         }
         return Ok(Signer {
-            principals,
+            principals: entry.principals.clone(),
             fingerprint,
         });
     }
@@ -974,21 +977,8 @@ fn verify_certificate(payload: &[u8], armored: &str, signers: &AllowedSigners, n
         entry.cert_authority && matches!(entry.key.key_data(), KeyData::Ed25519(ca) if ca.0 == cert.ca)
     });
     for entry in authorities {
-        let principals = entry.principals.clone();
-        if let Some(namespaces) = &entry.namespaces
-            && !pattern_list_match(namespaces, NAMESPACE)
-        {
-            last_problem = Rejection::NamespaceNotAllowed {
-                fingerprint: fingerprint.clone(),
-                principals,
-            };
-            continue;
-        }
-        if entry.valid_after.is_some_and(|t| now < t) || entry.valid_before.is_some_and(|t| now > t) {
-            last_problem = Rejection::OutsideValidity {
-                fingerprint: fingerprint.clone(),
-                principals,
-            };
+        if let Some(refused) = entry.refuses(&fingerprint, now) {
+            last_problem = refused;
             continue;
         }
         if cert.cert_type != crate::certificate::USER_CERT {
