@@ -146,35 +146,43 @@ pub fn render(shown: &ShownProof, style: Style, common_dir: Option<&Path>) -> St
     let _ = writeln!(
         out,
         "run {}  {} (exit {})  {}..{}",
-        style.paint(Color::Bold, &b.run_id),
+        style.paint(Color::Bold, quoted(&b.run_id)),
         style.status(b.run_status.as_str()),
         b.exit_code,
         short(&b.base_sha),
         short(&b.head_sha)
     );
-    let _ = writeln!(out, "generated {}  signature {}", b.generated_at, signature);
+    // Every field from a note is quoted when it holds a control character: a newline in one
+    // must not fake a line (a "valid" signature line), nor an escape sequence a colour.
+    let _ = writeln!(out, "generated {}  signature {}", quoted(&b.generated_at), signature);
     if let Some(covers) = &shown.covers {
-        let _ = writeln!(out, "covers    {covers}");
+        let _ = writeln!(out, "covers    {}", quoted(covers));
     }
     if let Some(carried) = &shown.carried {
-        let _ = writeln!(out, "on        {} ({carried})", shown.commit);
+        let _ = writeln!(out, "on        {} ({})", shown.commit, quoted(carried));
     }
     if let Some(why) = &shown.elsewhere {
         let _ = writeln!(
             out,
-            "{} for {}: {why}",
+            "{} for {}: {}",
             style.paint(Color::Red, "DOES NOT COUNT"),
-            shown.commit
+            shown.commit,
+            quoted(why)
         );
     }
     for problem in &shown.problems {
-        let _ = writeln!(out, "{}: {problem}", style.paint(Color::Red, "DOES NOT HOLD"));
+        let _ = writeln!(out, "{}: {}", style.paint(Color::Red, "DOES NOT HOLD"), quoted(problem));
     }
     for unchecked in &shown.unchecked {
-        let _ = writeln!(out, "{}: {unchecked}", style.paint(Color::Yellow, "NOT CHECKED"));
+        let _ = writeln!(
+            out,
+            "{}: {}",
+            style.paint(Color::Yellow, "NOT CHECKED"),
+            quoted(unchecked)
+        );
     }
     if let Some(prompt) = &b.prompt_hash {
-        let _ = writeln!(out, "prompt    {prompt}");
+        let _ = writeln!(out, "prompt    {}", quoted(prompt));
     }
     let s = &b.diff_stat;
     let _ = writeln!(
@@ -231,7 +239,11 @@ pub fn render(shown: &ShownProof, style: Style, common_dir: Option<&Path>) -> St
             if !matches!(r.status, DodStatus::Passed | DodStatus::Pending)
                 && let Some(digest) = &r.log_digest
             {
-                let _ = writeln!(out, "             output: {}", log_location(common_dir, digest));
+                let _ = writeln!(
+                    out,
+                    "             output: {}",
+                    quoted(&log_location(common_dir, digest))
+                );
             }
         }
     }
@@ -240,9 +252,9 @@ pub fn render(shown: &ShownProof, style: Style, common_dir: Option<&Path>) -> St
         let _ = writeln!(
             out,
             "\nscope     allow [{}]  deny [{}]  from {}",
-            scope.allow.join(", "),
-            scope.deny.join(", "),
-            scope.source.as_deref().unwrap_or("-")
+            quoted(&scope.allow.join(", ")),
+            quoted(&scope.deny.join(", ")),
+            quoted(scope.source.as_deref().unwrap_or("-"))
         );
     }
     if !b.scope_violations.is_empty() {
@@ -262,7 +274,7 @@ pub fn render(shown: &ShownProof, style: Style, common_dir: Option<&Path>) -> St
         out,
         "\nevidence  {} events, root {}, terminal event {}, tool calls {}",
         m.event_count,
-        m.event_hash_root,
+        quoted(&m.event_hash_root),
         if m.completeness.terminal_event_present {
             "present".to_owned()
         } else {

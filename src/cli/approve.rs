@@ -54,9 +54,16 @@ pub fn decide(args: Args, ctx: &Ctx, decision: Decision) -> anyhow::Result<u8> {
     let run_id = match run {
         Some(run) => run,
         None if !paths.is_empty() => paths.remove(0),
-        None => Err(super::BadInput(format!(
-            "which run? git proof {verb} --run ID PATH... (or --all)"
-        )))?,
+        // Nothing named: GIT_PROOF_RUN, then the worktree's active run, as everywhere.
+        None => {
+            let ws = ctx.workspace()?;
+            let index = super::open_index(&ws, ctx)?;
+            super::resolve_run(&ws, &index, None).map_err(|_| {
+                super::BadInput(format!(
+                    "which run? git proof {verb} --run ID PATH... or --run ID --all"
+                ))
+            })?
+        }
     };
     if all && !paths.is_empty() {
         Err(super::BadInput(format!(

@@ -78,7 +78,20 @@ pub fn finish_and_report(
             key,
         },
         ctx.now,
-    )?;
+    )
+    .map_err(|e| {
+        // The run ended before its signature failed (a key the agent dropped meanwhile, a
+        // token not touched): say how to write the proof once the key can sign.
+        let signing = matches!(e, run::Error::Signing(_));
+        let e = anyhow::Error::new(e);
+        if signing {
+            e.context(format!(
+                "run {run_id} has ended but has no proof yet; `git proof finish --run {run_id}` writes it once the key can sign"
+            ))
+        } else {
+            e
+        }
+    })?;
     if output == Output::Json {
         let b = &proof.bundle;
         let count = |status: DodStatus| b.dod_results.iter().filter(|c| c.status == status).count();

@@ -30,6 +30,17 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<u8> {
         .or_else(|| git_proof::git::config_string(&ctx.dir, "user.email"))
         .filter(|p| !p.is_empty())
         .unwrap_or_else(|| "git-proof".to_owned());
+    // An allowed_signers principal is one field: a blank, quote or control character in it
+    // would split the line ssh-keygen and git-proof read back.
+    if principal
+        .chars()
+        .any(|c| c.is_whitespace() || c.is_control() || c == '"')
+    {
+        Err(super::BadInput(format!(
+            "principal '{}' has a blank, quote or control character; use one word, e.g. an email address",
+            principal.escape_debug()
+        )))?;
+    }
     let out = match out {
         Some(path) => path,
         None => std::env::var_os("HOME")

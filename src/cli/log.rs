@@ -168,6 +168,16 @@ fn parse_since(text: &str, now: jiff::Timestamp) -> anyhow::Result<jiff::Timesta
     if let Ok(t) = text.parse::<jiff::Timestamp>() {
         return Ok(t);
     }
+    if text.trim() == "now" {
+        return Ok(now);
+    }
+    // A date and time without an offset is local time, to the second given (git's reading).
+    if let Ok(datetime) = text.trim().replacen(' ', "T", 1).parse::<jiff::civil::DateTime>()
+        && text.trim().len() > 10
+        && let Ok(zoned) = datetime.to_zoned(tz.clone())
+    {
+        return Ok(zoned.timestamp());
+    }
     if let Ok(date) = text.parse::<jiff::civil::Date>()
         && let Ok(zoned) = date.to_zoned(tz.clone())
     {

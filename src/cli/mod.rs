@@ -178,17 +178,31 @@ pub fn main() -> ExitCode {
 /// clap's own error line, without its `error: ` prefix and the usage lines after it.
 fn usage_detail(e: &clap::Error) -> Option<String> {
     let text = e.render().to_string();
-    let line = text.lines().find(|l| !l.trim().is_empty())?;
-    Some(line.strip_prefix("error: ").unwrap_or(line).trim().to_owned())
+    // The error and what it lists ("the following required arguments were not provided:"
+    // and the arguments beneath), up to the usage.
+    let lines: Vec<&str> = text
+        .lines()
+        .take_while(|l| !l.starts_with("Usage:"))
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    let first = lines.first()?;
+    let mut detail = first.strip_prefix("error: ").unwrap_or(first).to_owned();
+    for more in &lines[1..] {
+        detail.push(' ');
+        detail.push_str(more);
+    }
+    Some(detail)
 }
 
 /// The subcommand of a command line, read before clap does: the first argument that is not
-/// `-C <path>` (or `-C<path>`).
+/// a global flag (`-C <path>`, `-C<path>`, `--no-pager`, `--color[=WHEN]`; only `-C` takes
+/// the next argument).
 fn subcommand_named(mut args: impl Iterator<Item = std::ffi::OsString>) -> Option<std::ffi::OsString> {
     while let Some(arg) = args.next() {
         if arg == "-C" {
             args.next();
-        } else if !arg.to_string_lossy().starts_with("-C") {
+        } else if !arg.to_string_lossy().starts_with('-') {
             return Some(arg);
         }
     }

@@ -175,6 +175,8 @@ pub fn print_error(json: bool, code: &str, message: &str) {
         let body = serde_json::json!({ "error": code, "message": message });
         writeln!(err, "{body}")
     } else {
-        writeln!(err, "error: {message}")
+        // A message may quote what came from outside (a proof file, a note): no escape
+        // sequence of it reaches the terminal.
+        writeln!(err, "error: {}", git_proof::summary::terminal_safe(message.to_owned()))
     };
 }

@@ -218,20 +218,35 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<u8> {
         })
         .collect();
     let failed = checked.iter().any(Checked::failed);
+    let verdict = if failed { super::EXIT_INVALID } else { super::EXIT_OK };
+    // A reader that stops early (a pager quit, `| head`) does not change the verdict: CI
+    // with pipefail must still see a failing verify fail.
+    match print_report(&checked, format, ctx) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(verdict),
+        Err(e) => Err(e.into()),
+        Ok(()) => Ok(verdict),
+    }
+}
+
+/// The report in `format`, on stdout.
+fn print_report(checked: &[Checked], format: Format, ctx: &Ctx) -> std::io::Result<()> {
     match format {
         Format::Table => {
             let style = ctx.page();
             let mut out = std::io::stdout().lock();
-            for c in &checked {
+            for c in checked {
                 out.write_all(table_entry(c, style).as_bytes())?;
             }
-            writeln!(out, "{}", summary_line(&checked, style))?;
+            writeln!(out, "{}", summary_line(checked, style))
         }
-        Format::Json => super::print_json(&checked.iter().map(json_object).collect::<Vec<_>>())?,
-        Format::Github => write!(std::io::stdout(), "{}", github(&checked))?,
-        Format::Junit => write!(std::io::stdout(), "{}", junit(&checked))?,
+        Format::Json => {
+            let mut out = std::io::stdout().lock();
+            serde_json::to_writer_pretty(&mut out, &checked.iter().map(json_object).collect::<Vec<_>>())?;
+            writeln!(out)
+        }
+        Format::Github => write!(std::io::stdout(), "{}", github(checked)),
+        Format::Junit => write!(std::io::stdout(), "{}", junit(checked)),
     }
-    Ok(if failed { super::EXIT_INVALID } else { super::EXIT_OK })
 }
 
 /// Runs `work`, showing "verified N/M commits" on stderr while it runs (M grows while the walk
@@ -298,7 +313,7 @@ fn table_entry(c: &Checked, style: Style) -> String {
     };
     let mut vouching: Vec<String> = bundles(c).map(describe_bundle).collect();
     if let Some(covered) = &c.report.covered {
-        vouching.insert(0, git_proof::summary::terminal_safe(covered.describe()));
+        vouching.insert(0, git_proof::summary::quoted(&covered.describe()).into_owned());
     }
     let mut beneath = Vec::new();
     let first = if vouching.len() > 1 {
@@ -333,8 +348,8 @@ fn table_entry(c: &Checked, style: Style) -> String {
         );
     }
     for line in beneath {
-        // Only what is shown here is made safe: the colour codes above are ours.
-        let _ = writeln!(text, "    {}", git_proof::summary::terminal_safe(line));
+        // Each detail is one line: a newline from a note is quoted, never a line of its own.
+        let _ = writeln!(text, "    {}", git_proof::summary::quoted(&line));
     }
     text
 }
@@ -343,17 +358,13 @@ fn table_entry(c: &Checked, style: Style) -> String {
 fn describe_bundle(record: &verify::RecordReport) -> String {
     let mut text = String::new();
     if let Some(run) = &record.run_id {
-        let _ = write!(text, "run {}", git_proof::summary::terminal_safe(run.clone()));
+        let _ = write!(text, "run {}", git_proof::summary::quoted(run));
     }
     if let Some(signer) = &record.signer {
-        let _ = write!(
-            text,
-            " signed by {}",
-            git_proof::summary::terminal_safe(signer.principals.clone())
-        );
+        let _ = write!(text, " signed by {}", git_proof::summary::quoted(&signer.principals));
     }
     if let Some(carried) = record.carried.as_ref().filter(|_| record.problems.is_empty()) {
-        let _ = write!(text, " ({carried}, same patch-id)");
+        let _ = write!(text, " ({}, same patch-id)", git_proof::summary::quoted(carried));
     }
     text.trim_start().to_owned()
 }
@@ -381,6 +392,9 @@ fn summary_line(checked: &[Checked], style: Style) -> String {
         style.paint(Color::Red, format!("{failing} failing"))
     };
     let commits = if checked.len() == 1 { "commit" } else { "commits" };
+    if parts.is_empty() {
+        return format!("{} {commits}; {verdict}", checked.len());
+    }
     format!("{} {commits}: {}; {verdict}", checked.len(), parts.join(", "))
 }
 
@@ -419,7 +433,8 @@ fn json_object(c: &Checked) -> serde_json::Value {
 
 /// GitHub Actions workflow commands: an error annotation per failing commit, then a summary.
 fn github(checked: &[Checked]) -> String {
-    let escape = |s: &str| s.replace('%', "%25").replace('\r', "%0D").replace('\n', "%0A");
+    let escape =
+        |s: &str| git_proof::summary::terminal_safe(s.replace('%', "%25").replace('\r', "%0D").replace('\n', "%0A"));
     let mut out = String::new();
     for c in checked.iter().filter(|c| c.failed()) {
         let _ = writeln!(
@@ -442,8 +457,10 @@ fn github(checked: &[Checked]) -> String {
 
 /// JUnit XML: a test case per commit, a failure per failing commit.
 fn junit(checked: &[Checked]) -> String {
+    // XML 1.0 has no control characters but tab and line breaks, even as references.
     let escape = |s: &str| {
-        s.replace('&', "&amp;")
+        git_proof::summary::terminal_safe(s.to_owned())
+            .replace('&', "&amp;")
             .replace('<', "&lt;")
             .replace('>', "&gt;")
             .replace('"', "&quot;")

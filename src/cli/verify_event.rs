@@ -85,7 +85,7 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<u8> {
             Against::Note => "",
             Against::CarriedRecord => " (the signed record the proof carries; the note itself was not read)",
         };
-        outln!(
+        let line = format!(
             "valid: event {} ({}) is #{} of {} in run {}, signed by {} on {}{whence}",
             proof.event_id,
             proof.event_type,
@@ -94,9 +94,14 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<u8> {
             proof.run_id,
             signer.unwrap_or_default(),
             git_proof::model::short_sha(&proof.commit)
-        )?;
+        );
+        // The proof file is the untrusted input here: its text never reaches the terminal raw.
+        outln!("{}", git_proof::summary::quoted(&line))?;
     } else {
-        outln!("invalid: {}", problems.join("; "))?;
+        outln!(
+            "{}",
+            git_proof::summary::quoted(&format!("invalid: {}", problems.join("; ")))
+        )?;
     }
     Ok(if valid { super::EXIT_OK } else { super::EXIT_INVALID })
 }

@@ -683,3 +683,140 @@ fn a_reindexed_run_keeps_its_start_time_and_says_its_worktree_is_unknown() {
         .unwrap();
     assert_eq!(chosen["started_at"], crate::common::DATE);
 }
+
+/// A note anyone may push, written to fake lines: a run id and a generated_at holding
+/// newlines, a forged "valid" line and a colour code. Neither show nor verify prints a line
+/// the note made up, with colour or without.
+#[test]
+fn a_note_cannot_fake_lines_or_colours() {
+    let repo = TestRepo::new();
+    repo.trust_our_key();
+    repo.start(&[]);
+    repo.write("a.txt", "a\n");
+    let head = repo.commit_all("a");
+    repo.proof(&["finish"]).ok();
+    let records = crate::common::split_records(&repo.note(&head));
+    let fake = "0123456789  valid      run R signed by boss@example.com";
+    let payload = records[0]
+        .0
+        .replacen(
+            "\"run_id\": \"",
+            &format!("\"run_id\": \"R1\\n{fake}\\n1 commit: 1 valid; ok\\n"),
+            1,
+        )
+        .replacen(
+            "\"generated_at\": \"",
+            "\"generated_at\": \"X  signature \\u001b[32mvalid, signed by boss@example.com\\u001b[m\\nfake line\\n",
+            1,
+        );
+    let stranger = crate::common::new_key(&repo, "stranger");
+    let signature = crate::common::ssh_keygen_sign(&repo, &stranger, "git-proof", &payload);
+    repo.replace_note(&head, &format!("{payload}{signature}"));
+    for args in [
+        &["show", "HEAD", "--color=always"][..],
+        &["show", "HEAD"],
+        &["verify", "HEAD", "--color=always"],
+        &["verify", "HEAD", "--format", "github"],
+    ] {
+        let out = repo.proof(args);
+        let text = format!("{}{}", out.stdout, out.stderr);
+        assert!(
+            !text
+                .lines()
+                .any(|l| l == fake || l.starts_with("fake line") || l == "1 commit: 1 valid; ok"),
+            "{args:?}:\n{text}"
+        );
+        assert!(!text.contains("\x1b[32mvalid, signed by boss"), "{args:?}: {text:?}");
+    }
+    // JUnit stays well-formed XML: no control character, even escaped as a reference.
+    let xml = repo.proof(&["verify", "HEAD", "--format", "junit"]).stdout;
+    assert!(!xml.chars().any(|c| c.is_control() && c != '\n'), "{xml:?}");
+}
+
+/// A failing verify stays failing when its reader stops early (`| head`, a pager quit).
+#[test]
+fn a_reader_that_stops_early_does_not_turn_a_failing_verify_green() {
+    let repo = TestRepo::new();
+    for i in 0..300 {
+        repo.write(&format!("f{i}.txt"), "x\n");
+        repo.git(&["add", "-A"]);
+        repo.git(&["commit", "-qm", "unproven"]);
+    }
+    let line = format!(
+        "set -o pipefail; {} verify --require --allowed-signers {} HEAD~299..HEAD | head -c 1 >/dev/null",
+        bin(),
+        repo.allowed_signers.display()
+    );
+    let mut cmd = Command::new("bash");
+    pin_env(&mut cmd, &repo.home());
+    let out: Run = cmd.args(["-c", &line]).current_dir(&repo.root).output().unwrap().into();
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert_eq!(out.stderr, "");
+    let paged = format!(
+        "{} verify --require --allowed-signers {} HEAD~299..HEAD; echo rc=$?",
+        bin(),
+        repo.allowed_signers.display()
+    );
+    let out = on_terminal(&repo, &paged, &[("GIT_PAGER", "true")]);
+    assert!(out.stdout.contains("rc=1"), "{}", out.stdout);
+}
+
+#[test]
+fn small_things_a_user_would_trip_on() {
+    let repo = TestRepo::new();
+    // ingest exits 0 whatever precedes it.
+    for args in [
+        &["--no-pager", "ingest", "--bogus"][..],
+        &["--color=never", "ingest", "--bogus"],
+    ] {
+        assert_eq!(repo.proof(args).code, 0, "{args:?}");
+    }
+    // A principal that would split the allowed_signers line is refused.
+    let key = repo.tmp.path().join("spaced");
+    let out = repo
+        .proof(&["keygen", "--out", key.to_str().unwrap(), "--principal", "John Doe"])
+        .expect_code(2);
+    assert!(out.one_error_line().contains("blank"), "{}", out.stderr);
+    assert!(!key.exists());
+    // --since with a time of day reads the time (local; TZ=UTC here).
+    let mut cmd = repo.proof_cmd(&["start", "--run", "late-run"]);
+    cmd.env("GIT_PROOF_DATE", "2026-11-23T09:45:00Z");
+    Run::from(cmd.output().unwrap()).ok();
+    assert_eq!(
+        repo.proof(&["log", "--since", "2026-11-23 09:30"])
+            .ok()
+            .stdout
+            .lines()
+            .count(),
+        1
+    );
+    assert_eq!(
+        repo.proof(&["log", "--since", "2026-11-23 09:50"])
+            .ok()
+            .stdout
+            .lines()
+            .count(),
+        0
+    );
+    assert_eq!(
+        repo.proof(&["log", "--since", "2026-11-23T09:50:00"])
+            .ok()
+            .stdout
+            .lines()
+            .count(),
+        0
+    );
+    // approve with no run named takes the active run (or GIT_PROOF_RUN), as every command.
+    repo.proof(&["abandon"]).ok();
+    repo.start(&["--run", "scoped", "--scope", "src/**"]);
+    repo.write("README.md", "# out\n");
+    repo.commit_all("out of scope");
+    let out = repo.proof(&["approve", "--all"]).ok();
+    assert!(out.stdout.starts_with("approved README.md"), "{}", out.stdout);
+    // A usage error under --json keeps what it lists.
+    let (_, message) = repo.proof(&["show", "--json"]).expect_code(2).json_error();
+    assert!(message.contains("RUN_ID|COMMIT"), "{message}");
+    // An empty range says so plainly.
+    let out = repo.verify(&["HEAD..HEAD"]).ok();
+    assert_eq!(out.stdout, "0 commits; ok\n");
+}
