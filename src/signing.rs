@@ -262,18 +262,22 @@ impl SigningKey {
             origin: origin.clone(),
             why: format!("not a public key either ({source})"),
         })?;
-        check_signing_algorithm(&public, &origin)?;
-        delegate::agent_holds(&public).map_err(|why| Error::Delegated {
-            origin: origin.clone(),
-            why,
-        })?;
-        Ok(Self {
-            public,
-            how: Signs::Delegated { file, literal, origin },
-        })
+        Self::through_ssh_keygen(public, origin, file, literal, Agent::Needed)
     }
 
     fn delegated_file(public: PublicKey, origin: String, file: PathBuf, agent: Agent) -> Result<Self, Error> {
+        Self::through_ssh_keygen(public, origin, Some(file), None, agent)
+    }
+
+    /// A key `ssh-keygen -Y sign` signs with, checked now as far as it can be: its algorithm,
+    /// and whether the agent holds it when it must.
+    fn through_ssh_keygen(
+        public: PublicKey,
+        origin: String,
+        file: Option<PathBuf>,
+        literal: Option<String>,
+        agent: Agent,
+    ) -> Result<Self, Error> {
         check_signing_algorithm(&public, &origin)?;
         if agent == Agent::Needed {
             delegate::agent_holds(&public).map_err(|why| Error::Delegated {
@@ -283,11 +287,7 @@ impl SigningKey {
         }
         Ok(Self {
             public,
-            how: Signs::Delegated {
-                file: Some(file),
-                literal: None,
-                origin,
-            },
+            how: Signs::Delegated { file, literal, origin },
         })
     }
 
