@@ -73,15 +73,10 @@ pub fn verify(payload: &[u8], armored: &str) -> Result<CertSignature, Problem> {
         return Err(malformed());
     }
     let certificate = parse_certificate(key_blob)?;
-    let digest = match hash_alg.as_str() {
-        "sha512" => <sha2::Sha512 as sha2::Digest>::digest(payload).to_vec(),
-        "sha256" => <sha2::Sha256 as sha2::Digest>::digest(payload).to_vec(),
-        other => return Err(format!("the signature uses unknown hash '{other}'")),
-    };
-    let mut signed = b"SSHSIG".to_vec();
-    for field in [namespace.as_bytes(), b"", hash_alg.as_bytes(), &digest] {
-        put_string(&mut signed, field);
-    }
+    let hash_alg =
+        ssh_key::HashAlg::new(&hash_alg).map_err(|_| format!("the signature uses unknown hash '{hash_alg}'"))?;
+    // SSHSIG's signed data, with the empty reserved field OpenSSH signs.
+    let signed = ssh_key::SshSig::signed_data(&namespace, hash_alg, payload).map_err(|_| malformed())?;
     let sig = ed25519_signature(signature).ok_or_else(malformed)?;
     let point = ed25519_dalek::VerifyingKey::from_bytes(&certificate.key).map_err(|_| malformed())?;
     point.verify(&signed, &sig).map_err(|_| {
@@ -197,11 +192,6 @@ fn ed25519_signature(blob: &[u8]) -> Option<ed25519_dalek::Signature> {
 
 fn key32(bytes: &[u8]) -> Option<[u8; 32]> {
     bytes.try_into().ok()
-}
-
-fn put_string(out: &mut Vec<u8>, bytes: &[u8]) {
-    out.extend_from_slice(&u32::try_from(bytes.len()).unwrap_or(u32::MAX).to_be_bytes());
-    out.extend_from_slice(bytes);
 }
 
 /// SSH wire format, read from the front.

@@ -68,8 +68,9 @@ pub fn keyid(public: &[u8; 32]) -> String {
         "keyval": { "public": crate::canon::hex(public) },
         "scheme": "ed25519",
     });
-    let canonical = serde_jcs::to_vec(&key).unwrap_or_default();
-    crate::canon::hex(&<sha2::Sha256 as sha2::Digest>::digest(&canonical))
+    // A JSON object of strings always serializes; the digest is `sha256:<hex>`, the id its hex.
+    let digest = crate::canon::jcs_digest(&key).unwrap_or_default();
+    digest.strip_prefix("sha256:").unwrap_or(&digest).to_owned()
 }
 
 /// An envelope of `payload` (an in-toto statement's exact bytes) signed with `sign`, the raw

@@ -1,7 +1,7 @@
 //! What a failure means to the person or program that asked: each library error says its
 //! [`ErrorKind`] once, next to its definition ([`Classify`]), and the front ends map kinds to
 //! their own codes (the CLI to exit codes, `serve` to HTTP statuses) without looking inside.
-//! [`crate::classify`] finds the kind of an error held as a trait object.
+//! [`crate::describe`] finds the kind of an error held as a trait object.
 
 /// The class of a failure, independent of where it happened.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

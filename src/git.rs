@@ -428,18 +428,19 @@ fn index_matches_head(repo: &gix::Repository) -> Result<bool, Error> {
         .is_some_and(|root| root.num_entries.is_some() && root.id == head_tree))
 }
 
-/// A configuration value as git reads it from `dir`: the repository's configuration when `dir`
-/// is in one, else the user's and the system's (`~/.gitconfig`, XDG, `/etc/gitconfig`), so that
-/// a command run outside any repository still sees `user.email` or `core.pager`.
-pub fn config_string(dir: &Path, key: &str) -> Option<String> {
+/// Configuration values as git reads them from `dir`, one per key: the repository's
+/// configuration when `dir` is in one, else the user's and the system's (`~/.gitconfig`, XDG,
+/// `/etc/gitconfig`), so that a command run outside any repository still sees `user.email` or
+/// `core.pager`. The configuration is read once for all of `keys`.
+pub fn config_strings<const N: usize>(dir: &Path, keys: [&str; N]) -> [Option<String>; N] {
     match discover(dir) {
-        Ok(repo) => repo
-            .config_snapshot()
-            .string(key)
-            .map(|v| v.to_str_lossy().into_owned()),
-        Err(_) => {
-            let globals = gix::config::File::from_globals().ok()?;
-            globals.string(key).map(|v| v.to_str_lossy().into_owned())
+        Ok(repo) => {
+            let config = repo.config_snapshot();
+            keys.map(|key| config.string(key).map(|v| v.to_str_lossy().into_owned()))
         }
+        Err(_) => match gix::config::File::from_globals() {
+            Ok(globals) => keys.map(|key| globals.string(key).map(|v| v.to_str_lossy().into_owned())),
+            Err(_) => keys.map(|_| None),
+        },
     }
 }

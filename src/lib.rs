@@ -52,15 +52,11 @@ pub mod trust;
 pub mod verify;
 pub mod view;
 
-/// The kind of the outermost library error in `error`'s chain of sources, if any is one.
+/// The kind of the outermost library error in `error`'s chain of sources, if any is one, and
+/// its machine-readable code (the `error` field of JSON errors).
 ///
 /// Front ends that hold errors as trait objects (the CLI's `anyhow` chain) call this; the
 /// library's own error types are listed here once.
-pub fn classify(error: &(dyn std::error::Error + 'static)) -> Option<error::ErrorKind> {
-    describe(error).map(|(kind, _)| kind)
-}
-
-/// The kind of a failure and its machine-readable code (the `error` field of JSON errors).
 pub fn describe(error: &(dyn std::error::Error + 'static)) -> Option<(error::ErrorKind, &'static str)> {
     let mut current = Some(error);
     while let Some(e) = current {

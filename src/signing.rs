@@ -184,14 +184,17 @@ pub struct SigningKey {
 enum Signs {
     /// In-process, with the key itself.
     Here(Box<PrivateKey>),
-    /// Through `ssh-keygen -Y sign -f FILE`, exactly as git signs with SSH keys: `file` is a
-    /// key file ssh-keygen reads (a `.pub` of a key in the agent, an sk key's handle file), or
-    /// for a literal the key text, written to a temporary file and used with `-U` (agent only).
-    Delegated {
-        file: Option<PathBuf>,
-        literal: Option<String>,
-        origin: String,
-    },
+    /// Through `ssh-keygen -Y sign -f FILE`, exactly as git signs with SSH keys.
+    Delegated { key: KeyRef, origin: String },
+}
+
+/// The key `ssh-keygen -Y sign` is told to sign with.
+enum KeyRef {
+    /// A key file ssh-keygen reads: a `.pub` of a key in the agent, a key's `-cert.pub`, an sk
+    /// key's handle file.
+    File(PathBuf),
+    /// A public key's text, written to a temporary file and used with `-U` (agent only).
+    Literal(String),
 }
 
 impl SigningKey {
@@ -207,14 +210,18 @@ impl SigningKey {
                 })?;
                 if looks_like_public_key(&text) {
                     // The public half of a key ssh-agent holds, as git takes user.signingKey.
-                    return Self::delegated(&text, path.display().to_string(), Some(path.to_owned()), None);
+                    return Self::delegated(&text, path.display().to_string(), KeyRef::File(path.to_owned()));
                 }
                 check_private_key_mode(path)?;
                 (text, path.display().to_string(), Some(path))
             }
             KeySource::Data(text) => (text.clone(), "GIT_PROOF_KEY_DATA".to_owned(), None),
             KeySource::Literal(text) => {
-                return Self::delegated(text, "the key in user.signingKey".to_owned(), None, Some(text.clone()));
+                return Self::delegated(
+                    text,
+                    "the key in user.signingKey".to_owned(),
+                    KeyRef::Literal(text.clone()),
+                );
             }
         };
         let key = PrivateKey::from_openssh(text.trim()).map_err(|source| Error::Invalid {
@@ -227,26 +234,25 @@ impl SigningKey {
         let certificate = path
             .map(|p| PathBuf::from(format!("{}-cert.pub", p.display())))
             .filter(|c| c.is_file());
-        if let Some(certificate) = &certificate
-            && key.algorithm() == ssh_key::Algorithm::Ed25519
-            && !key.is_encrypted()
-        {
-            return Self::delegated_file(public, origin, certificate.clone(), Agent::NotNeeded);
-        }
         match (key.algorithm(), key.is_encrypted(), path) {
-            (ssh_key::Algorithm::Ed25519, false, _) => Ok(Self {
-                public,
-                how: Signs::Here(Box::new(key)),
-            }),
+            (ssh_key::Algorithm::Ed25519, false, _) => match certificate {
+                Some(certificate) => {
+                    Self::through_ssh_keygen(public, origin, KeyRef::File(certificate), Agent::NotNeeded)
+                }
+                None => Ok(Self {
+                    public,
+                    how: Signs::Here(Box::new(key)),
+                }),
+            },
             // Its public half names the key for the agent, which holds it decrypted.
             (ssh_key::Algorithm::Ed25519, true, Some(path)) if agent_running() => {
                 let file = certificate.unwrap_or_else(|| PathBuf::from(format!("{}.pub", path.display())));
-                Self::delegated_file(public, origin, file, Agent::Needed)
+                Self::through_ssh_keygen(public, origin, KeyRef::File(file), Agent::Needed)
             }
             (ssh_key::Algorithm::Ed25519, true, _) => Err(Error::Encrypted { origin }),
             // A FIDO key's file is a handle: the token signs, ssh-keygen asks for the touch.
             (ssh_key::Algorithm::SkEd25519, _, Some(path)) => {
-                Self::delegated_file(public, origin, path.to_owned(), Agent::NotNeeded)
+                Self::through_ssh_keygen(public, origin, KeyRef::File(path.to_owned()), Agent::NotNeeded)
             }
             (algorithm, _, _) => Err(Error::NotEd25519 {
                 origin,
@@ -257,27 +263,17 @@ impl SigningKey {
 
     /// A public key whose private half ssh-agent must hold: asked now, so that a run is never
     /// ended only to find at the signature that nothing can sign it.
-    fn delegated(text: &str, origin: String, file: Option<PathBuf>, literal: Option<String>) -> Result<Self, Error> {
+    fn delegated(text: &str, origin: String, key: KeyRef) -> Result<Self, Error> {
         let public = PublicKey::from_openssh(text.trim()).map_err(|source| Error::Invalid {
             origin: origin.clone(),
             why: format!("not a public key either ({source})"),
         })?;
-        Self::through_ssh_keygen(public, origin, file, literal, Agent::Needed)
-    }
-
-    fn delegated_file(public: PublicKey, origin: String, file: PathBuf, agent: Agent) -> Result<Self, Error> {
-        Self::through_ssh_keygen(public, origin, Some(file), None, agent)
+        Self::through_ssh_keygen(public, origin, key, Agent::Needed)
     }
 
     /// A key `ssh-keygen -Y sign` signs with, checked now as far as it can be: its algorithm,
     /// and whether the agent holds it when it must.
-    fn through_ssh_keygen(
-        public: PublicKey,
-        origin: String,
-        file: Option<PathBuf>,
-        literal: Option<String>,
-        agent: Agent,
-    ) -> Result<Self, Error> {
+    fn through_ssh_keygen(public: PublicKey, origin: String, key: KeyRef, agent: Agent) -> Result<Self, Error> {
         check_signing_algorithm(&public, &origin)?;
         if agent == Agent::Needed {
             delegate::agent_holds(&public).map_err(|why| Error::Delegated {
@@ -287,7 +283,7 @@ impl SigningKey {
         }
         Ok(Self {
             public,
-            how: Signs::Delegated { file, literal, origin },
+            how: Signs::Delegated { key, origin },
         })
     }
 
@@ -318,12 +314,11 @@ impl SigningKey {
                 let signature = key.sign(NAMESPACE, HashAlg::Sha512, payload).map_err(Error::Sign)?;
                 signature.to_pem(LineEnding::LF).map_err(Error::Sign)
             }
-            Signs::Delegated { file, literal, origin } => {
-                let armored =
-                    delegate::sign(payload, file.as_deref(), literal.as_deref()).map_err(|why| Error::Delegated {
-                        origin: origin.clone(),
-                        why,
-                    })?;
+            Signs::Delegated { key, origin } => {
+                let armored = delegate::sign(payload, key).map_err(|why| Error::Delegated {
+                    origin: origin.clone(),
+                    why,
+                })?;
                 // What ssh-keygen made must be ours to verify, by this key: a different key in
                 // the agent, or a signature we would not accept, is refused here, not in CI.
                 self.signed_by_this_key(payload, &armored)
@@ -380,29 +375,26 @@ fn check_signing_algorithm(public: &PublicKey, origin: &str) -> Result<(), Error
 /// the key in ssh-agent, asks a FIDO token for its touch (and PIN), and knows every agent
 /// (1Password, Secretive, a YubiKey's). git-proof speaks no agent protocol of its own.
 mod delegate {
-    use std::path::Path;
     use std::process::{Command, Stdio};
 
     /// The armored signature `ssh-keygen -Y sign -n git-proof` makes over `payload` with the
-    /// key in `file`, or with the public key `literal` (written to a temporary file, `-U`:
-    /// the agent must hold it). The error is ssh-keygen's own words.
-    pub fn sign(payload: &[u8], file: Option<&Path>, literal: Option<&str>) -> Result<String, String> {
+    /// key `key` names. The error is ssh-keygen's own words.
+    pub fn sign(payload: &[u8], key: &super::KeyRef) -> Result<String, String> {
         let dir = TempDir::new().map_err(|e| format!("cannot make a temporary directory: {e}"))?;
         let message = dir.0.join("payload");
         std::fs::write(&message, payload).map_err(|e| format!("cannot write {}: {e}", message.display()))?;
         let mut command = Command::new("ssh-keygen");
         command.args(["-Y", "sign", "-n", super::NAMESPACE, "-f"]);
-        match (file, literal) {
-            (Some(file), _) => {
+        match key {
+            super::KeyRef::File(file) => {
                 command.arg(file);
             }
-            (None, Some(literal)) => {
+            super::KeyRef::Literal(literal) => {
                 let key = dir.0.join("key.pub");
                 std::fs::write(&key, format!("{}\n", literal.trim()))
                     .map_err(|e| format!("cannot write {}: {e}", key.display()))?;
                 command.arg(&key).arg("-U");
             }
-            (None, None) => return Err("no key to sign with".into()),
         }
         // stdin stays the terminal's, for a PIN; stdout is ssh-keygen's and not ours to print.
         let output = command

@@ -45,6 +45,14 @@ pub fn terminal_safe(text: String) -> String {
     Style::default().safe(text)
 }
 
+/// A time as a person's clock shows it: local time (`TZ` if set, else the system's zone) with
+/// its offset, to the minute, as git shows dates: `2026-12-01 21:03 +01:00`.
+pub fn local_time(at: jiff::Timestamp) -> String {
+    at.to_zoned(jiff::tz::TimeZone::system())
+        .strftime("%Y-%m-%d %H:%M %:z")
+        .to_string()
+}
+
 /// How text for a person is written: with colour or without.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Style {
@@ -136,11 +144,12 @@ impl Style {
 /// stands them, the scope and the evidence, and the records that do not count.
 pub fn render(shown: &ShownProof, style: Style, common_dir: Option<&Path>) -> String {
     let b = &shown.bundle;
-    let signature = match &shown.signature {
-        crate::proofs::Signature::Valid { .. } => style.paint(Color::Green, shown.signature.describe()),
-        crate::proofs::Signature::Unverified => style.paint(Color::Yellow, shown.signature.describe()),
-        crate::proofs::Signature::Invalid(_) => style.paint(Color::Red, shown.signature.describe()),
+    let color = match &shown.signature {
+        crate::proofs::Signature::Valid { .. } => Color::Green,
+        crate::proofs::Signature::Unverified => Color::Yellow,
+        crate::proofs::Signature::Invalid(_) => Color::Red,
     };
+    let signature = style.paint(color, shown.signature.describe());
     let mut text = String::new();
     let out = &mut text;
     let _ = writeln!(
@@ -192,7 +201,7 @@ pub fn render(shown: &ShownProof, style: Style, common_dir: Option<&Path>) -> St
     );
     for e in &s.entries {
         let counts = if e.binary {
-            "binary".to_owned()
+            format!("{:>12}", "binary")
         } else {
             // Padded before painting, so that colour codes do not count as width.
             let plus = format!("+{}", e.insertions);
@@ -209,7 +218,6 @@ pub fn render(shown: &ShownProof, style: Style, common_dir: Option<&Path>) -> St
             Some(old) => format!("{} -> {}", quoted(old), quoted(&e.path)),
             None => quoted(&e.path).into_owned(),
         };
-        let counts = if e.binary { format!("{counts:>12}") } else { counts };
         let _ = writeln!(out, "  {}  {counts}  {path}", e.status);
     }
     if !b.dirty_files.is_empty() {

@@ -51,27 +51,23 @@ pub fn decide(args: Args, ctx: &Ctx, decision: Decision) -> anyhow::Result<u8> {
         Decision::Approved => "approve",
         Decision::Rejected => "reject",
     };
+    let ws = ctx.workspace()?;
+    let mut index = super::open_index(&ws, ctx)?;
     let run_id = match run {
         Some(run) => run,
         None if !paths.is_empty() => paths.remove(0),
         // Nothing named: GIT_PROOF_RUN, then the worktree's active run, as everywhere.
-        None => {
-            let ws = ctx.workspace()?;
-            let index = super::open_index(&ws, ctx)?;
-            super::resolve_run(&ws, &index, None).map_err(|_| {
-                super::BadInput(format!(
-                    "which run? git proof {verb} --run ID PATH... or --run ID --all"
-                ))
-            })?
-        }
+        None => super::resolve_run(&ws, &index, None).map_err(|_| {
+            super::BadInput(format!(
+                "which run? git proof {verb} --run ID PATH... or --run ID --all"
+            ))
+        })?,
     };
     if all && !paths.is_empty() {
         Err(super::BadInput(format!(
             "--all decides every violation: name no paths with it (git proof {verb} --run ID --all)"
         )))?;
     }
-    let ws = ctx.workspace()?;
-    let mut index = super::open_index(&ws, ctx)?;
     let config = ws.repo.config_snapshot();
     let decided_by = match (config.string("user.name"), config.string("user.email")) {
         (Some(name), Some(email)) => format!("{name} <{email}>"),

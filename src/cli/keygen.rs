@@ -27,7 +27,10 @@ pub struct Args {
 pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<u8> {
     let Args { out, principal, json } = args;
     let principal = principal
-        .or_else(|| git_proof::git::config_string(&ctx.dir, "user.email"))
+        .or_else(|| {
+            let [email] = git_proof::git::config_strings(&ctx.dir, ["user.email"]);
+            email
+        })
         .filter(|p| !p.is_empty())
         .unwrap_or_else(|| "git-proof".to_owned());
     // An allowed_signers principal is one field: a blank, quote or control character in it

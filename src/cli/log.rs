@@ -134,16 +134,13 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<u8> {
 
 /// `succeeded`, `failed(N)`, `active`, `sealed` or `abandoned`, coloured and padded to line up.
 fn status_word(run: &RunRecord, style: Style) -> String {
-    let word = match &run.state {
-        RunState::Ended(end) if Status::of(run) == Status::Failed => format!("failed({})", end.exit_code),
-        _ => match Status::of(run) {
-            Status::Active => "active",
-            Status::Succeeded => "succeeded",
-            Status::Failed => "failed",
-            Status::Sealed => "sealed",
-            Status::Abandoned => "abandoned",
-        }
-        .to_owned(),
+    let word = match (Status::of(run), &run.state) {
+        (Status::Failed, RunState::Ended(end)) => format!("failed({})", end.exit_code),
+        (Status::Active, _) => "active".to_owned(),
+        (Status::Succeeded, _) => "succeeded".to_owned(),
+        (Status::Failed, _) => "failed".to_owned(),
+        (Status::Sealed, _) => "sealed".to_owned(),
+        (Status::Abandoned, _) => "abandoned".to_owned(),
     };
     let pad = " ".repeat(11usize.saturating_sub(word.len()));
     format!("{}{pad}", style.status(&word))
@@ -152,13 +149,9 @@ fn status_word(run: &RunRecord, style: Style) -> String {
 /// A stored UTC time as local time with its offset (`2026-12-01 21:03 +01:00`), as git shows
 /// dates; the stored text when it does not parse.
 fn local_time(stored: &str) -> String {
-    match stored.parse::<jiff::Timestamp>() {
-        Ok(t) => t
-            .to_zoned(jiff::tz::TimeZone::system())
-            .strftime("%Y-%m-%d %H:%M %:z")
-            .to_string(),
-        Err(_) => stored.to_owned(),
-    }
+    stored
+        .parse::<jiff::Timestamp>()
+        .map_or_else(|_| stored.to_owned(), git_proof::summary::local_time)
 }
 
 /// `--since`: an RFC 3339 time, a date (its midnight, local time), `today`, `yesterday`, or a

@@ -117,13 +117,9 @@ impl Ctx {
     /// Sends the rest of stdout through the pager, for output a person reads (`show`, `log`,
     /// `verify`), when stdout is a terminal; returns how to write it.
     pub fn page(&self) -> git_proof::summary::Style {
-        ui::start_pager(&self.dir, &self.ui);
-        self.style()
-    }
-
-    /// How to write for a person: with colour or not.
-    pub fn style(&self) -> git_proof::summary::Style {
-        ui::style(&self.dir, &self.ui)
+        let settings = ui::Settings::read(&self.dir);
+        ui::start_pager(&settings, &self.ui);
+        ui::style(&settings, &self.ui)
     }
 
     /// The repository and worktree the command runs in.
@@ -167,8 +163,9 @@ pub fn main() -> ExitCode {
         Err(err) if is_broken_pipe(&err) => ExitCode::from(EXIT_OK),
         Err(err) => {
             let message = format!("{err:#}").replace('\n', " ");
-            ui::print_error(json, error_code(&err), &message);
-            failed(exit_code_for(&err))
+            let (kind, code) = classify(&err);
+            ui::print_error(json, code, &message);
+            failed(exit_code_for(kind))
         }
     };
     ui::wait_for_pager();
@@ -284,44 +281,32 @@ fn is_broken_pipe(err: &anyhow::Error) -> bool {
     })
 }
 
-/// The machine-readable name of a failure, as the `error` field of JSON errors (the HTTP API's
-/// names: `not_found`, `bad_input`, and the library's more precise ones).
-fn error_code(err: &anyhow::Error) -> &'static str {
+/// What kind of failure `err` is, and its machine-readable name (the `error` field of JSON
+/// errors: the HTTP API's names, `not_found`, `bad_input`, and the library's more precise
+/// ones): the CLI's own errors, else the first the library classifies, else bad input.
+fn classify(err: &anyhow::Error) -> (ErrorKind, &'static str) {
     for cause in err.chain() {
         if cause.is::<NotFound>() {
-            return ErrorKind::NotFound.code();
+            return (ErrorKind::NotFound, ErrorKind::NotFound.code());
         }
         if cause.is::<BadInput>() {
-            return ErrorKind::BadInput.code();
+            return (ErrorKind::BadInput, ErrorKind::BadInput.code());
         }
-        if let Some((_, code)) = git_proof::describe(cause) {
-            return code;
+        if let Some(found) = git_proof::describe(cause) {
+            return found;
         }
     }
-    ErrorKind::BadInput.code()
+    (ErrorKind::BadInput, ErrorKind::BadInput.code())
 }
 
 /// Exit codes (README): 3 for what does not exist, 2 for everything the user must fix. The library
 /// says what kind each of its errors is; this maps kinds to exit codes, once.
-fn exit_code_for(err: &anyhow::Error) -> u8 {
-    for cause in err.chain() {
-        if cause.is::<NotFound>() {
-            return EXIT_NOT_FOUND;
-        }
-        if cause.is::<BadInput>() {
-            return EXIT_BAD_INPUT;
-        }
-        if let Some(kind) = git_proof::classify(cause) {
-            return match kind {
-                ErrorKind::NotFound => EXIT_NOT_FOUND,
-                ErrorKind::Invalid => EXIT_INVALID,
-                ErrorKind::BadInput | ErrorKind::Conflict | ErrorKind::Unavailable | ErrorKind::Internal => {
-                    EXIT_BAD_INPUT
-                }
-            };
-        }
+fn exit_code_for(kind: ErrorKind) -> u8 {
+    match kind {
+        ErrorKind::NotFound => EXIT_NOT_FOUND,
+        ErrorKind::Invalid => EXIT_INVALID,
+        ErrorKind::BadInput | ErrorKind::Conflict | ErrorKind::Unavailable | ErrorKind::Internal => EXIT_BAD_INPUT,
     }
-    EXIT_BAD_INPUT
 }
 
 /// Opens the index; a corrupt one is moved aside and rebuilt from the notes, said in one line.

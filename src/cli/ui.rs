@@ -46,12 +46,31 @@ struct Paging {
 
 static PAGER: Mutex<Option<Paging>> = Mutex::new(None);
 
-/// The pager git would start from `dir`: `GIT_PAGER`, `core.pager`, `PAGER`, then `less`; none
-/// when that is empty or `cat` (git's rule in `git_pager()`).
-pub fn pager_command(dir: &Path) -> Option<String> {
+/// The git configuration the pager and colour follow, read once.
+pub struct Settings {
+    core_pager: Option<String>,
+    /// `color.proof`, else `color.ui`.
+    color: Option<String>,
+}
+
+impl Settings {
+    /// The settings as git reads them from `dir`.
+    pub fn read(dir: &Path) -> Self {
+        let [core_pager, color_proof, color_ui] =
+            git_proof::git::config_strings(dir, ["core.pager", "color.proof", "color.ui"]);
+        Self {
+            core_pager,
+            color: color_proof.or(color_ui),
+        }
+    }
+}
+
+/// The pager git would start: `GIT_PAGER`, `core.pager`, `PAGER`, then `less`; none when that
+/// is empty or `cat` (git's rule in `git_pager()`).
+fn pager_command(settings: &Settings) -> Option<String> {
     let chosen = std::env::var("GIT_PAGER")
         .ok()
-        .or_else(|| git_proof::git::config_string(dir, "core.pager"))
+        .or_else(|| settings.core_pager.clone())
         .or_else(|| std::env::var("PAGER").ok())
         .unwrap_or_else(|| "less".to_owned());
     let chosen = chosen.trim();
@@ -67,11 +86,11 @@ fn pager_in_use() -> bool {
 /// Pipes the rest of stdout (and stderr, when it is the terminal too) into the pager, when
 /// stdout is a terminal and nothing said not to. A pager that cannot start leaves the output on
 /// the terminal, as git does.
-pub fn start_pager(dir: &Path, ui: &UiArgs) {
+pub fn start_pager(settings: &Settings, ui: &UiArgs) {
     if ui.no_pager || pager_in_use() || !std::io::stdout().is_terminal() {
         return;
     }
-    let Some(pager) = pager_command(dir) else {
+    let Some(pager) = pager_command(settings) else {
         return;
     };
     // As git runs it (`prepare_shell_cmd`): through the shell when it has anything the shell
@@ -138,10 +157,9 @@ pub fn wait_for_pager() {
 /// Whether to colour stdout: `--color`, else `color.proof`, else `color.ui` (always, never,
 /// or auto; git's `true` means auto), else auto: on a terminal or into a pager, unless
 /// `NO_COLOR` is set or the terminal is dumb.
-pub fn style(dir: &Path, ui: &UiArgs) -> Style {
+pub fn style(settings: &Settings, ui: &UiArgs) -> Style {
     let configured = || {
-        let value = git_proof::git::config_string(dir, "color.proof")
-            .or_else(|| git_proof::git::config_string(dir, "color.ui"))?;
+        let value = settings.color.as_deref()?;
         match value.to_ascii_lowercase().as_str() {
             "always" => Some(ColorWhen::Always),
             "never" | "false" | "no" | "off" | "0" => Some(ColorWhen::Never),

@@ -222,14 +222,13 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<u8> {
     // A reader that stops early (a pager quit, `| head`) does not change the verdict: CI
     // with pipefail must still see a failing verify fail.
     match print_report(&checked, format, ctx) {
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(verdict),
-        Err(e) => Err(e.into()),
-        Ok(()) => Ok(verdict),
+        Err(e) if !super::is_broken_pipe(&e) => Err(e),
+        _ => Ok(verdict),
     }
 }
 
 /// The report in `format`, on stdout.
-fn print_report(checked: &[Checked], format: Format, ctx: &Ctx) -> std::io::Result<()> {
+fn print_report(checked: &[Checked], format: Format, ctx: &Ctx) -> anyhow::Result<()> {
     match format {
         Format::Table => {
             let style = ctx.page();
@@ -237,16 +236,13 @@ fn print_report(checked: &[Checked], format: Format, ctx: &Ctx) -> std::io::Resu
             for c in checked {
                 out.write_all(table_entry(c, style).as_bytes())?;
             }
-            writeln!(out, "{}", summary_line(checked, style))
+            writeln!(out, "{}", summary_line(checked, style))?;
         }
-        Format::Json => {
-            let mut out = std::io::stdout().lock();
-            serde_json::to_writer_pretty(&mut out, &checked.iter().map(json_object).collect::<Vec<_>>())?;
-            writeln!(out)
-        }
-        Format::Github => write!(std::io::stdout(), "{}", github(checked)),
-        Format::Junit => write!(std::io::stdout(), "{}", junit(checked)),
+        Format::Json => super::print_json(&checked.iter().map(json_object).collect::<Vec<_>>())?,
+        Format::Github => write!(std::io::stdout(), "{}", github(checked))?,
+        Format::Junit => write!(std::io::stdout(), "{}", junit(checked))?,
     }
+    Ok(())
 }
 
 /// Runs `work`, showing "verified N/M commits" on stderr while it runs (M grows while the walk
@@ -303,14 +299,15 @@ fn bundles(c: &Checked) -> impl Iterator<Item = &verify::RecordReport> {
 /// counted).
 fn table_entry(c: &Checked, style: Style) -> String {
     let word = c.verdict_word();
-    let painted = match c.report.verdict() {
-        Verdict::Valid => style.paint(Color::Green, format!("{word:<9}")),
-        Verdict::Invalid => style.paint(Color::Red, format!("{word:<9}")),
-        Verdict::Unchecked if c.failed() => style.paint(Color::Red, format!("{word:<9}")),
-        Verdict::Unchecked => style.paint(Color::Yellow, format!("{word:<9}")),
-        Verdict::Missing if c.required => style.paint(Color::Red, format!("{word:<9}")),
-        Verdict::Missing => format!("{word:<9}"),
+    let color = match c.report.verdict() {
+        Verdict::Valid => Some(Color::Green),
+        Verdict::Unchecked if !c.failed() => Some(Color::Yellow),
+        Verdict::Missing if !c.required => None,
+        Verdict::Invalid | Verdict::Unchecked | Verdict::Missing => Some(Color::Red),
     };
+    // Padded before painting, so that colour codes do not count as width.
+    let padded = format!("{word:<9}");
+    let painted = color.map_or_else(|| padded.clone(), |color| style.paint(color, &padded));
     let mut vouching: Vec<String> = bundles(c).map(describe_bundle).collect();
     if let Some(covered) = &c.report.covered {
         vouching.insert(0, git_proof::summary::quoted(&covered.describe()).into_owned());
@@ -531,9 +528,11 @@ mod envelopes {
         let repo = git_proof::git::discover(&ctx.dir).ok();
         let trust = trust.load_anywhere(repo.as_ref(), ctx)?;
         let signers = trust.require_signers()?;
+        // One reader for every envelope: they are mostly about the same few notes.
+        let mut reader = repo.as_ref().map(git_proof::notes::NotesReader::new).transpose()?;
         let mut reports = Vec::new();
         for envelope in &envelopes {
-            reports.push(check(envelope, signers, repo.as_ref(), &trust));
+            reports.push(check(envelope, signers, reader.as_mut(), &trust)?);
         }
         let failed = reports.iter().any(|r| !r.problems.is_empty());
         if json {
@@ -596,9 +595,9 @@ mod envelopes {
     fn check(
         envelope: &Envelope,
         signers: &git_proof::signing::AllowedSigners,
-        repo: Option<&gix::Repository>,
+        reader: Option<&mut git_proof::notes::NotesReader<'_>>,
         trust: &git_proof::trust::Trust,
-    ) -> Report {
+    ) -> anyhow::Result<Report> {
         let mut report = Report {
             kind: None,
             run_id: None,
@@ -611,13 +610,13 @@ mod envelopes {
             Ok(opened) => opened,
             Err(rejected) => {
                 report.problems.push(rejected.to_string());
-                return report;
+                return Ok(report);
             }
         };
         report.signer = Some(signer.principals);
         let Ok(payload) = String::from_utf8(payload) else {
             report.problems.push("the payload is not UTF-8 text".into());
-            return report;
+            return Ok(report);
         };
         let record = Record {
             payload,
@@ -629,7 +628,7 @@ mod envelopes {
                 report
                     .problems
                     .push(format!("the payload is not a git-proof record: {invalid}"));
-                return report;
+                return Ok(report);
             }
         };
         report.kind = Some(content.kind().as_str());
@@ -638,20 +637,20 @@ mod envelopes {
         report.commit = commit.clone();
         // Where the note is here, the envelope must be one of its records that counts: the
         // envelope's signer vouches for bytes, the note's rule says whether they count.
-        let (Some(repo), Some(commit)) = (repo, commit) else {
-            return report;
+        let (Some(reader), Some(commit)) = (reader, commit) else {
+            return Ok(report);
         };
         let Ok(id) = gix::ObjectId::from_hex(commit.as_bytes()) else {
             report
                 .problems
                 .push(format!("the statement's subject '{commit}' is not a commit id"));
-            return report;
+            return Ok(report);
         };
-        let Ok(Some(note)) = git_proof::notes::read_note(repo, id) else {
-            return report;
+        // A note that cannot be read is an error, never "not read here".
+        let Some(view) = git_proof::proofs::view_of(reader, id, trust)? else {
+            return Ok(report);
         };
         report.against = "note";
-        let view = git_proof::view::NoteView::build(id, &note, trust);
         match view.records.iter().find(|r| r.record.payload == record.payload) {
             Some(r) if r.ignored.is_none() => {}
             Some(r) => report.problems.push(format!(
@@ -662,6 +661,6 @@ mod envelopes {
                 .problems
                 .push(format!("the note on {commit} holds no record with this statement")),
         }
-        report
+        Ok(report)
     }
 }

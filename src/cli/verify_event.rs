@@ -115,9 +115,9 @@ fn note_view(
     trust: &Trust,
 ) -> anyhow::Result<(NoteView, Against)> {
     if let Some(repo) = repo
-        && let Some(note) = git_proof::notes::read_note(repo, commit)?
+        && let Some(view) = git_proof::proofs::view_of(&mut git_proof::notes::NotesReader::new(repo)?, commit, trust)?
     {
-        return Ok((NoteView::build(commit, &note, trust), Against::Note));
+        return Ok((view, Against::Note));
     }
     match &proof.signed_record {
         Some(record) => Ok((

@@ -153,9 +153,7 @@ fn time(recorded: &str) -> Markup {
         return html! { (recorded) };
     };
     let utc = at.to_string();
-    let local = at.to_zoned(jiff::tz::TimeZone::system());
-    let shown = jiff::fmt::strtime::format("%Y-%m-%d %H:%M %:z", &local).unwrap_or_else(|_| utc.clone());
-    html! { time datetime=(utc) title=(utc) { (shown) } }
+    html! { time datetime=(utc) title=(utc) { (crate::summary::local_time(at)) } }
 }
 
 /// `sha256:` and the first 12 hex digits.
