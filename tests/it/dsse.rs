@@ -221,3 +221,32 @@ fn export_refuses_what_it_cannot_vouch_for() {
         .expect_code(2);
     out.one_error_line();
 }
+
+/// An envelope the trusted key signed over a statement the note holds but does not count (a
+/// stranger's record appended to it) is refused: the envelope's signer vouches for bytes,
+/// the note's rule decides whether they count.
+#[test]
+fn an_envelope_of_a_record_the_note_does_not_count_is_refused() {
+    use ed25519_dalek::Signer as _;
+    let repo = TestRepo::new();
+    proven(&repo);
+    let records = crate::common::split_records(&repo.note("HEAD"));
+    let foreign = records[0].0.replace("\"exit_code\": 0", "\"exit_code\": 7");
+    let stranger = crate::common::new_key(&repo, "stranger");
+    let signature = crate::common::ssh_keygen_sign(&repo, &stranger, "git-proof", &foreign);
+    let note: String = records.iter().map(|(p, s)| format!("{p}{s}")).collect();
+    repo.replace_note("HEAD", &format!("{note}{foreign}{signature}"));
+    let private = ssh_key::PrivateKey::from_openssh(std::fs::read_to_string(&repo.key).unwrap()).unwrap();
+    let secret = ed25519_dalek::SigningKey::from_bytes(&private.key_data().ed25519().unwrap().private.to_bytes());
+    let public = secret.verifying_key().to_bytes();
+    let envelope = git_proof::dsse::seal(foreign.as_bytes(), &public, |pae| {
+        Ok::<_, std::convert::Infallible>(secret.sign(pae).to_bytes())
+    })
+    .unwrap();
+    let file = repo.tmp.path().join("foreign.json");
+    std::fs::write(&file, serde_json::to_string(&envelope).unwrap()).unwrap();
+    let out = repo
+        .proof(&["verify", "--envelope", file.to_str().unwrap()])
+        .expect_code(1);
+    assert!(out.stdout.contains("but it does not count"), "{}", out.stdout);
+}
