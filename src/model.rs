@@ -391,6 +391,28 @@ pub struct Manifest {
     pub manifest_hash: String,
 }
 
+impl Manifest {
+    /// The key that makes finalizing a run's manifest idempotent: a second finalize with it
+    /// finds the first one's manifest (and event), never makes a second.
+    pub fn idempotency_key(run_id: &str) -> String {
+        format!("evidence_manifest:{run_id}")
+    }
+
+    /// The manifest's id in a projection: `sha256(idempotency key ":" workspace id)`, hex, so
+    /// every clone and every database that holds the run's manifest names it alike, and the same
+    /// run id in two repositories is two manifests. An unknown workspace is empty.
+    pub fn evidence_id(&self, workspace_id: Option<&str>) -> String {
+        use sha2::Digest;
+        let key = format!("{}:{}", Self::idempotency_key(&self.run_id), workspace_id.unwrap_or(""));
+        crate::canon::hex(&sha2::Sha256::digest(key.as_bytes()))
+    }
+
+    /// The id of the last event it covers, if it covers any.
+    pub fn last_event_id(&self) -> Option<&str> {
+        self.events.last().map(|e| e.event_id.as_str())
+    }
+}
+
 /// One event of the manifest, by hash.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -91,6 +91,13 @@ pub fn abandon(
         },
     };
     let run = finish::end_run(ws, index, run_id, &end, &format_time(now))?;
-    let (manifest, _) = finish::manifest(ws, index, &run, parse_id(&run.base_sha)?, NO_EXIT_CODE)?;
+    let (manifest, _) = finish::manifest(
+        ws,
+        index,
+        &run,
+        parse_id(&run.base_sha)?,
+        NO_EXIT_CODE,
+        &format_time(now),
+    )?;
     Ok((run, manifest))
 }

@@ -90,7 +90,7 @@ pub fn finish(
     trace.step("status (joined)");
     let scope_violations = violations(index, &run, &diff_stat, &dirty_files)?;
     trace.step("scope");
-    let (manifest, manifest_created) = manifest(ws, index, &run, base, end.exit_code)?;
+    let (manifest, manifest_created) = manifest(ws, index, &run, base, end.exit_code, &now_text)?;
     trace.step("manifest");
     let bundle = Bundle {
         version: BUNDLE_VERSION.into(),
@@ -214,6 +214,7 @@ pub(super) fn manifest(
     run: &RunRecord,
     base: ObjectId,
     exit_code: i32,
+    now: &str,
 ) -> Result<(Manifest, bool), Error> {
     if let Some(stored) = index.manifest(&run.run_id)? {
         return Ok((stored, false));
@@ -227,7 +228,7 @@ pub(super) fn manifest(
         thread_id: run.thread_id.clone(),
     };
     let built = evidence::build_manifest(identity, events)?;
-    Ok(index.save_manifest(&run.run_id, &built)?)
+    Ok(index.save_manifest(&run.run_id, &built, now)?)
 }
 
 /// Step 5: appends the signed bundle to the head's note, unless an earlier finish of this run
@@ -335,7 +336,14 @@ pub fn finalize_evidence(
     };
     if matches!(end.how, Ending::Abandoned { .. }) {
         // Abandoned work is never signed; its manifest was built when it was abandoned.
-        let (manifest, created) = manifest(ws, index, &run, parse_id(&run.base_sha)?, end.exit_code)?;
+        let (manifest, created) = manifest(
+            ws,
+            index,
+            &run,
+            parse_id(&run.base_sha)?,
+            end.exit_code,
+            &format_time(now),
+        )?;
         return Ok(if created {
             Finalized::Created(manifest)
         } else {
@@ -376,7 +384,7 @@ fn record_manifest_created(index: &mut Index, bundle: &Bundle, reference: &Bundl
                 "bundle_digest": reference.bundle_digest,
                 "commit": reference.commit_sha,
             }),
-            idempotency_key: Some(format!("evidence_manifest:{}", bundle.run_id)),
+            idempotency_key: Some(Manifest::idempotency_key(&bundle.run_id)),
         },
     )?;
     Ok(())

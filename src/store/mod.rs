@@ -252,7 +252,7 @@ impl Drop for Index {
 }
 
 /// Bumped when [`SCHEMA`] changes; stored as SQLite's `user_version`.
-const SCHEMA_VERSION: i64 = 4;
+const SCHEMA_VERSION: i64 = 5;
 
 const SCHEMA: &str = r#"
 CREATE TABLE IF NOT EXISTS runs (
@@ -321,6 +321,8 @@ CREATE TABLE IF NOT EXISTS evidence_manifests (
     run_id        TEXT PRIMARY KEY REFERENCES runs (run_id),
     manifest_json TEXT NOT NULL,
     manifest_hash TEXT NOT NULL
+    -- Schema 5 adds the projection's columns (MANIFEST_COLUMNS), so that they can be queried
+    -- without parsing JSON; they are added the same way to a new index and to an old one.
 );
 CREATE TABLE IF NOT EXISTS proof_bundle_ref (
     run_id        TEXT PRIMARY KEY REFERENCES runs (run_id),
@@ -329,6 +331,43 @@ CREATE TABLE IF NOT EXISTS proof_bundle_ref (
     recorded_at   TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS proof_bundle_ref_by_commit ON proof_bundle_ref (commit_sha);
+"#;
+
+/// Columns later schemas added to tables an older index already has (`CREATE TABLE IF NOT
+/// EXISTS` leaves those as they were): `(table, column, declaration)`.
+const ADDED_COLUMNS: &[(&str, &str, &str)] = &[
+    // Schema 4: how a run ended (see `Ending`).
+    ("runs", "ending", "TEXT"),
+    ("runs", "end_reason", "TEXT"),
+    // Schema 5: the evidence projection (docs/format.md, "The index"), filled from
+    // `manifest_json` for the manifests an older index holds.
+    ("evidence_manifests", "evidence_id", "TEXT"),
+    ("evidence_manifests", "workspace_id", "TEXT"),
+    ("evidence_manifests", "room_id", "TEXT"),
+    ("evidence_manifests", "thread_id", "TEXT"),
+    ("evidence_manifests", "correlation_id", "TEXT"),
+    (
+        "evidence_manifests",
+        "run_status",
+        "TEXT CHECK (run_status IN ('succeeded', 'failed'))",
+    ),
+    ("evidence_manifests", "event_hash_root", "TEXT"),
+    ("evidence_manifests", "stream_type", "TEXT"),
+    ("evidence_manifests", "stream_id", "TEXT"),
+    ("evidence_manifests", "from_seq", "INTEGER"),
+    ("evidence_manifests", "to_seq", "INTEGER"),
+    ("evidence_manifests", "event_count", "INTEGER"),
+    ("evidence_manifests", "last_event_id", "TEXT"),
+    ("evidence_manifests", "idempotency_key", "TEXT"),
+    ("evidence_manifests", "finalized_at", "TEXT"),
+    ("evidence_manifests", "created_at", "TEXT"),
+    ("evidence_manifests", "updated_at", "TEXT"),
+];
+
+/// Indexes over added columns, made once the columns exist.
+const ADDED_INDEXES: &str = r#"
+CREATE UNIQUE INDEX IF NOT EXISTS evidence_manifests_by_id ON evidence_manifests (evidence_id);
+CREATE UNIQUE INDEX IF NOT EXISTS evidence_manifests_by_key ON evidence_manifests (idempotency_key);
 "#;
 
 impl Index {
@@ -454,28 +493,35 @@ impl Index {
         }
         self.conn.execute_batch(SCHEMA).map_err(wrap("create the schema"))?;
         self.add_missing_columns()?;
+        results::fill_manifest_columns(&self.conn).map_err(wrap("fill the manifest columns"))?;
+        self.conn
+            .execute_batch(ADDED_INDEXES)
+            .map_err(wrap("index the added columns"))?;
         self.conn
             .pragma_update(None, "user_version", SCHEMA_VERSION)
             .map_err(wrap("record the schema version"))
     }
 
-    /// Columns later schemas added to tables an older index already has (`CREATE TABLE IF
-    /// NOT EXISTS` leaves those as they were).
+    /// Adds the [`ADDED_COLUMNS`] a table does not have yet.
     fn add_missing_columns(&self) -> Result<()> {
         let wrap = |action| sql_error(&self.path, action);
-        let mut stmt = self
-            .conn
-            .prepare("SELECT name FROM pragma_table_info('runs')")
-            .map_err(wrap("read the runs table's columns"))?;
-        let columns = stmt
-            .query_map([], |r| r.get::<_, String>(0))
-            .and_then(Iterator::collect::<rusqlite::Result<Vec<_>>>)
-            .map_err(wrap("read the runs table's columns"))?;
-        for column in ["ending", "end_reason"] {
-            if !columns.iter().any(|c| c == column) {
+        let mut known: Vec<(String, String)> = Vec::new();
+        for &(table, column, declaration) in ADDED_COLUMNS {
+            if !known.iter().any(|(t, _)| t == table) {
+                let mut stmt = self
+                    .conn
+                    .prepare("SELECT name FROM pragma_table_info(?1)")
+                    .map_err(wrap("read a table's columns"))?;
+                let columns = stmt
+                    .query_map([table], |r| r.get::<_, String>(0))
+                    .and_then(Iterator::collect::<rusqlite::Result<Vec<_>>>)
+                    .map_err(wrap("read a table's columns"))?;
+                known.extend(columns.into_iter().map(|c| (table.to_owned(), c)));
+            }
+            if !known.iter().any(|(t, c)| t == table && c == column) {
                 self.conn
-                    .execute_batch(&format!("ALTER TABLE runs ADD COLUMN {column} TEXT"))
-                    .map_err(wrap("add a column to the runs table"))?;
+                    .execute_batch(&format!("ALTER TABLE {table} ADD COLUMN {column} {declaration}"))
+                    .map_err(wrap("add a column"))?;
             }
         }
         Ok(())

@@ -158,8 +158,9 @@ impl Index {
 
     /// Stores the run's manifest unless it has one; returns the stored one and whether this
     /// call created it. The primary key makes "one manifest per run" a constraint, not a hope.
-    pub fn save_manifest(&mut self, run_id: &str, manifest: &Manifest) -> Result<(Manifest, bool)> {
-        let inserted = insert_manifest(&self.conn, run_id, manifest).map_err(self.err("save the manifest"))?;
+    pub fn save_manifest(&mut self, run_id: &str, manifest: &Manifest, finalized_at: &str) -> Result<(Manifest, bool)> {
+        let inserted =
+            insert_manifest(&self.conn, run_id, manifest, finalized_at).map_err(self.err("save the manifest"))?;
         if inserted == 1 {
             return Ok((manifest.clone(), true));
         }
@@ -279,15 +280,82 @@ pub(super) fn insert_violations(
 }
 
 /// Returns how many rows were inserted: 0 when the run already has a manifest.
-pub(super) fn insert_manifest(conn: &Connection, run_id: &str, manifest: &Manifest) -> rusqlite::Result<usize> {
-    conn.execute(
-        "INSERT OR IGNORE INTO evidence_manifests (run_id, manifest_json, manifest_hash) VALUES (?1, ?2, ?3)",
+pub(super) fn insert_manifest(
+    conn: &Connection,
+    run_id: &str,
+    manifest: &Manifest,
+    finalized_at: &str,
+) -> rusqlite::Result<usize> {
+    let inserted = conn.execute(
+        "INSERT OR IGNORE INTO evidence_manifests (run_id, manifest_json, manifest_hash, finalized_at, created_at, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?4, ?4)",
         params![
             run_id,
             serde_json::to_string(manifest).unwrap_or_default(),
-            manifest.manifest_hash
+            manifest.manifest_hash,
+            finalized_at
+        ],
+    )?;
+    if inserted == 1 {
+        set_manifest_columns(conn, run_id, manifest)?;
+    }
+    Ok(inserted)
+}
+
+/// Fills the projection's columns of one stored manifest from the manifest itself.
+fn set_manifest_columns(conn: &Connection, run_id: &str, m: &Manifest) -> rusqlite::Result<usize> {
+    conn.execute(
+        "UPDATE evidence_manifests SET evidence_id = ?2, workspace_id = ?3, thread_id = ?4, correlation_id = ?5,
+             run_status = ?6, event_hash_root = ?7, stream_type = ?8, stream_id = ?9, from_seq = ?10, to_seq = ?11,
+             event_count = ?12, last_event_id = ?13, idempotency_key = ?14
+         WHERE run_id = ?1",
+        params![
+            run_id,
+            m.evidence_id(m.workspace_id.as_deref()),
+            m.workspace_id,
+            m.thread_id,
+            m.correlation_id,
+            m.run_status.as_str(),
+            m.event_hash_root,
+            m.stream_type,
+            m.stream_id,
+            m.from_seq as i64,
+            m.to_seq as i64,
+            m.event_count as i64,
+            m.last_event_id(),
+            Manifest::idempotency_key(run_id)
         ],
     )
+}
+
+/// Fills the projection's columns of the manifests an index older than schema 5 holds (inside
+/// the migration's transaction). Their finalization time is their run's end, when they were
+/// built. A manifest that does not parse keeps its text and gets no columns: nothing is lost.
+pub(super) fn fill_manifest_columns(conn: &Connection) -> rusqlite::Result<()> {
+    let mut stmt = conn.prepare(
+        "SELECT m.run_id, m.manifest_json, r.ended_at FROM evidence_manifests m JOIN runs r USING (run_id)
+         WHERE m.evidence_id IS NULL",
+    )?;
+    let rows = stmt
+        .query_map([], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, Option<String>>(2)?,
+            ))
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    for (run_id, json, ended_at) in rows {
+        let Ok(manifest) = serde_json::from_str::<Manifest>(&json) else {
+            continue;
+        };
+        set_manifest_columns(conn, &run_id, &manifest)?;
+        conn.execute(
+            "UPDATE evidence_manifests SET finalized_at = ?2, created_at = ?2, updated_at = ?2 WHERE run_id = ?1",
+            params![run_id, ended_at],
+        )?;
+    }
+    Ok(())
 }
 
 pub(super) fn insert_bundle_ref(conn: &Connection, reference: &BundleRef) -> rusqlite::Result<usize> {

@@ -237,7 +237,7 @@ impl Index {
         if written {
             insert_checks(&tx, &run.run_id, proof.checks).map_err(sql("import a check"))?;
             insert_violations(&tx, &run.run_id, proof.violations).map_err(sql("import a violation"))?;
-            insert_manifest(&tx, &run.run_id, proof.manifest).map_err(sql("import a manifest"))?;
+            insert_manifest(&tx, &run.run_id, proof.manifest, &end.ended_at).map_err(sql("import a manifest"))?;
         }
         // A new import takes the reference only if the run has none (first writer wins).
         if written || how == Import::New {

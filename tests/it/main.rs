@@ -27,5 +27,6 @@ mod serve;
 mod steering;
 mod tamper;
 mod trust_rule;
+mod upgrade;
 mod vectors;
 mod verify_range;
