@@ -39,6 +39,7 @@ pub mod notes;
 pub mod patch_id;
 pub mod policy;
 pub mod proofs;
+pub mod publish;
 pub mod record;
 pub mod reindex;
 pub mod rewrite;
@@ -48,6 +49,7 @@ pub mod signing;
 pub mod store;
 pub mod summary;
 pub mod sync;
+pub mod teamdb;
 pub mod trust;
 pub mod verify;
 pub mod view;
@@ -80,11 +82,13 @@ fn kind_of(e: &(dyn std::error::Error + 'static)) -> Option<(error::ErrorKind, &
     try_types!(
         approval::Error,
         proofs::Error,
+        publish::Error,
         rewrite::Error,
         run::Error,
         trust::Error,
         sync::Error,
         store::Error,
+        teamdb::Error,
         signing::Error,
         policy::Error,
         git::Error,

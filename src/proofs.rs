@@ -4,7 +4,7 @@
 //! vouch for: without a trust source, signatures and decisions are "unverified".
 
 use gix::ObjectId;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::error::{Classify, ErrorKind};
 use crate::model::{ApprovalState, Bundle, DodStatus, RunStatus};
@@ -68,7 +68,8 @@ impl Classify for Error {
 }
 
 /// What a bundle's signature check says, for a reader.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Signature {
     /// No trust source is configured, so nothing could be verified.
     Unverified,
@@ -114,7 +115,8 @@ impl Signature {
 }
 
 /// Where a scope violation stands, as a reader may be told.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Standing {
     /// A state the trust in force vouches for.
     Decided(ApprovalState),
@@ -263,6 +265,72 @@ impl ShownProof {
             .filter(|s| **s != Standing::Decided(ApprovalState::Approved))
             .count()
     }
+
+    /// What the team database keeps of it besides the bundle.
+    pub fn published(&self) -> PublishedView {
+        PublishedView {
+            commit: self.commit.to_string(),
+            signature: self.signature.clone(),
+            standings: self.standings.clone(),
+            carried: self.carried.clone(),
+            problems: self.problems.clone(),
+            unchecked: self.unchecked.clone(),
+            ignored: self.ignored.clone(),
+        }
+    }
+
+    /// A proof as the team database holds it: only counting proofs are published.
+    pub fn from_published(bundle: Bundle, view: PublishedView) -> Option<Self> {
+        Some(Self {
+            bundle,
+            commit: ObjectId::from_hex(view.commit.as_bytes()).ok()?,
+            standings: view.standings,
+            signature: view.signature,
+            elsewhere: None,
+            carried: view.carried,
+            covers: None,
+            counts: true,
+            why_not: None,
+            problems: view.problems,
+            unchecked: view.unchecked,
+            record: 0,
+            ignored: view.ignored,
+        })
+    }
+
+    /// Takes what `verify` found of its record's facts.
+    fn take_facts(&mut self, records: &[verify::RecordReport]) {
+        if let Some(r) = records.get(self.record) {
+            self.problems.clone_from(&r.problems);
+            self.unchecked.clone_from(&r.unchecked);
+        }
+    }
+}
+
+/// What the team database keeps of a published proof besides its bundle: what a reader of it
+/// is shown, as [`ShownProof`] holds it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PublishedView {
+    pub commit: String,
+    pub signature: Signature,
+    pub standings: Vec<Standing>,
+    pub carried: Option<String>,
+    pub problems: Vec<String>,
+    pub unchecked: Vec<String>,
+    pub ignored: Vec<String>,
+}
+
+/// Every bundle that counts on the note `view` reads, as a reader is shown it, with what
+/// `report` (the note's facts checked against the repository) found of each.
+pub fn counting<'v>(view: &'v NoteView, report: Option<&verify::CommitReport>) -> Vec<(ShownProof, &'v BundleView)> {
+    let records = report.and_then(|r| r.records.as_deref()).unwrap_or_default();
+    view.counting_bundles()
+        .map(|b| {
+            let mut shown = ShownProof::of(view, b);
+            shown.take_facts(records);
+            (shown, b)
+        })
+        .collect()
 }
 
 /// The bundles `target` names: a run's own (a run id in the index wins over a revision of the
@@ -365,10 +433,7 @@ fn on_commit(
     };
     if let Some(records) = report.and_then(|r| r.records) {
         for s in &mut shown {
-            if let Some(r) = records.get(s.record) {
-                s.problems.clone_from(&r.problems);
-                s.unchecked.clone_from(&r.unchecked);
-            }
+            s.take_facts(&records);
         }
     }
     if shown.is_empty() {
@@ -497,6 +562,11 @@ pub struct RunSummary {
     pub head_subject: Option<String>,
     /// `None` while the run has no proof.
     pub proof: Option<ProofSummary>,
+    /// Over the team database: the repository's name and id.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub repository: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub workspace_id: Option<String>,
 }
 
 /// The numbers of one proof, or why it could not be read.
@@ -634,5 +704,7 @@ fn summarize_one(
         base_sha: run.base_sha,
         head_sha,
         proof,
+        repository: None,
+        workspace_id: None,
     })
 }

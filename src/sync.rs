@@ -90,8 +90,7 @@ fn tracking_ref(repo: &gix::Repository, remote: &str) -> String {
 
 /// Fetches, merges and pushes the notes, retrying when another clone pushes first.
 pub fn sync(repo: &gix::Repository, remote: &str) -> Result<Synced, Error> {
-    let is_remote = is_configured_remote(repo, remote);
-    if !is_remote && !remote.contains(['/', ':']) {
+    if !is_configured_remote(repo, remote) && !remote.contains(['/', ':']) {
         return Err(Error::UnknownRemote(remote.to_owned()));
     }
     let tracking = tracking_ref(repo, remote);
@@ -125,6 +124,18 @@ pub fn sync(repo: &gix::Repository, remote: &str) -> Result<Synced, Error> {
             });
         }
         std::thread::sleep(backoff(attempt));
+    }
+}
+
+/// Fetches the remote's notes and merges them into ours (a union of records), without pushing:
+/// what `publish` reads first. `None` when the remote has no notes yet.
+pub fn fetch_and_merge(repo: &gix::Repository, remote: &str) -> Result<Option<Merged>, Error> {
+    if !is_configured_remote(repo, remote) && !remote.contains(['/', ':']) {
+        return Err(Error::UnknownRemote(remote.to_owned()));
+    }
+    match fetch(repo, remote, &tracking_ref(repo, remote))? {
+        Some(theirs) => Ok(Some(notes::merge_notes(repo, theirs)?)),
+        None => Ok(None),
     }
 }
 

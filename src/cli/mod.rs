@@ -35,6 +35,7 @@ mod land;
 mod log;
 mod man;
 mod prove_event;
+mod publish;
 mod reindex;
 mod reject;
 mod run_cmd;
@@ -91,6 +92,7 @@ enum Command {
     Reject(approve::Args),
     Reindex(reindex::Args),
     Sync(sync::Args),
+    Publish(publish::Args),
     Land(land::Args),
     Serve(serve::Args),
     #[command(hide = true)]
@@ -242,6 +244,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<u8> {
         Command::Reject(args) => reject::run(args, &ctx),
         Command::Reindex(args) => reindex::run(args, &ctx),
         Command::Sync(args) => sync::run(args, &ctx),
+        Command::Publish(args) => publish::run(args, &ctx),
         Command::Land(args) => land::run(args, &ctx),
         Command::Serve(args) => serve::run(args, &ctx),
         Command::Hook(args) => hook::run(args, &ctx),

@@ -29,6 +29,10 @@ pub struct Args {
     /// idle client must not hold a file descriptor for good).
     #[arg(long, value_name = "SECONDS", default_value_t = 10.0)]
     idle_timeout: f64,
+    /// Serve the team database `git proof publish` fills (postgres://URL): every repository
+    /// published there, read-only, with filters. The default is this clone's own index.
+    #[arg(long, value_name = "URL")]
+    index: Option<String>,
     #[command(flatten)]
     trust: super::TrustArgs,
 }
@@ -40,6 +44,7 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<u8> {
         allow_hosts,
         key,
         idle_timeout,
+        index,
         trust,
     } = args;
     let idle_timeout = std::time::Duration::try_from_secs_f64(idle_timeout)
@@ -50,17 +55,22 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<u8> {
                 "--idle-timeout {idle_timeout} is not a positive number of seconds"
             ))
         })?;
-    let ws = ctx.workspace()?;
-    // Creates or repairs the index before the first request needs it.
-    drop(super::open_index(&ws, ctx)?);
-    let workdir = ws.workdir.clone();
     let config = Config {
         trust: trust.options(),
         key,
         allowed_hosts: allow_hosts,
         idle_timeout,
     };
-    let server = Server::bind(ws, addr, config).map_err(|e| match e {
+    let bound = match index {
+        Some(url) => Server::bind_team(&url, addr, config),
+        None => {
+            let ws = ctx.workspace()?;
+            // Creates or repairs the index before the first request needs it.
+            drop(super::open_index(&ws, ctx)?);
+            Server::bind(ws, addr, config)
+        }
+    };
+    let server = bound.map_err(|e| match e {
         serve::Error::Bind { .. } => anyhow::Error::new(BadInput(format!("{e}; choose another with --addr IP:PORT"))),
         other => other.into(),
     })?;
@@ -73,7 +83,7 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<u8> {
     // A reader that stops after the first line (`| head -1`) must not stop the server.
     let banner = format!(
         "Serving {} at {url}\nListening on {reach}. Ctrl-C stops.\nPOST requests need: Authorization: Bearer {}\n",
-        workdir.display(),
+        server.serves(),
         server.token()
     );
     server.run(|| {

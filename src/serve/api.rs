@@ -15,11 +15,24 @@ use crate::run::{self, Finalized};
 use crate::trust::Trust;
 use crate::{signing, store};
 
-/// `?page=N&per_page=M`, both optional.
-#[derive(Debug, Deserialize)]
+/// `?page=N&per_page=M`, both optional; over the team database also the filters
+/// `repo=NAME|WORKSPACE_ID`, `status=succeeded|failed`, `failed_checks=true`, `pending=true` and
+/// `verdict=valid|unchecked|invalid`.
+#[derive(Debug, Default, Deserialize)]
 pub(super) struct PageQuery {
     page: Option<u64>,
     per_page: Option<u32>,
+    pub repo: Option<String>,
+    pub status: Option<String>,
+    pub failed_checks: Option<bool>,
+    pub pending: Option<bool>,
+    pub verdict: Option<String>,
+}
+
+/// `?repo=NAME|WORKSPACE_ID`: which repository's run, over the team database.
+#[derive(Debug, Default, Deserialize)]
+pub(super) struct RepoQuery {
+    pub repo: Option<String>,
 }
 
 /// One page of runs, newest first, and where the next is.
@@ -31,6 +44,13 @@ pub(super) struct RunsPage {
     pub total: u64,
     /// The next page's path, `null` on the last.
     pub next: Option<String>,
+    /// The filters of this page as a query string (`repo=app&status=failed&`), kept by the
+    /// page links.
+    #[serde(skip)]
+    pub query: String,
+    /// Whether the runs are the team database's (a Repository column, links naming it).
+    #[serde(skip)]
+    pub team: bool,
 }
 
 impl PageQuery {
@@ -46,6 +66,27 @@ impl PageQuery {
             ));
         }
         Ok((page, per_page))
+    }
+
+    /// Whether any filter is asked for (only the team database serves them).
+    pub(super) fn filters(&self) -> bool {
+        self.repo.is_some()
+            || self.status.is_some()
+            || self.failed_checks.is_some()
+            || self.pending.is_some()
+            || self.verdict.is_some()
+    }
+
+    /// A clone's list has no filters: saying so beats ignoring them.
+    pub(super) fn no_filters(&self) -> Result<(), Failure> {
+        if self.filters() {
+            return Err(Failure::new(
+                StatusCode::BAD_REQUEST,
+                "bad_filter",
+                "filters (repo, status, failed_checks, pending, verdict) are served over the team database: git proof serve --index postgres://URL",
+            ));
+        }
+        Ok(())
     }
 }
 
@@ -64,6 +105,8 @@ pub(super) fn runs_page(session: &mut super::Session, page: u64, per_page: u32) 
         per_page,
         total,
         next,
+        query: String::new(),
+        team: false,
     })
 }
 
@@ -74,6 +117,10 @@ pub(super) async fn runs(
 ) -> Response {
     let result = async {
         let Query(query) = query.map_err(|e| Failure::new(StatusCode::BAD_REQUEST, "bad_page", e.body_text()))?;
+        if app.clone_source().is_none() {
+            return Ok(json_body(StatusCode::OK, &super::team::runs_page(&app, query).await?));
+        }
+        query.no_filters()?;
         let (page, per_page) = query.checked()?;
         let listed = blocking(&app, move |session| runs_page(session, page, per_page)).await?;
         Ok(json_body(StatusCode::OK, &listed))
@@ -82,18 +129,19 @@ pub(super) async fn runs(
 }
 
 /// `GET /api/runs/{run_id}/proof`: exactly the bytes `git proof show --json RUN_ID` prints.
-pub(super) async fn proof(State(app): State<Arc<App>>, Path(raw): Path<String>) -> Response {
+pub(super) async fn proof(
+    State(app): State<Arc<App>>,
+    Path(raw): Path<String>,
+    Query(which): Query<RepoQuery>,
+) -> Response {
     let result = async {
         let run_id = run_id_of(&raw)?;
         let file_name = format!("attachment; filename=\"{run_id}.proof.json\"");
-        let json = blocking(&app, move |session| {
-            let trust = session.trust()?;
-            let shown =
-                proofs::of_run(&session.ws.repo, &session.index, &run_id, trust).map_err(Failure::from_error)?;
-            let shown = proofs::vouched(vec![shown], trust).map_err(Failure::from_error)?;
-            proofs::bundle_json(&shown[0].bundle).map_err(|e| Failure::internal(e.to_string()))
-        })
-        .await?;
+        let json = if app.clone_source().is_none() {
+            super::team::bundle_json(&app, run_id, which.repo).await?
+        } else {
+            clone_bundle_json(&app, run_id).await?
+        };
         let mut response = json_response(StatusCode::OK, json);
         // The Proof view's link downloads it; tools reading the body are not affected.
         if let Ok(value) = HeaderValue::from_str(&file_name) {
@@ -104,10 +152,29 @@ pub(super) async fn proof(State(app): State<Arc<App>>, Path(raw): Path<String>) 
     result.await.unwrap_or_else(|e: Failure| e.json())
 }
 
+/// The bundle JSON of a run of the served clone.
+async fn clone_bundle_json(app: &Arc<App>, run_id: String) -> Result<String, Failure> {
+    blocking(app, move |session| {
+        let trust = session.trust()?;
+        let shown = proofs::of_run(&session.ws.repo, &session.index, &run_id, trust).map_err(Failure::from_error)?;
+        let shown = proofs::vouched(vec![shown], trust).map_err(Failure::from_error)?;
+        proofs::bundle_json(&shown[0].bundle).map_err(|e| Failure::internal(e.to_string()))
+    })
+    .await
+}
+
 /// `GET /v1/runs/{run_id}/evidence`: the manifest the index holds, else the one in the notes.
-pub(super) async fn evidence(State(app): State<Arc<App>>, Path(raw): Path<String>) -> Response {
+pub(super) async fn evidence(
+    State(app): State<Arc<App>>,
+    Path(raw): Path<String>,
+    Query(which): Query<RepoQuery>,
+) -> Response {
     let result = async {
         let run_id = run_id_of(&raw)?;
+        if app.clone_source().is_none() {
+            let manifest = super::team::manifest(&app, run_id, which.repo).await?;
+            return Ok(json_body(StatusCode::OK, &manifest));
+        }
         let manifest = blocking(&app, move |session| {
             if let Some(manifest) = session.index.manifest(&run_id).map_err(Failure::from_error)? {
                 return Ok(manifest);
@@ -155,7 +222,14 @@ pub(super) async fn finalize(
             return Ok(response);
         }
         let run_id = run_id_of(&raw)?;
-        let explicit_key = app.key.clone();
+        let Some(clone) = app.clone_source() else {
+            return Err(Failure::new(
+                StatusCode::CONFLICT,
+                "read_only",
+                "the team database is read-only here: finalize in the run's clone (git proof serve there), then git proof publish",
+            ));
+        };
+        let explicit_key = clone.key.clone();
         let finalized = blocking(&app, move |session| {
             let repo = &session.ws.repo;
             let key = || {
@@ -183,7 +257,7 @@ pub(super) async fn finalize(
 }
 
 /// Pretty JSON with a final newline, as the CLI prints it.
-fn json_body(status: StatusCode, value: &impl serde::Serialize) -> Response {
+pub(super) fn json_body(status: StatusCode, value: &impl serde::Serialize) -> Response {
     match serde_json::to_string_pretty(value) {
         Ok(mut text) => {
             text.push('\n');

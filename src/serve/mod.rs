@@ -8,6 +8,7 @@
 
 mod api;
 mod pages;
+mod team;
 
 use std::net::{IpAddr, SocketAddr, TcpListener};
 use std::path::PathBuf;
@@ -25,6 +26,7 @@ use axum::routing::{get, post};
 use crate::error::{Classify, ErrorKind};
 use crate::run::{self, Workspace};
 use crate::store::Index;
+use crate::teamdb::{self, Access, TeamDb};
 use crate::trust::{self, Trust, TrustOptions};
 
 /// Where the server listens unless told otherwise: loopback only.
@@ -51,6 +53,8 @@ pub enum Error {
     Runtime(#[source] std::io::Error),
     #[error("the server failed: {0}")]
     Serve(#[source] std::io::Error),
+    #[error(transparent)]
+    Team(#[from] teamdb::Error),
 }
 
 impl crate::error::Classify for Error {
@@ -58,6 +62,14 @@ impl crate::error::Classify for Error {
         match self {
             Self::Bind { .. } => crate::error::ErrorKind::Unavailable,
             Self::Runtime(_) | Self::Serve(_) => crate::error::ErrorKind::Internal,
+            Self::Team(e) => e.kind(),
+        }
+    }
+
+    fn code(&self) -> &'static str {
+        match self {
+            Self::Team(e) => e.code(),
+            other => other.kind().code(),
         }
     }
 }
@@ -86,26 +98,46 @@ pub struct Server {
 impl Server {
     /// Binds `addr` (port 0 picks a free port) for the repository of `ws`.
     pub fn bind(ws: Workspace, addr: SocketAddr, config: Config) -> Result<Self, Error> {
-        let listener = TcpListener::bind(addr).map_err(|source| Error::Bind { addr, source })?;
-        let local = listener.local_addr().map_err(|source| Error::Bind { addr, source })?;
         let repo_name = ws
             .workdir
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_else(|| ws.workdir.display().to_string());
-        let app = App {
+        let source = Source::Clone(Box::new(CloneSource {
             repo: ws.repo.into_sync(),
             workdir: ws.workdir,
             common_dir: ws.common_dir,
             repo_name,
+            trust: config.trust.clone(),
+            key: config.key.clone(),
+            idle: Mutex::new(Vec::new()),
+        }));
+        Self::bind_source(source, addr, config)
+    }
+
+    /// Binds `addr` for the team database at `url`: every repository published there. The
+    /// database is reached once before anything is served, so that a wrong URL, refused
+    /// credentials or a schema from a newer git-proof stop the command instead of each request.
+    pub fn bind_team(url: &str, addr: SocketAddr, config: Config) -> Result<Self, Error> {
+        let first = TeamDb::connect(url, Access::Read)?;
+        let source = Source::Team(TeamSource {
+            url: url.to_owned(),
+            target: first.target().to_owned(),
+            idle: Mutex::new(vec![first]),
+        });
+        Self::bind_source(source, addr, config)
+    }
+
+    fn bind_source(source: Source, addr: SocketAddr, config: Config) -> Result<Self, Error> {
+        let listener = TcpListener::bind(addr).map_err(|source| Error::Bind { addr, source })?;
+        let local = listener.local_addr().map_err(|source| Error::Bind { addr, source })?;
+        let app = App {
+            source,
             token: new_token(),
             hosts: HostRule {
                 addr: local,
                 names: config.allowed_hosts,
             },
-            trust: config.trust,
-            key: config.key,
-            idle: Mutex::new(Vec::new()),
             work: tokio::sync::Semaphore::new(CONCURRENT_WORK),
         };
         Ok(Self {
@@ -113,6 +145,14 @@ impl Server {
             app: Arc::new(app),
             idle_timeout: config.idle_timeout,
         })
+    }
+
+    /// What it serves: a repository's worktree, or the team database (without its password).
+    pub fn serves(&self) -> String {
+        match &self.app.source {
+            Source::Clone(clone) => clone.workdir.display().to_string(),
+            Source::Team(team) => format!("the team database {}", team.target),
+        }
     }
 
     /// The address it listens on.
@@ -146,7 +186,10 @@ impl Server {
             app,
             idle_timeout,
         } = self;
-        runtime.block_on(async move {
+        // The last handle on the state is dropped here, after the runtime: closing a team
+        // database connection blocks on its own runtime, which cannot run inside this one.
+        let state = Arc::clone(&app);
+        let served = runtime.block_on(async move {
             use tokio::signal::unix::{SignalKind, signal};
             let mut interrupt = signal(SignalKind::interrupt()).map_err(Error::Runtime)?;
             let mut terminate = signal(SignalKind::terminate()).map_err(Error::Runtime)?;
@@ -161,7 +204,10 @@ impl Server {
             };
             serve_connections(listener, router(app), idle_timeout, stopped).await;
             Ok(())
-        })
+        });
+        drop(runtime);
+        drop(state);
+        served
     }
 }
 
@@ -220,18 +266,38 @@ fn router(app: Arc<App>) -> Router {
 
 /// The server's shared state.
 struct App {
+    source: Source,
+    token: String,
+    hosts: HostRule,
+    work: tokio::sync::Semaphore,
+}
+
+/// What the pages and the API read.
+enum Source {
+    /// One clone: its notes and its SQLite index (the default).
+    Clone(Box<CloneSource>),
+    /// The team database `git proof publish` fills, across repositories.
+    Team(TeamSource),
+}
+
+struct CloneSource {
     repo: gix::ThreadSafeRepository,
     workdir: PathBuf,
     common_dir: PathBuf,
     repo_name: String,
-    token: String,
-    hosts: HostRule,
     trust: TrustOptions,
     key: Option<PathBuf>,
     /// Repository handles and index connections, reused across requests so that their object
     /// caches stay warm; at most one per request in flight.
     idle: Mutex<Vec<(gix::Repository, Index)>>,
-    work: tokio::sync::Semaphore,
+}
+
+struct TeamSource {
+    url: String,
+    /// The database as pages name it (no password).
+    target: String,
+    /// Connections reused across requests; at most one per request in flight.
+    idle: Mutex<Vec<TeamDb>>,
 }
 
 /// What a request handler works with, on its blocking thread.
@@ -257,6 +323,24 @@ impl Session {
 }
 
 impl App {
+    /// The clone served, unless the team database is.
+    fn clone_source(&self) -> Option<&CloneSource> {
+        match &self.source {
+            Source::Clone(clone) => Some(clone),
+            Source::Team(_) => None,
+        }
+    }
+
+    /// The name the page header shows.
+    fn repo_name(&self) -> String {
+        match &self.source {
+            Source::Clone(clone) => clone.repo_name.clone(),
+            Source::Team(_) => "team".to_owned(),
+        }
+    }
+}
+
+impl CloneSource {
     /// Runs `work` with a session: the repository, an index connection and the trust sources as
     /// they are now (a key added while the server runs counts at once).
     fn with_session<T>(&self, work: impl FnOnce(&mut Session) -> Result<T, Failure>) -> Result<T, Failure> {
@@ -290,10 +374,57 @@ impl App {
     }
 }
 
-/// Runs blocking library work off the async workers, at most [`CONCURRENT_WORK`] at once.
+impl TeamSource {
+    /// Runs `work` with a connection to the team database: an idle one, else a new one.
+    fn with_db<T>(&self, work: impl FnOnce(&mut TeamDb) -> Result<T, Failure>) -> Result<T, Failure> {
+        let idle = self.idle.lock().ok().and_then(|mut idle| idle.pop());
+        let mut db = match idle {
+            Some(db) => db,
+            None => TeamDb::connect(&self.url, Access::Read).map_err(Failure::from_error)?,
+        };
+        let result = work(&mut db);
+        // A connection the server closed is dropped; the next request opens another.
+        if !db.is_closed()
+            && let Ok(mut idle) = self.idle.lock()
+        {
+            idle.push(db);
+        }
+        result
+    }
+}
+
+/// Runs blocking library work on the served clone, off the async workers, at most
+/// [`CONCURRENT_WORK`] at once.
 async fn blocking<T: Send + 'static>(
     app: &Arc<App>,
     work: impl FnOnce(&mut Session) -> Result<T, Failure> + Send + 'static,
+) -> Result<T, Failure> {
+    off_the_workers(app, move |app| match app.clone_source() {
+        Some(clone) => clone.with_session(work),
+        None => Err(Failure::internal(
+            "this request needs a clone; the team database is served",
+        )),
+    })
+    .await
+}
+
+/// Runs blocking work on the team database, as [`blocking`] does on a clone.
+async fn blocking_team<T: Send + 'static>(
+    app: &Arc<App>,
+    work: impl FnOnce(&mut TeamDb) -> Result<T, Failure> + Send + 'static,
+) -> Result<T, Failure> {
+    off_the_workers(app, move |app| match &app.source {
+        Source::Team(team) => team.with_db(work),
+        Source::Clone(_) => Err(Failure::internal(
+            "this request needs the team database; a clone is served",
+        )),
+    })
+    .await
+}
+
+async fn off_the_workers<T: Send + 'static>(
+    app: &Arc<App>,
+    work: impl FnOnce(&App) -> Result<T, Failure> + Send + 'static,
 ) -> Result<T, Failure> {
     let _permit = app
         .work
@@ -301,7 +432,7 @@ async fn blocking<T: Send + 'static>(
         .await
         .map_err(|_| Failure::new(StatusCode::SERVICE_UNAVAILABLE, "stopping", "the server is stopping"))?;
     let app = Arc::clone(app);
-    tokio::task::spawn_blocking(move || app.with_session(work))
+    tokio::task::spawn_blocking(move || work(&app))
         .await
         .unwrap_or_else(|_| {
             Err(Failure::internal(

@@ -9,7 +9,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use maud::{DOCTYPE, Markup, html};
 
-use super::api::{PageQuery, RunsPage, runs_page};
+use super::api::{PageQuery, RepoQuery, RunsPage, runs_page};
 use super::{App, Failure, blocking, run_id_of};
 use crate::git;
 use crate::model::{Bundle, DiffEntry, DodStatus};
@@ -44,23 +44,35 @@ pub(super) async fn index(
     State(app): State<Arc<App>>,
     query: Result<Query<PageQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Response {
-    let repo_name = app.repo_name.clone();
+    let repo_name = app.repo_name();
     let result = async {
         let Query(query) = query.map_err(|e| Failure::new(StatusCode::BAD_REQUEST, "bad_page", e.body_text()))?;
+        if app.clone_source().is_none() {
+            return super::team::index_body(&app, query).await;
+        }
+        query.no_filters()?;
         let (page, per_page) = query.checked()?;
-        blocking(&app, move |session| runs_page(session, page, per_page)).await
+        let listed = blocking(&app, move |session| runs_page(session, page, per_page)).await?;
+        Ok(run_list(&listed, html! {}))
     };
     match result.await {
-        Ok(listed) => page(StatusCode::OK, "Runs", &repo_name, run_list(&listed)),
+        Ok(body) => page(StatusCode::OK, "Runs", &repo_name, body),
         Err(failure) => error_page(&failure),
     }
 }
 
 /// `GET /runs/{run_id}`: the Proof view.
-pub(super) async fn proof_view(State(app): State<Arc<App>>, Path(raw): Path<String>) -> Response {
-    let repo_name = app.repo_name.clone();
+pub(super) async fn proof_view(
+    State(app): State<Arc<App>>,
+    Path(raw): Path<String>,
+    Query(which): Query<RepoQuery>,
+) -> Response {
+    let repo_name = app.repo_name();
     let result = async {
         let run_id = run_id_of(&raw)?;
+        if app.clone_source().is_none() {
+            return super::team::proof_page(&app, run_id, which.repo).await;
+        }
         blocking(&app, move |session| {
             let run = match session.index.run(&run_id) {
                 Ok(run) => Some(run),
@@ -81,10 +93,11 @@ pub(super) async fn proof_view(State(app): State<Arc<App>>, Path(raw): Path<Stri
             };
             Ok(ProofPage {
                 subject: head.and_then(|h| git::subject(&session.ws.repo, &h)),
-                common_dir: session.ws.common_dir.clone(),
+                common_dir: Some(session.ws.common_dir.clone()),
                 run_id,
                 run,
                 proof,
+                repository: None,
             })
         })
         .await
@@ -93,7 +106,7 @@ pub(super) async fn proof_view(State(app): State<Arc<App>>, Path(raw): Path<Stri
         Ok(view) => page(
             StatusCode::OK,
             &format!("Run {}", view.run_id),
-            &repo_name,
+            view.repository.as_ref().map_or(&repo_name, |(name, _)| name),
             proof_page(&view),
         ),
         Err(failure) => error_page(&failure),
@@ -111,7 +124,7 @@ pub(super) fn error_page(failure: &Failure) -> Response {
     page(failure.status, reason, "", body)
 }
 
-fn page(status: StatusCode, title: &str, repo_name: &str, body: Markup) -> Response {
+pub(super) fn page(status: StatusCode, title: &str, repo_name: &str, body: Markup) -> Response {
     let markup = html! {
         (DOCTYPE)
         html lang="en" {
@@ -161,19 +174,28 @@ fn short_hash(hash: &str) -> &str {
     hash.get(..19).unwrap_or(hash)
 }
 
-fn run_list(listed: &RunsPage) -> Markup {
+/// The list of runs, with `filters` (the team database's filter links) above it.
+pub(super) fn run_list(listed: &RunsPage, filters: Markup) -> Markup {
     let last_page = listed.total.div_ceil(u64::from(listed.per_page)).max(1);
+    let query = &listed.query;
     html! {
         h1 { "Runs " small { (listed.total) " in all" } }
+        (filters)
         @if listed.runs.is_empty() {
-            p.empty { "No runs yet. Start one with " code { "git proof run -- CMD" } "." }
+            @if listed.team {
+                p.empty { "No published runs match. Publish with " code { "git proof publish --to URL" } "." }
+            } @else {
+                p.empty { "No runs yet. Start one with " code { "git proof run -- CMD" } "." }
+            }
         } @else {
             div.scroll {
                 table.runs.cards {
                     // Status next to the run: it stays in view when a narrow screen scrolls the rest.
                     thead { tr {
-                        th { "Run" } th { "Status" } th { "Started" } th { "Head" } th.num { "Files" }
-                        th.num title=(PENDING_MEANS) { "Pending" } th { "Definition of done" } th { "Signature" }
+                        th { "Run" } th { "Status" } @if listed.team { th { "Repository" } }
+                        th { "Started" } th { "Head" } th.num { "Files" }
+                        th.num title=(PENDING_MEANS) { "Pending" } th { "Definition of done" }
+                        th { @if listed.team { "Verdict" } @else { "Signature" } }
                     } }
                     tbody {
                         @for run in &listed.runs { (run_row(run)) }
@@ -183,11 +205,11 @@ fn run_list(listed: &RunsPage) -> Markup {
         }
         nav.pages {
             @if listed.page > 1 {
-                a rel="prev" href={ "/?page=" (listed.page - 1) "&per_page=" (listed.per_page) } { "← Newer" }
+                a rel="prev" href={ "/?" (query) "page=" (listed.page - 1) "&per_page=" (listed.per_page) } { "← Newer" }
             }
             span { "Page " (listed.page) " of " (last_page) }
             @if listed.next.is_some() {
-                a rel="next" href={ "/?page=" (listed.page + 1) "&per_page=" (listed.per_page) } { "Older →" }
+                a rel="next" href={ "/?" (query) "page=" (listed.page + 1) "&per_page=" (listed.per_page) } { "Older →" }
             }
         }
     }
@@ -201,10 +223,17 @@ fn run_row(run: &RunSummary) -> Markup {
         (Phase::Ended, None, _) => "ended",
     };
     let proof = run.proof.as_ref();
+    // Over the team database a run id names a run of one repository.
+    let which = run
+        .workspace_id
+        .as_ref()
+        .map(|ws| format!("?repo={ws}"))
+        .unwrap_or_default();
     html! {
         tr data-run=(run.run_id) {
-            td data-label="Run" { a.mono.run-id href={ "/runs/" (run.run_id) } title=(run.run_id) { (run.run_id) } }
+            td data-label="Run" { a.mono.run-id href={ "/runs/" (run.run_id) (which) } title=(run.run_id) { (run.run_id) } }
             td data-label="Status" { span class={ "badge run-" (status) } { (status) } }
+            @if let Some(repository) = &run.repository { td data-label="Repository" { (repository) } }
             td.time data-label="Started" { (time(&run.started_at)) }
             td data-label="Head" {
                 @if let Some(head) = &run.head_sha { code { (short(head)) } " " }
@@ -246,21 +275,26 @@ fn dod_summary(counts: &DodCounts) -> Markup {
 }
 
 /// What the Proof view shows.
-struct ProofPage {
-    run_id: String,
-    run: Option<RunRecord>,
+pub(super) struct ProofPage {
+    pub run_id: String,
+    pub run: Option<RunRecord>,
     /// The proof, or why there is none to show.
-    proof: Result<ShownProof, String>,
-    subject: Option<String>,
-    /// Where this clone keeps check logs.
-    common_dir: std::path::PathBuf,
+    pub proof: Result<ShownProof, String>,
+    pub subject: Option<String>,
+    /// Where this clone keeps check logs (none over the team database).
+    pub common_dir: Option<std::path::PathBuf>,
+    /// Over the team database: the repository it is of (name, workspace id).
+    pub repository: Option<(String, String)>,
 }
 
-fn proof_page(view: &ProofPage) -> Markup {
+pub(super) fn proof_page(view: &ProofPage) -> Markup {
     html! {
         h1 { "Run " span.mono { (view.run_id) } }
         @match &view.proof {
-            Ok(shown) => (proof_body(shown, view.subject.as_deref(), &view.common_dir)),
+            Ok(shown) => {
+                @let which = view.repository.as_ref().map(|(_, ws)| format!("?repo={ws}")).unwrap_or_default();
+                (proof_body(shown, view.subject.as_deref(), view.common_dir.as_deref(), &which))
+            }
             Err(why) => {
                 @if let Some(run) = &view.run { (run_header(run, view.subject.as_deref())) }
                 p.notice { (why) }
@@ -283,7 +317,8 @@ fn run_header(run: &RunRecord, subject: Option<&str>) -> Markup {
     }
 }
 
-fn proof_body(shown: &ShownProof, subject: Option<&str>, common_dir: &std::path::Path) -> Markup {
+/// `which` is the query that names the run's repository in links (over the team database).
+fn proof_body(shown: &ShownProof, subject: Option<&str>, common_dir: Option<&std::path::Path>, which: &str) -> Markup {
     let b = &shown.bundle;
     let status = b.run_status.as_str();
     html! {
@@ -321,7 +356,7 @@ fn proof_body(shown: &ShownProof, subject: Option<&str>, common_dir: &std::path:
         (scope_section(b))
         (evidence_section(b))
         p.download {
-            a href={ "/api/runs/" (b.run_id) "/proof" } download={ (b.run_id) ".proof.json" } { "Download bundle JSON" }
+            a href={ "/api/runs/" (b.run_id) "/proof" (which) } download={ (b.run_id) ".proof.json" } { "Download bundle JSON" }
         }
     }
 }
@@ -394,7 +429,7 @@ fn file_row(e: &DiffEntry) -> Markup {
     }
 }
 
-fn dod_section(b: &Bundle, common_dir: &std::path::Path) -> Markup {
+fn dod_section(b: &Bundle, common_dir: Option<&std::path::Path>) -> Markup {
     html! {
         section #dod {
             h2 { "Definition of done" }
@@ -415,7 +450,7 @@ fn dod_section(b: &Bundle, common_dir: &std::path::Path) -> Markup {
                             @if !matches!(r.status, DodStatus::Passed | DodStatus::Pending) {
                                 @if let Some(digest) = &r.log_digest {
                                     br;
-                                    span.muted.log { "output: " code { (crate::summary::log_location(Some(common_dir), digest)) } }
+                                    span.muted.log { "output: " code { (crate::summary::log_location(common_dir, digest)) } }
                                 }
                             }
                         }

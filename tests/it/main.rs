@@ -26,6 +26,7 @@ mod scope_dod;
 mod serve;
 mod steering;
 mod tamper;
+mod team;
 mod trust_rule;
 mod upgrade;
 mod vectors;

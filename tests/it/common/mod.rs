@@ -8,6 +8,7 @@ use std::process::{Command, Output, Stdio};
 
 use git_proof::model::DiffEntry;
 
+pub mod postgres;
 pub mod server;
 use serde_json::Value;
 
