@@ -10,15 +10,16 @@
 
 #[path = "support/bench.rs"]
 mod bench;
+#[path = "support/http.rs"]
+mod http;
 #[path = "support/proven_history.rs"]
 mod proven_history;
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use bench::{git, git_proof_binary, median, ms, p99, run, time};
+use bench::{git, git_proof_binary, median, ms, run, time};
+use http::{Connection, rss_kib, server_addr};
 use proven_history::{build_history, trusted_key, write_proofs};
 
 const REQUESTS: usize = 1_000;
@@ -78,11 +79,11 @@ fn main() {
     let unseen_median = median(&mut unseen);
 
     let rss_before = rss_kib(&server);
-    let (index_median, index_p99) = load(&mut conn, "/");
-    let (view_median, view_p99) = load(&mut conn, &view);
+    let (index_median, index_p99) = http::load(&mut conn, REQUESTS, "/");
+    let (view_median, view_p99) = http::load(&mut conn, REQUESTS, &view);
     let rss_after = rss_kib(&server);
-    load(&mut conn, "/");
-    load(&mut conn, &view);
+    http::load(&mut conn, REQUESTS, "/");
+    http::load(&mut conn, REQUESTS, &view);
     let rss_again = rss_kib(&server);
 
     // The reviewer's alternative for one proof, timed here too.
@@ -134,79 +135,4 @@ fn report(what: &str, median: Duration, p99: Duration, reference: Duration) {
         ms(p99),
         median.as_secs_f64() / reference.as_secs_f64()
     );
-}
-
-/// `REQUESTS` GETs of `path`; median and p99 of their latencies.
-fn load(conn: &mut Connection, path: &str) -> (Duration, Duration) {
-    let mut times: Vec<Duration> = (0..REQUESTS)
-        .map(|_| {
-            let started = Instant::now();
-            conn.get(path);
-            started.elapsed()
-        })
-        .collect();
-    (median(&mut times), p99(&mut times))
-}
-
-/// Reads the served address from the server's banner.
-fn server_addr(server: &mut Child) -> String {
-    let mut lines = BufReader::new(server.stdout.take().unwrap()).lines();
-    loop {
-        let line = lines.next().expect("a banner").expect("text");
-        if let Some(url) = line.split(" at http://").nth(1) {
-            return url.trim_end_matches('/').to_owned();
-        }
-    }
-}
-
-/// The server's resident set size, from /proc.
-fn rss_kib(server: &Child) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{}/status", server.id())).unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap_or(0)
-}
-
-/// One HTTP/1.1 keep-alive connection.
-struct Connection {
-    stream: BufReader<TcpStream>,
-    host: String,
-}
-
-impl Connection {
-    fn open(addr: &str) -> Self {
-        let stream = TcpStream::connect(addr).expect("connect");
-        stream.set_nodelay(true).unwrap();
-        Self {
-            stream: BufReader::new(stream),
-            host: addr.to_owned(),
-        }
-    }
-
-    /// GETs `path`; panics unless the answer is 200; returns the body.
-    fn get(&mut self, path: &str) -> String {
-        let request = format!("GET {path} HTTP/1.1\r\nHost: {}\r\n\r\n", self.host);
-        self.stream.get_mut().write_all(request.as_bytes()).unwrap();
-        let mut status = String::new();
-        self.stream.read_line(&mut status).unwrap();
-        assert!(status.starts_with("HTTP/1.1 200"), "{path}: {status}");
-        let mut length = 0;
-        loop {
-            let mut line = String::new();
-            self.stream.read_line(&mut line).unwrap();
-            if line == "\r\n" {
-                break;
-            }
-            if let Some((name, value)) = line.split_once(':')
-                && name.eq_ignore_ascii_case("content-length")
-            {
-                length = value.trim().parse().unwrap();
-            }
-        }
-        let mut body = vec![0; length];
-        self.stream.read_exact(&mut body).unwrap();
-        String::from_utf8(body).unwrap()
-    }
 }

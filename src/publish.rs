@@ -19,9 +19,11 @@ use crate::trust::Trust;
 use crate::view::{BundleView, Effective, NoteView, Placement};
 use crate::{git, run, sync, verify};
 
-/// Runs per transaction: large enough that round trips are no cost, small enough that a
-/// batch's JSON stays a few megabytes.
+/// Runs per transaction: large enough that round trips are no cost.
 const BATCH: usize = 500;
+/// Bytes of signed records per transaction, so that a few huge runs (a 20,000-file change's
+/// note is megabytes) do not make one statement of gigabytes: a batch stops at either bound.
+const BATCH_BYTES: usize = 16 << 20;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -164,9 +166,11 @@ pub fn publish(
     rows.sort_by(|a, b| (&a.workspace_id, &a.bundle.run_id).cmp(&(&b.workspace_id, &b.bundle.run_id)));
     let total = rows.len() as u64;
     let mut written = Written::default();
-    for (i, batch) in rows.chunks(BATCH).enumerate() {
+    let mut done = 0;
+    for batch in batches(&rows) {
         written.add(db.write_runs(batch)?);
-        progress(Stage::Writing, ((i * BATCH + batch.len()) as u64).min(total), total);
+        done += batch.len() as u64;
+        progress(Stage::Writing, done, total);
     }
     Ok(Report {
         repository,
@@ -176,6 +180,25 @@ pub fn publish(
         written,
         not_counted,
         without_workspace,
+    })
+}
+
+/// Consecutive runs, at most [`BATCH`] and about [`BATCH_BYTES`] of records (at least one) each.
+fn batches(rows: &[RunRow]) -> impl Iterator<Item = &[RunRow]> {
+    let mut rest = rows;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        let mut bytes = 0;
+        let mut n = 0;
+        while n < rest.len() && n < BATCH && (n == 0 || bytes + rest[n].record.len() <= BATCH_BYTES) {
+            bytes += rest[n].record.len();
+            n += 1;
+        }
+        let (batch, tail) = rest.split_at(n);
+        rest = tail;
+        Some(batch)
     })
 }
 

@@ -31,11 +31,17 @@ pub fn trusted_key(dir: &Path) -> (SigningKey, PathBuf) {
 /// `count` commits through one fast-import, each changing one of 100 files. Returns the ids,
 /// oldest first.
 pub fn build_history(repo: &Path, count: usize) -> Vec<String> {
+    build_history_of(repo, count, "")
+}
+
+/// [`build_history`] with `salt` in every file, so that histories built with different salts
+/// are different repositories (another root commit).
+pub fn build_history_of(repo: &Path, count: usize, salt: &str) -> Vec<String> {
     std::fs::create_dir_all(repo).unwrap();
     run(git(repo).args(["init", "-q", "-b", "main"]));
     let mut script = String::new();
     for i in 0..count {
-        let body = format!("line {i}\n");
+        let body = format!("{salt}line {i}\n");
         script.push_str(&format!(
             "commit refs/heads/main\ncommitter Agent <agent@example.com> {} +0000\ndata 6\nchange\nM 100644 inline f{}.txt\ndata {}\n{body}\n",
             1_795_428_000 + i,

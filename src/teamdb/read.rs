@@ -94,15 +94,16 @@ struct Conditions {
 }
 
 impl Conditions {
-    fn of(filter: &Filter) -> Self {
+    /// `workspaces`: the ids the filter's repository names, looked up first, so that the
+    /// list is read through the index of one repository's runs.
+    fn of(filter: &Filter, workspaces: Option<Vec<String>>) -> Self {
         let mut c = Self {
             text: Vec::new(),
             params: Vec::new(),
         };
-        if let Some(repository) = &filter.repository {
-            c.params.push(Box::new(repository.clone()));
-            let n = c.params.len();
-            c.text.push(format!("(p.name = ${n} OR r.workspace_id = ${n})"));
+        if let Some(workspaces) = workspaces {
+            c.params.push(Box::new(workspaces));
+            c.text.push(format!("r.workspace_id = ANY(${})", c.params.len()));
         }
         if let Some(status) = filter.status {
             c.params.push(Box::new(status.as_str()));
@@ -144,7 +145,21 @@ impl Conditions {
 impl TeamDb {
     /// Runs the filter matches, newest first, `limit` from `offset`, and their number.
     pub fn runs_page(&mut self, filter: &Filter, limit: u32, offset: u64) -> Result<Page> {
-        let c = Conditions::of(filter);
+        let workspaces = match &filter.repository {
+            Some(repository) => Some(
+                self.client
+                    .query(
+                        "SELECT workspace_id FROM repositories WHERE name = $1 OR workspace_id = $1",
+                        &[repository],
+                    )
+                    .map_err(self.err("find the repository"))?
+                    .iter()
+                    .map(|r| r.get(0))
+                    .collect(),
+            ),
+            None => None,
+        };
+        let c = Conditions::of(filter, workspaces);
         let clause = c.clause();
         let n = c.params.len();
         let list = format!(
@@ -162,12 +177,25 @@ impl TeamDb {
             .query(list.as_str(), &params)
             .map_err(self.err("list the runs"))?;
         let runs = rows.iter().map(|r| self.listed(r)).collect::<Result<Vec<_>>>()?;
-        let count = format!("SELECT count(*) FROM runs r JOIN repositories p USING (workspace_id) {clause}");
-        let total: i64 = self
-            .client
-            .query_one(count.as_str(), &c.refs())
-            .map_err(self.err("count the runs"))?
-            .get(0);
+        let total: i64 = if filter.status.is_none()
+            && !filter.failed_checks
+            && !filter.pending_violations
+            && filter.verdict.is_none()
+        {
+            // All runs, or one repository's: the counts publishing keeps (repositories is
+            // `r` here, so that the same clause picks the repository).
+            let count = "SELECT coalesce(sum(run_count), 0)::bigint FROM repositories r ".to_owned() + &clause;
+            self.client
+                .query_one(count.as_str(), &c.refs())
+                .map_err(self.err("count the runs"))?
+                .get(0)
+        } else {
+            let count = format!("SELECT count(*) FROM runs r {clause}");
+            self.client
+                .query_one(count.as_str(), &c.refs())
+                .map_err(self.err("count the runs"))?
+                .get(0)
+        };
         Ok(Page {
             runs,
             total: total.max(0) as u64,

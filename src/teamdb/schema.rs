@@ -21,7 +21,10 @@ CREATE TABLE IF NOT EXISTS repositories (
     name               text NOT NULL,
     url                text,
     first_published_at timestamptz NOT NULL DEFAULT now(),
-    last_published_at  timestamptz NOT NULL DEFAULT now()
+    last_published_at  timestamptz NOT NULL DEFAULT now(),
+    -- Its rows in runs, kept by each publish in the transaction that inserts them (runs are
+    -- never deleted), so that a list's total needs no count over every run.
+    run_count          bigint NOT NULL DEFAULT 0
 );
 -- One row per run of a repository whose proof counts under the publisher's trust.
 CREATE TABLE IF NOT EXISTS runs (
@@ -50,6 +53,8 @@ CREATE TABLE IF NOT EXISTS runs (
     fingerprint        text NOT NULL,
     bundle_digest      text NOT NULL,
     carried_steps      integer NOT NULL,
+    -- sha256 of everything above and below as published: equal means nothing to rewrite.
+    row_digest         text NOT NULL,
     bundle             jsonb NOT NULL,
     reader_view        jsonb NOT NULL,
     record             text NOT NULL,

@@ -143,21 +143,72 @@ impl TeamDb {
         // One order for every publisher, so that two batches lock shared runs alike.
         sorted.sort_by(|a, b| a.key().cmp(&b.key()));
         sorted.dedup_by(|a, b| a.key() == b.key());
+        let mut runs: Vec<Value> = sorted.iter().map(|r| run_json(r)).collect();
         let mut tx = self.client.transaction().map_err(at("begin"))?;
-        let runs = Value::Array(sorted.iter().map(|r| run_json(r)).collect());
-        let changed = tx.query(UPSERT_RUNS, &[&runs]).map_err(at("write the runs"))?;
-        let mut written = Written::default();
+        // What is there already as it would be written, or carried further, is not sent again:
+        // publishing an unchanged repository costs one small query per batch.
+        let keys = Value::Array(
+            runs.iter()
+                .map(|r| json!({ "workspace_id": r["workspace_id"], "run_id": r["run_id"] }))
+                .collect(),
+        );
+        let stored: std::collections::HashMap<(String, String), (String, i32)> = tx
+            .query(STORED_DIGESTS, &[&keys])
+            .map_err(at("read the runs published"))?
+            .iter()
+            .map(|r| ((r.get(0), r.get(1)), (r.get(2), r.get(3))))
+            .collect();
+        let total = sorted.len() as u64;
+        let keep = |r: &&RunRow, json: &Value| match stored.get(&(r.workspace_id.clone(), r.bundle.run_id.clone())) {
+            Some((digest, carried)) => {
+                json["row_digest"].as_str() != Some(digest.as_str())
+                    && i64::from(*carried) <= i64::from(r.carried_steps)
+            }
+            None => true,
+        };
+        let mut kept = Vec::with_capacity(sorted.len());
+        let mut kept_json = Vec::with_capacity(sorted.len());
+        for (row, json) in sorted.into_iter().zip(runs.drain(..)) {
+            if keep(&row, &json) {
+                kept.push(row);
+                kept_json.push(json);
+            }
+        }
+        let sorted = kept;
+        let mut written = Written {
+            unchanged: total - sorted.len() as u64,
+            ..Written::default()
+        };
+        if sorted.is_empty() {
+            tx.commit().map_err(at("commit"))?;
+            return Ok(written);
+        }
+        let changed = tx
+            .query(UPSERT_RUNS, &[&Value::Array(kept_json)])
+            .map_err(at("write the runs"))?;
         let mut changed_keys = std::collections::HashSet::new();
+        let mut new_per_workspace: std::collections::BTreeMap<String, i64> = std::collections::BTreeMap::new();
         for row in &changed {
             let (workspace, run): (String, String) = (row.get(0), row.get(1));
             if row.get::<_, bool>(2) {
                 written.inserted += 1;
+                *new_per_workspace.entry(workspace.clone()).or_default() += 1;
             } else {
                 written.updated += 1;
             }
             changed_keys.insert((workspace, run));
         }
-        written.unchanged = sorted.len() as u64 - written.inserted - written.updated;
+        if !new_per_workspace.is_empty() {
+            let counts = Value::Array(
+                new_per_workspace
+                    .iter()
+                    .map(|(ws, n)| json!({ "workspace_id": ws, "n": n }))
+                    .collect(),
+            );
+            tx.execute(COUNT_NEW_RUNS, &[&counts])
+                .map_err(at("count the repository's runs"))?;
+        }
+        written.unchanged += sorted.len() as u64 - written.inserted - written.updated;
         let is_changed = |r: &&&RunRow| changed_keys.contains(&(r.workspace_id.clone(), r.bundle.run_id.clone()));
         let rewritten: Vec<&&RunRow> = sorted.iter().filter(is_changed).collect();
         if !rewritten.is_empty() {
@@ -193,19 +244,26 @@ impl TeamDb {
     }
 }
 
+/// The digest and carried steps of the runs of a batch that are published already.
+const STORED_DIGESTS: &str = r#"
+SELECT r.workspace_id, r.run_id, r.row_digest, r.carried_steps FROM runs r
+JOIN jsonb_to_recordset($1::jsonb) AS k(workspace_id text, run_id text)
+  ON r.workspace_id = k.workspace_id AND r.run_id = k.run_id
+"#;
+
 /// Inserts new runs and replaces those that read differently now; returns each run written,
 /// and whether it is new. A proof carried by fewer rewrites never replaces one carried further.
 const UPSERT_RUNS: &str = r#"
 INSERT INTO runs (workspace_id, run_id, commit_sha, base_sha, head_sha, head_subject, run_status, exit_code,
                   started_at, ended_at, files_changed, insertions, deletions, checks_passed, checks_failed,
                   checks_error, checks_timeout, checks_pending, violations_pending, verdict, reasons, signed_by,
-                  fingerprint, bundle_digest, carried_steps, bundle, reader_view, record)
+                  fingerprint, bundle_digest, carried_steps, row_digest, bundle, reader_view, record)
 SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(
     workspace_id text, run_id text, commit_sha text, base_sha text, head_sha text, head_subject text,
     run_status text, exit_code integer, started_at timestamptz, ended_at timestamptz, files_changed bigint,
     insertions bigint, deletions bigint, checks_passed integer, checks_failed integer, checks_error integer,
     checks_timeout integer, checks_pending integer, violations_pending integer, verdict text, reasons jsonb,
-    signed_by text, fingerprint text, bundle_digest text, carried_steps integer, bundle jsonb,
+    signed_by text, fingerprint text, bundle_digest text, carried_steps integer, row_digest text, bundle jsonb,
     reader_view jsonb, record text)
 ON CONFLICT (workspace_id, run_id) DO UPDATE SET
     commit_sha = excluded.commit_sha, base_sha = excluded.base_sha, head_sha = excluded.head_sha,
@@ -216,14 +274,16 @@ ON CONFLICT (workspace_id, run_id) DO UPDATE SET
     checks_timeout = excluded.checks_timeout, checks_pending = excluded.checks_pending,
     violations_pending = excluded.violations_pending, verdict = excluded.verdict, reasons = excluded.reasons,
     signed_by = excluded.signed_by, fingerprint = excluded.fingerprint, bundle_digest = excluded.bundle_digest,
-    carried_steps = excluded.carried_steps, bundle = excluded.bundle, reader_view = excluded.reader_view,
-    record = excluded.record, published_at = now()
-WHERE excluded.carried_steps >= runs.carried_steps
-  AND (runs.commit_sha, runs.bundle_digest, runs.verdict, runs.reasons, runs.reader_view, runs.head_subject)
-      IS DISTINCT FROM
-      (excluded.commit_sha, excluded.bundle_digest, excluded.verdict, excluded.reasons, excluded.reader_view,
-       excluded.head_subject)
+    carried_steps = excluded.carried_steps, row_digest = excluded.row_digest, bundle = excluded.bundle,
+    reader_view = excluded.reader_view, record = excluded.record, published_at = now()
+WHERE excluded.carried_steps >= runs.carried_steps AND excluded.row_digest <> runs.row_digest
 RETURNING workspace_id, run_id, (xmax = 0)
+"#;
+
+const COUNT_NEW_RUNS: &str = r#"
+UPDATE repositories p SET run_count = p.run_count + x.n
+FROM jsonb_to_recordset($1::jsonb) AS x(workspace_id text, n bigint)
+WHERE p.workspace_id = x.workspace_id
 "#;
 
 const DELETE_CHILDREN: &[&str] = &[
@@ -281,7 +341,15 @@ JOIN jsonb_to_recordset($1::jsonb) AS x(workspace_id text, run_id text, manifest
 WHERE m.manifest_hash <> x.manifest_hash
 "#;
 
+/// The run's row as JSON, with `row_digest`: sha256 of the rest.
 fn run_json(r: &RunRow) -> Value {
+    let mut row = run_fields(r);
+    let digest = crate::canon::prefixed_sha256(row.to_string().as_bytes());
+    row["row_digest"] = Value::String(digest);
+    row
+}
+
+fn run_fields(r: &RunRow) -> Value {
     let b = &r.bundle;
     let count = |status: DodStatus| b.dod_results.iter().filter(|d| d.status == status).count();
     json!({

@@ -186,6 +186,8 @@ fn publishing_from_two_repositories_and_two_clones_at_once_leaves_one_row_per_ru
     );
     assert_eq!(before, after);
     assert_eq!(count(&pg, "team", "SELECT count(*) FROM runs"), 4);
+    // The counts lists use for their totals, kept by each publish.
+    assert_eq!(count(&pg, "team", "SELECT sum(run_count) FROM repositories"), 4);
 }
 
 #[test]
@@ -233,6 +235,7 @@ fn eight_concurrent_publishes_of_one_run_leave_one_row() {
         1
     );
     assert_eq!(count(&pg, "race", "SELECT count(*) FROM git_proof_schema"), 1);
+    assert_eq!(count(&pg, "race", "SELECT run_count FROM repositories"), 1);
 }
 
 #[test]
@@ -399,6 +402,8 @@ fn serve_over_the_team_database_lists_filters_and_shows_every_repository() {
             .collect()
     };
     assert_eq!(ids("/api/runs?repo=app").len(), 2);
+    assert_eq!(server.get("/api/runs?repo=app").json()["total"], 2);
+    assert_eq!(server.get("/api/runs?repo=other&failed_checks=true").json()["total"], 1);
     assert_eq!(ids("/api/runs?repo=other&status=succeeded"), vec![other_passed.clone()]);
     assert_eq!(ids("/api/runs?status=failed"), vec![failed.clone(), failed.clone()]);
     assert_eq!(ids("/api/runs?failed_checks=true&repo=app"), vec![failed.clone()]);
