@@ -333,12 +333,122 @@ impl<'de> serde::de::DeserializeSeed<'de> for PredicateSeed {
     }
 }
 
-/// A record: the statement as pretty JSON ending in a newline, signed over exactly those bytes.
+/// A record: the statement as note JSON ([`note_json`]) ending in a newline, signed over exactly
+/// those bytes.
 pub fn sign<P: serde::Serialize>(statement: &Statement<P>, key: &SigningKey) -> Result<Record, signing::Error> {
-    let mut payload = serde_json::to_string_pretty(statement).map_err(signing::Error::Encode)?;
+    let mut payload = note_json(statement).map_err(signing::Error::Encode)?;
     payload.push('\n');
     let signature = key.sign(payload.as_bytes())?;
     Ok(Record { payload, signature })
+}
+
+/// `value` as a note shows it: pretty JSON (two-space indents, as `serde_json`'s pretty printer)
+/// except that each element of an array that is itself an object or array is written on one
+/// line, so an event pointer or a changed file is one line of `git notes show` instead of six
+/// (a third of a large note was indentation). Readers accept any JSON layout.
+pub fn note_json<T: serde::Serialize + ?Sized>(value: &T) -> Result<String, serde_json::Error> {
+    let mut out = Vec::with_capacity(4096);
+    let mut serializer = serde_json::Serializer::with_formatter(&mut out, NoteFormatter::default());
+    value.serialize(&mut serializer)?;
+    // The serializer writes only what serde_json escaped: valid UTF-8.
+    Ok(String::from_utf8(out).unwrap_or_default())
+}
+
+/// The formatter of [`note_json`]: a stack of open containers, and where one-line output began.
+#[derive(Default)]
+struct NoteFormatter {
+    /// For each open container, whether it is an array.
+    open: Vec<bool>,
+    /// The depth of the container written on one line, while inside one.
+    one_line_from: Option<usize>,
+    /// Whether the innermost pretty container has a value yet (as serde_json's pretty printer).
+    has_value: bool,
+}
+
+impl NoteFormatter {
+    fn one_line(&self) -> bool {
+        self.one_line_from.is_some()
+    }
+
+    fn begin<W: ?Sized + std::io::Write>(&mut self, w: &mut W, is_array: bool) -> std::io::Result<()> {
+        if !self.one_line() && self.open.last() == Some(&true) {
+            self.one_line_from = Some(self.open.len());
+        }
+        self.open.push(is_array);
+        self.has_value = false;
+        w.write_all(if is_array { b"[" } else { b"{" })
+    }
+
+    fn end<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        let is_array = self.open.pop().unwrap_or(false);
+        let close: &[u8] = if is_array { b"]" } else { b"}" };
+        if self.one_line() {
+            if self.one_line_from == Some(self.open.len()) {
+                self.one_line_from = None;
+            }
+            return w.write_all(close);
+        }
+        if self.has_value {
+            w.write_all(b"\n")?;
+            self.indent(w)?;
+        }
+        w.write_all(close)
+    }
+
+    fn indent<W: ?Sized + std::io::Write>(&self, w: &mut W) -> std::io::Result<()> {
+        for _ in 0..self.open.len() {
+            w.write_all(b"  ")?;
+        }
+        Ok(())
+    }
+
+    fn separate<W: ?Sized + std::io::Write>(&mut self, w: &mut W, first: bool) -> std::io::Result<()> {
+        if self.one_line() {
+            return if first { Ok(()) } else { w.write_all(b", ") };
+        }
+        w.write_all(if first { b"\n" } else { b",\n" })?;
+        self.indent(w)
+    }
+}
+
+impl serde_json::ser::Formatter for NoteFormatter {
+    fn begin_array<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.begin(w, true)
+    }
+
+    fn end_array<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.end(w)
+    }
+
+    fn begin_array_value<W: ?Sized + std::io::Write>(&mut self, w: &mut W, first: bool) -> std::io::Result<()> {
+        self.separate(w, first)
+    }
+
+    fn end_array_value<W: ?Sized + std::io::Write>(&mut self, _w: &mut W) -> std::io::Result<()> {
+        self.has_value = true;
+        Ok(())
+    }
+
+    fn begin_object<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.begin(w, false)
+    }
+
+    fn end_object<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.end(w)
+    }
+
+    fn begin_object_key<W: ?Sized + std::io::Write>(&mut self, w: &mut W, first: bool) -> std::io::Result<()> {
+        self.separate(w, first)
+    }
+
+    fn begin_object_value<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        w.write_all(b": ")
+    }
+
+    fn end_object_value<W: ?Sized + std::io::Write>(&mut self, _w: &mut W) -> std::io::Result<()> {
+        self.has_value = true;
+        Ok(())
+    }
 }
 
 /// A note cut into its records and the text between them that is not one.
@@ -570,6 +680,41 @@ mod tests {
     use super::*;
 
     const SIG: &str = "-----BEGIN SSH SIGNATURE-----\nAAAA\n-----END SSH SIGNATURE-----\n";
+
+    #[test]
+    fn note_json_is_pretty_with_one_line_per_array_element_that_is_a_container() {
+        let value = serde_json::json!({
+            "a": 1,
+            "paths": ["x", "y"],
+            "events": [{"id": "e1", "n": 1, "deep": {"k": [1, 2]}}, {"id": "e2", "n": 2}],
+            "nested": {"empty": [], "none": {}, "rows": [[1, 2], []]},
+        });
+        let expected = r#"{
+  "a": 1,
+  "paths": [
+    "x",
+    "y"
+  ],
+  "events": [
+    {"id": "e1", "n": 1, "deep": {"k": [1, 2]}},
+    {"id": "e2", "n": 2}
+  ],
+  "nested": {
+    "empty": [],
+    "none": {},
+    "rows": [
+      [1, 2],
+      []
+    ]
+  }
+}"#;
+        assert_eq!(note_json(&value).unwrap(), expected);
+        let back: serde_json::Value = serde_json::from_str(expected).unwrap();
+        assert_eq!(back, value);
+        // Without arrays of containers it is serde_json's pretty printing, byte for byte.
+        let plain = serde_json::json!({"a": {"b": [1, "two", null]}, "c": {}, "d": []});
+        assert_eq!(note_json(&plain).unwrap(), serde_json::to_string_pretty(&plain).unwrap());
+    }
 
     #[test]
     fn splits_consecutive_records() {
