@@ -2,8 +2,11 @@
 //! would write today (`git notes show` + `ssh-keygen -Y verify` per commit), timed on a sample
 //! in the same run and scaled. Targets: under 1 s, and at least 100x faster than the loop.
 //!
+//! Issue 21 adds the floor: ed25519 verification alone, one signature at a time on every core
+//! (`openssl speed -multi $(nproc) ed25519`, run first), and with several sizes the growth.
+//!
 //! ```text
-//! cargo build --release && cargo run --release --example bench_verify [-- COMMITS]
+//! cargo build --release && cargo run --release --example bench_verify [-- COMMITS...]
 //! ```
 
 #[path = "support/bench.rs"]
@@ -20,7 +23,59 @@ use bench::{git, git_proof_binary, ms, output, time};
 use proven_history::{build_history, trusted_key, write_proofs};
 
 fn main() {
-    let count: usize = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(10_000);
+    let counts: Vec<usize> = std::env::args().skip(1).filter_map(|a| a.parse().ok()).collect();
+    let counts = if counts.is_empty() { vec![10_000] } else { counts };
+    let floor = ed25519_floor();
+    println!(
+        "openssl speed -multi {} ed25519: {floor:.0} verifies/s on all cores",
+        cores()
+    );
+    let mut growth = Vec::new();
+    for count in counts {
+        growth.push((count, one_size(count, floor)));
+    }
+    if growth.len() > 1 {
+        println!("growth:");
+        let (first_count, first_time) = growth[0];
+        for (count, time) in &growth {
+            println!(
+                "  {count:>7} commits {:>9.1} ms  ({:.2} µs per commit; {:.2}x the time for {:.0}x the commits)",
+                ms(*time),
+                time.as_secs_f64() * 1e6 / *count as f64,
+                time.as_secs_f64() / first_time.as_secs_f64(),
+                *count as f64 / first_count as f64
+            );
+        }
+    }
+}
+
+fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// ed25519 verifications per second on every core, one signature at a time: what
+/// `openssl speed -multi $(nproc) ed25519` measures, here and now.
+fn ed25519_floor() -> f64 {
+    let out = output(Command::new("openssl").args([
+        "speed",
+        "-mr",
+        "-multi",
+        &cores().to_string(),
+        "-seconds",
+        "3",
+        "ed25519",
+    ]));
+    // The summary line: +F6:0:253:Ed25519:<signs/s>:<verifies/s>
+    out.lines()
+        .rfind(|l| l.starts_with("+F6:"))
+        .and_then(|l| l.rsplit(':').next())
+        .and_then(|v| v.trim().parse().ok())
+        .expect("openssl speed prints a summary line")
+}
+
+/// Builds `count` proven commits, times verify of all of them against the shell loop and the
+/// ed25519 floor; returns verify's median.
+fn one_size(count: usize, floor: f64) -> Duration {
     let binary = git_proof_binary();
     let tmp = tempfile::tempdir().expect("tempdir");
     let repo = tmp.path().join("repo");
@@ -74,11 +129,23 @@ fn main() {
             "NOT met"
         }
     );
+    let floor_time = verified as f64 / floor;
+    println!(
+        "ed25519 floor for {verified} signatures one at a time on all cores {:>8.1} ms; verify / floor {:.2}x (target <= 1.00x: {})",
+        floor_time * 1000.0,
+        ours.as_secs_f64() / floor_time,
+        if ours.as_secs_f64() <= floor_time {
+            "met"
+        } else {
+            "NOT met"
+        }
+    );
     uncovered_commit(&repo, &commits, &signers, &binary);
     if std::env::var_os("BENCH_KEEP").is_some() {
         // For profiling: keep the repository, its key and the allowed_signers file.
         println!("kept {} (range {range})", tmp.keep().display());
     }
+    ours
 }
 
 /// A commit with no note asks verify for coverage: a run that covers it or a landing onto it is

@@ -366,6 +366,9 @@ pub fn dirty_files_in_background(repo: &gix::Repository) -> std::thread::JoinHan
 /// Paths with uncommitted changes (staged, unstaged or untracked), sorted, as
 /// `git status --porcelain --untracked-files=all` lists them.
 pub fn dirty_files(repo: &gix::Repository) -> Result<Vec<String>, Error> {
+    if uses_git_status_caches(repo) {
+        return dirty_files_by_git(repo);
+    }
     let mut repo = repo.clone();
     // git verifies the index checksum only in fsck; gix verifies it on every read unless
     // index.skipHash is set (it only ever reads the index here, never writes it). And git
@@ -399,6 +402,68 @@ pub fn dirty_files(repo: &gix::Repository) -> Result<Vec<String>, Error> {
         let items = status.into_iter(no_patterns).doing(|| ACTION.into())?;
         collect_paths(items, |item| item.location())?
     };
+    paths.sort();
+    paths.dedup();
+    Ok(paths)
+}
+
+/// Whether the repository asks git to list changes through its untracked cache or a file
+/// system monitor (`core.untrackedCache`, `core.fsmonitor`). gix reads neither (it decodes the
+/// index extensions but its status walks every directory), so then git's own status lists them,
+/// the way the user configured it to be fast.
+fn uses_git_status_caches(repo: &gix::Repository) -> bool {
+    let config = repo.config_snapshot();
+    let untracked_cache = config.string("core.untrackedCache").is_some_and(|v| {
+        matches!(
+            v.to_str_lossy().to_ascii_lowercase().as_str(),
+            "true" | "yes" | "on" | "1" | "keep"
+        )
+    });
+    let fsmonitor = config.string("core.fsmonitor").is_some_and(|v| {
+        !matches!(
+            v.to_str_lossy().to_ascii_lowercase().as_str(),
+            "" | "false" | "no" | "off" | "0"
+        )
+    });
+    untracked_cache || fsmonitor
+}
+
+/// [`dirty_files`] through `git status`, which uses the untracked cache and the fsmonitor hook
+/// or daemon. `--no-optional-locks`: it must not take the index lock the agent's own git may be
+/// holding, nor rewrite the index under it.
+fn dirty_files_by_git(repo: &gix::Repository) -> Result<Vec<String>, Error> {
+    let dir = repo.workdir().unwrap_or_else(|| repo.git_dir());
+    let output = std::process::Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args([
+            "--no-optional-locks",
+            "status",
+            "--porcelain=v1",
+            "-z",
+            "--untracked-files=all",
+            "--no-renames",
+        ])
+        .env("LC_ALL", "C")
+        .stdin(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .output()
+        .map_err(|e| Error::Command {
+            command: "git status".into(),
+            message: e.to_string(),
+        })?;
+    if !output.status.success() {
+        return Err(Error::Command {
+            command: "git status".into(),
+            message: String::from_utf8_lossy(&output.stderr).trim().replace('\n', " "),
+        });
+    }
+    let mut paths: Vec<String> = output
+        .stdout
+        .split(|b| *b == 0)
+        .filter(|entry| entry.len() > 3)
+        .map(|entry| crate::model::path_text(&entry[3..]))
+        .collect();
     paths.sort();
     paths.dedup();
     Ok(paths)

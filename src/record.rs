@@ -63,6 +63,16 @@ impl Record {
         signing::verify(self.payload.as_bytes(), &self.signature, signers, now)
     }
 
+    /// [`Record::check_signature`], with the signatures a batch check already found good.
+    pub fn check_signature_prechecked(
+        &self,
+        signers: &AllowedSigners,
+        now: i64,
+        prechecked: &signing::Prechecked,
+    ) -> Result<Signer, Rejection> {
+        signing::verify_prechecked(self.payload.as_bytes(), &self.signature, signers, now, prechecked)
+    }
+
     /// Reads the payload as one of the statements git-proof writes.
     pub fn parse(&self) -> Result<Content, Invalid> {
         parse_payload(&self.payload)
@@ -713,7 +723,10 @@ mod tests {
         assert_eq!(back, value);
         // Without arrays of containers it is serde_json's pretty printing, byte for byte.
         let plain = serde_json::json!({"a": {"b": [1, "two", null]}, "c": {}, "d": []});
-        assert_eq!(note_json(&plain).unwrap(), serde_json::to_string_pretty(&plain).unwrap());
+        assert_eq!(
+            note_json(&plain).unwrap(),
+            serde_json::to_string_pretty(&plain).unwrap()
+        );
     }
 
     #[test]

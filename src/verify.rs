@@ -17,7 +17,7 @@ use crate::record::RecordKind;
 use crate::signing::Signer;
 use crate::trust::Trust;
 use crate::view::{BundleView, Link, NoteView, Placement, RecordView, Step};
-use crate::{evidence, patch_id, policy};
+use crate::{evidence, patch_id, policy, record, signing};
 
 /// Team judgements `verify` applies on top of validity (the bundle itself never judges).
 #[derive(Debug, Clone, Default)]
@@ -300,20 +300,10 @@ pub fn verify_commits(
             let Some(reader) = reader.as_mut().filter(|_| failure.is_none()) else {
                 continue;
             };
-            let mut reports = Vec::with_capacity(part.len());
-            for commit in part {
-                match verify_commit(&repo, reader, commit, trust, policy) {
-                    Ok(report) => reports.push(report),
-                    Err(e) => {
-                        failure = Some(e);
-                        break;
-                    }
-                }
-                if let Some(progress) = progress {
-                    progress.checked.fetch_add(1, Ordering::Relaxed);
-                }
+            match verify_batch(&repo, reader, &part, trust, policy, progress) {
+                Ok(reports) => checked.push((first, reports)),
+                Err(e) => failure = Some(e),
             }
-            checked.push((first, reports));
         }
         match failure {
             Some(e) => Err(e),
@@ -361,6 +351,44 @@ pub fn verify_commits(
     }
     parts.sort_unstable_by_key(|(first, _)| *first);
     Ok(parts.into_iter().flat_map(|(_, reports)| reports).collect())
+}
+
+/// Checks the notes of `commits`, their signatures in one batch (see [`signing::Prechecked`]).
+fn verify_batch(
+    repo: &gix::Repository,
+    reader: &mut NotesReader<'_>,
+    commits: &[ObjectId],
+    trust: &Trust,
+    policy: &Policy,
+    progress: Option<&Progress>,
+) -> Result<Vec<CommitReport>, git::Error> {
+    let notes = commits.iter().map(|c| reader.note(*c)).collect::<Result<Vec<_>, _>>()?;
+    let prechecked = match &trust.signers {
+        Some(signers) => {
+            let splits: Vec<_> = notes.iter().flatten().map(|n| record::split(n)).collect();
+            let records = splits
+                .iter()
+                .flat_map(|s| &s.records)
+                .map(|r| (r.payload.as_bytes(), r.signature.as_str()));
+            signing::Prechecked::batch(records, signers)
+        }
+        None => signing::Prechecked::default(),
+    };
+    let mut reports = Vec::with_capacity(commits.len());
+    for (commit, note) in commits.iter().zip(notes) {
+        reports.push(match note {
+            None => CommitReport::missing(*commit),
+            Some(note) => check_view(
+                repo,
+                &NoteView::build_prechecked(*commit, &note, trust, &prechecked),
+                policy,
+            )?,
+        });
+        if let Some(progress) = progress {
+            progress.checked.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+    Ok(reports)
 }
 
 /// Checks the note of `commit`.

@@ -349,6 +349,12 @@ impl BundleView {
 impl NoteView {
     /// Reads `note`, attached to `commit`, under `trust`.
     pub fn build(commit: ObjectId, note: &[u8], trust: &Trust) -> Self {
+        Self::build_prechecked(commit, note, trust, &signing::Prechecked::default())
+    }
+
+    /// [`NoteView::build`], with the signatures a batch check over many notes already found
+    /// good (`verify` checks a batch of commits' signatures at once).
+    pub fn build_prechecked(commit: ObjectId, note: &[u8], trust: &Trust, prechecked: &signing::Prechecked) -> Self {
         let split = record::split(note);
         let mut view = NoteView {
             commit,
@@ -356,7 +362,7 @@ impl NoteView {
             junk: split.junk,
             bundles: Vec::new(),
         };
-        view.read_records(split.records, trust);
+        view.read_records(split.records, trust, prechecked);
         let links = view.links();
         view.place_bundles(&links);
         view.decide(trust);
@@ -410,7 +416,7 @@ impl NoteView {
         by_path
     }
 
-    fn read_records(&mut self, records: Vec<Record>, trust: &Trust) {
+    fn read_records(&mut self, records: Vec<Record>, trust: &Trust, prechecked: &signing::Prechecked) {
         // Repeats are found by digest and signature; a note of one record has none.
         let mut seen: HashMap<(String, String), usize> = HashMap::new();
         let several = records.len() > 1;
@@ -438,7 +444,7 @@ impl NoteView {
             };
             let signature = match &trust.signers {
                 None => SignatureCheck::Unverified,
-                Some(signers) => match record.check_signature(signers, trust.now) {
+                Some(signers) => match record.check_signature_prechecked(signers, trust.now, prechecked) {
                     Ok(signer) => SignatureCheck::Trusted(signer),
                     Err(rejection) => SignatureCheck::Untrusted(rejection),
                 },

@@ -419,3 +419,66 @@ fn events_appended_between_start_and_finish_are_in_the_manifest() {
     let out = repo.proof(&["event", "--run", &run_id, "step.started"]).expect_code(2);
     assert!(out.one_error_line().contains("ended"), "{}", out.stderr);
 }
+
+/// With `core.untrackedCache` or `core.fsmonitor` configured, the uncommitted changes are listed
+/// by git itself (gix reads neither): the same list as `git status`, and the fsmonitor hook is
+/// asked.
+#[test]
+fn dirty_files_with_the_untracked_cache_or_an_fsmonitor_hook_are_what_git_status_lists() {
+    let repo = TestRepo::new();
+    repo.write("src/a.rs", "a\n");
+    repo.write("docs/b.md", "b\n");
+    repo.commit_all("files");
+    let marker = repo.tmp.path().join("fsmonitor-called");
+    let hook = repo.tmp.path().join("fsmonitor-hook");
+    // Protocol version 2: print a token, then the paths changed since it ("/": everything).
+    std::fs::write(
+        &hook,
+        format!(
+            "#!/bin/sh\necho \"$1\" >> '{}'\nprintf 'token\\0/\\0'\n",
+            marker.display()
+        ),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&hook, std::fs::Permissions::from_mode(0o755)).unwrap();
+    for (key, value) in [
+        ("core.untrackedCache", "true"),
+        ("core.fsmonitor", hook.to_str().unwrap()),
+    ] {
+        repo.git(&["config", key, value]);
+        repo.git(&["status", "--porcelain"]);
+        let run_id = repo.start(&[]);
+        repo.write("src/a.rs", "a changed\n");
+        repo.write("untracked dir/new file.txt", "new\n");
+        repo.write("docs/b.md", "b, staged\n");
+        repo.git(&["add", "docs/b.md"]);
+        let _ = std::fs::remove_file(&marker);
+        repo.proof(&["finish", "-q"]).ok();
+        if key == "core.fsmonitor" {
+            // Asked by finish itself: nothing else ran git status since the marker went.
+            let asked = std::fs::read_to_string(&marker).unwrap_or_default();
+            assert!(!asked.is_empty(), "finish did not ask the fsmonitor hook");
+        }
+        let bundle = repo.bundle(&run_id);
+        let listed: Vec<String> = bundle["dirty_files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap().to_owned())
+            .collect();
+        let porcelain = repo.git(&["status", "--porcelain", "-z", "--untracked-files=all"]);
+        let mut expected: Vec<String> = porcelain
+            .split('\0')
+            .filter(|l| l.len() > 3)
+            .map(|l| l[3..].to_owned())
+            .collect();
+        expected.sort();
+        assert_eq!(listed, expected, "with {key}");
+        assert!(listed.contains(&"untracked dir/new file.txt".to_owned()), "{listed:?}");
+        repo.git(&["config", "--unset", key]);
+        repo.git(&["checkout", "-q", "--", "."]);
+        repo.git(&["reset", "-q", "--hard"]);
+        repo.git(&["clean", "-qfd"]);
+    }
+}
