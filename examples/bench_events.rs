@@ -158,10 +158,16 @@ fn main() {
         "   target manifest < 2 s: {}",
         if manifest_ms < 2000.0 { "met" } else { "NOT met" }
     );
-    let note_size = output(git(&big).args(["cat-file", "-s", &format!("refs/notes/proof:{}", head(&big))]));
+    let note = output(git(&big).args(["notes", "--ref=proof", "show", &head(&big)]));
+    let at = note.find("-----BEGIN SSH SIGNATURE-----").expect("a signed record");
+    let statement: serde_json::Value = serde_json::from_str(&note[..at]).expect("the payload is JSON");
+    let indented = serde_json::to_string_pretty(&statement).unwrap().len() + 1 + (note.len() - at);
     println!(
-        "   the note holds {} KiB for {count} event pointers",
-        note_size.trim().parse::<u64>().unwrap_or(0) / 1024
+        "   the note holds {} KiB for {count} event pointers, {:.1} bytes each ({} KiB, {:.1} each, indented throughout)",
+        note.len() / 1024,
+        note.len() as f64 / count as f64,
+        indented / 1024,
+        indented as f64 / count as f64
     );
 }
 

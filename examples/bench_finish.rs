@@ -119,7 +119,7 @@ fn one_size(iterations: usize, files: usize, changed: usize) {
     run(git(&repo).args(["config", "core.untrackedCache", "true"]));
     run(git(&repo).args(["update-index", "--untracked-cache"]));
     status(0);
-    finish(0);
+    finish(2 * iterations + 1);
     let (mut status_times, mut finish_times) = (Vec::new(), Vec::new());
     for i in 1..=iterations {
         status_times.push(status(i));
