@@ -63,16 +63,6 @@ impl Record {
         signing::verify(self.payload.as_bytes(), &self.signature, signers, now)
     }
 
-    /// [`Record::check_signature`], with the signatures a batch check already found good.
-    pub fn check_signature_prechecked(
-        &self,
-        signers: &AllowedSigners,
-        now: i64,
-        prechecked: &signing::Prechecked,
-    ) -> Result<Signer, Rejection> {
-        signing::verify_prechecked(self.payload.as_bytes(), &self.signature, signers, now, prechecked)
-    }
-
     /// Reads the payload as one of the statements git-proof writes.
     pub fn parse(&self) -> Result<Content, Invalid> {
         parse_payload(&self.payload)

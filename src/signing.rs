@@ -887,99 +887,131 @@ pub enum Rejection {
     Certificate(String),
 }
 
-/// Signatures one batch check found good, so that the check of each record (which still judges
-/// all the rest: encoding, namespace, key, principals, validity) skips the curve arithmetic.
-///
-/// A batch check (ed25519-dalek's `verify_batch`) costs about half of checking its signatures
-/// one by one. It accepts what one-by-one checking accepts for signatures made by signing
-/// software; it can also accept a signature whose nonce point has a small-order component,
-/// which only the key's holder can make and which `ssh-keygen` rejects (the ed25519 cofactor).
-/// When a batch fails, its signatures are checked one by one and only the good ones kept, so a
-/// bad signature is still named by its own record.
-#[derive(Debug, Default)]
-pub struct Prechecked(std::collections::HashSet<[u8; 32]>);
-
-impl Prechecked {
-    /// Checks, in one batch, every signature among `records` (payload, armored SSHSIG) that is a
-    /// plain ed25519 SSHSIG by a key `signers` lists; the rest are left to the record's check.
-    pub fn batch<'a>(records: impl IntoIterator<Item = (&'a [u8], &'a str)>, signers: &AllowedSigners) -> Self {
-        let mut points = Vec::new();
-        let mut messages = Vec::new();
-        let mut signatures = Vec::new();
-        for (payload, armored) in records {
-            if let Some((point, signed, signature)) = batchable(payload, armored, signers) {
-                points.push(point);
-                messages.push(signed);
-                signatures.push(signature);
-            }
-        }
-        let mut good = std::collections::HashSet::with_capacity(points.len());
-        let slices: Vec<&[u8]> = messages.iter().map(Vec::as_slice).collect();
-        let all_good = !points.is_empty() && ed25519_dalek::verify_batch(&slices, &signatures, &points).is_ok();
-        for ((point, signed), signature) in points.iter().zip(&slices).zip(&signatures) {
-            use ed25519_dalek::Verifier;
-            if all_good || point.verify(signed, signature).is_ok() {
-                good.insert(Self::key(point, signed, signature));
-            }
-        }
-        Self(good)
-    }
-
-    fn key(point: &ed25519_dalek::VerifyingKey, signed: &[u8], signature: &ed25519_dalek::Signature) -> [u8; 32] {
-        use sha2::Digest;
-        let mut hash = sha2::Sha256::new();
-        hash.update(point.as_bytes());
-        hash.update(signature.to_bytes());
-        hash.update(signed);
-        hash.finalize().into()
-    }
-
-    fn holds(&self, point: &ed25519_dalek::VerifyingKey, signed: &[u8], signature: &ed25519_dalek::Signature) -> bool {
-        !self.0.is_empty() && self.0.contains(&Self::key(point, signed, signature))
-    }
-}
-
-/// The key point, the SSHSIG signed data and the signature of a record a batch can check.
-fn batchable(
-    payload: &[u8],
-    armored: &str,
-    signers: &AllowedSigners,
-) -> Option<(ed25519_dalek::VerifyingKey, Vec<u8>, ed25519_dalek::Signature)> {
-    if crate::certificate::is_certificate_signature(armored) {
-        return None;
-    }
-    let signature = SshSig::from_pem(armored.trim().as_bytes()).ok()?;
-    if signature.namespace() != NAMESPACE || signature.signature().algorithm() != ssh_key::Algorithm::Ed25519 {
-        return None;
-    }
-    let point = signers
-        .entries
-        .iter()
-        .find(|entry| !entry.cert_authority && entry.key.key_data() == signature.public_key())?
-        .ed25519?;
-    let ed25519 = ed25519_dalek::Signature::from_slice(signature.signature_bytes()).ok()?;
-    let signed = SshSig::signed_data(NAMESPACE, signature.hash_alg(), payload).ok()?;
-    Some((point, signed, ed25519))
-}
-
 /// Checks an armored SSHSIG over `payload` against `signers` at Unix time `now`, as
 /// `ssh-keygen -Y verify -n git-proof` does.
 pub fn verify(payload: &[u8], armored: &str, signers: &AllowedSigners, now: i64) -> Result<Signer, Rejection> {
-    verify_prechecked(payload, armored, signers, now, &Prechecked::default())
+    match prepare(payload, armored, signers, now) {
+        Pending::Decided(result) => result,
+        Pending::Curve(curve) => curve.check_alone(),
+    }
 }
 
-/// [`verify`], skipping the curve arithmetic for a signature `prechecked` found good.
-pub fn verify_prechecked(
-    payload: &[u8],
-    armored: &str,
+/// [`verify`] of many records (payload, armored SSHSIG) at once, their results in order. The
+/// curve arithmetic of every plain ed25519 signature is done in one batch (ed25519-dalek's
+/// `verify_batch`), which costs about half of checking them one by one; when a batch fails,
+/// its signatures are checked one by one, so a bad one is still named by its own record.
+///
+/// A batch accepts what one-by-one checking accepts for signatures made by signing software;
+/// it can also accept a signature whose nonce point has a small-order component, which only the
+/// key's holder can make and which `ssh-keygen` rejects (the ed25519 cofactor).
+pub fn verify_many<'a>(
+    records: impl IntoIterator<Item = (&'a [u8], &'a str)>,
     signers: &AllowedSigners,
     now: i64,
-    prechecked: &Prechecked,
-) -> Result<Signer, Rejection> {
-    if crate::certificate::is_certificate_signature(armored) {
-        return verify_certificate(payload, armored, signers, now);
+) -> Vec<Result<Signer, Rejection>> {
+    let pending: Vec<Pending> = records
+        .into_iter()
+        .map(|(payload, armored)| prepare(payload, armored, signers, now))
+        .collect();
+    let curves: Vec<&Curve> = pending
+        .iter()
+        .filter_map(|p| match p {
+            Pending::Curve(curve) => Some(curve),
+            Pending::Decided(_) => None,
+        })
+        .collect();
+    let messages: Vec<&[u8]> = curves.iter().map(|c| c.signed.as_slice()).collect();
+    let signatures: Vec<ed25519_dalek::Signature> = curves.iter().map(|c| c.signature).collect();
+    let points: Vec<ed25519_dalek::VerifyingKey> = curves.iter().map(|c| c.point).collect();
+    let all_good = !curves.is_empty() && ed25519_dalek::verify_batch(&messages, &signatures, &points).is_ok();
+    pending
+        .into_iter()
+        .map(|p| match p {
+            Pending::Decided(result) => result,
+            Pending::Curve(curve) if all_good => curve.then,
+            Pending::Curve(curve) => curve.check_alone(),
+        })
+        .collect()
+}
+
+/// A signature check with everything done but, maybe, the curve arithmetic.
+// Most pending checks are curves: boxing them would only add an allocation to each.
+#[allow(clippy::large_enum_variant)]
+enum Pending {
+    Decided(Result<Signer, Rejection>),
+    Curve(Curve),
+}
+
+/// An ed25519 signature still to check, and what the check comes to if it holds.
+struct Curve {
+    point: ed25519_dalek::VerifyingKey,
+    signed: Vec<u8>,
+    signature: ed25519_dalek::Signature,
+    /// Whom the allowed signers make of the key (or why none of their lines accepts it).
+    then: Result<Signer, Rejection>,
+}
+
+impl Curve {
+    fn check_alone(self) -> Result<Signer, Rejection> {
+        use ed25519_dalek::Verifier;
+        self.point
+            .verify(&self.signed, &self.signature)
+            .map_err(|_| Rejection::BadSignature)?;
+        self.then
     }
-    let signature = SshSig::from_pem(armored.trim().as_bytes()).map_err(|e| Rejection::Malformed(e.to_string()))?;
+}
+
+/// Everything [`verify`] checks, in its order, up to the curve arithmetic of a plain ed25519
+/// signature, which is left to the caller.
+fn prepare(payload: &[u8], armored: &str, signers: &AllowedSigners, now: i64) -> Pending {
+    if crate::certificate::is_certificate_signature(armored) {
+        return Pending::Decided(verify_certificate(payload, armored, signers, now));
+    }
+    let signature = match SshSig::from_pem(armored.trim().as_bytes()) {
+        Ok(signature) => signature,
+        Err(e) => return Pending::Decided(Err(Rejection::Malformed(e.to_string()))),
+    };
+    if let Err(rejection) = check_encoding(&signature, armored) {
+        return Pending::Decided(Err(rejection));
+    }
+    let mut listed = signers
+        .entries
+        .iter()
+        .filter(|entry| !entry.cert_authority && entry.key.key_data() == signature.public_key())
+        .peekable();
+    let known = listed.peek().copied();
+    let fingerprint = match known {
+        Some(entry) => entry.fingerprint.clone(),
+        None => PublicKey::from(signature.public_key().clone())
+            .fingerprint(HashAlg::Sha256)
+            .to_string(),
+    };
+    let mut then = Err(Rejection::UntrustedKey(fingerprint.clone()));
+    for entry in listed {
+        if let Some(refused) = entry.refuses(&fingerprint, now) {
+            then = Err(refused);
+            continue;
+        }
+        then = Ok(Signer {
+            principals: entry.principals.clone(),
+            fingerprint,
+        });
+        break;
+    }
+    match curve_of(&signature, payload, known.and_then(|entry| entry.ed25519.as_ref())) {
+        Ok(Some((point, signed, ed25519))) => Pending::Curve(Curve {
+            point,
+            signed,
+            signature: ed25519,
+            then,
+        }),
+        Ok(None) => Pending::Decided(check_other_signature(&signature, payload).and(then)),
+        Err(rejection) => Pending::Decided(Err(rejection)),
+    }
+}
+
+/// The canonical encoding, version 1 and our namespace, as OpenSSH requires them.
+fn check_encoding(signature: &SshSig, armored: &str) -> Result<(), Rejection> {
     // The decoder tolerates some malformed length fields (found by fuzzing); OpenSSH does not.
     // Accept only the canonical encoding, so a record verifies here exactly when it does there.
     let canonical = signature
@@ -1001,37 +1033,7 @@ pub fn verify_prechecked(
     if signature.namespace() != NAMESPACE {
         return Err(Rejection::WrongNamespace(signature.namespace().to_owned()));
     }
-    let mut listed = signers
-        .entries
-        .iter()
-        .filter(|entry| !entry.cert_authority && entry.key.key_data() == signature.public_key())
-        .peekable();
-    let known = listed.peek().copied();
-    check_signature(
-        &signature,
-        payload,
-        known.and_then(|entry| entry.ed25519.as_ref()),
-        prechecked,
-    )?;
-    let fingerprint = match known {
-        Some(entry) => entry.fingerprint.clone(),
-        None => PublicKey::from(signature.public_key().clone())
-            .fingerprint(HashAlg::Sha256)
-            .to_string(),
-    };
-
-    let mut last_problem = Rejection::UntrustedKey(fingerprint.clone());
-    for entry in listed {
-        if let Some(refused) = entry.refuses(&fingerprint, now) {
-            last_problem = refused;
-            continue;
-        }
-        return Ok(Signer {
-            principals: entry.principals.clone(),
-            fingerprint,
-        });
-    }
-    Err(last_problem)
+    Ok(())
 }
 
 /// A signature made with an OpenSSH certificate, judged as `ssh-keygen -Y verify` judges it:
@@ -1106,26 +1108,23 @@ fn ed25519_point(key: &ssh_key::public::KeyData) -> Option<ed25519_dalek::Verify
     ed25519_dalek::VerifyingKey::from_bytes(&key.0).ok()
 }
 
-/// Checks the SSHSIG signature over `payload`. The signed data is what OpenSSH's
-/// `sshsig_wrap_verify` hashes: the preamble, our namespace, an empty reserved field, the
-/// hash algorithm and the payload's hash. An ed25519 signature is checked with the key point
-/// `point` when the caller has it decompressed already, as ssh-key itself checks it otherwise
-/// (dalek's `Verifier::verify`).
-fn check_signature(
+/// The curve check a plain ed25519 signature needs: the key point (`point` when the caller has
+/// it decompressed already), the signed data OpenSSH's `sshsig_wrap_verify` hashes (the
+/// preamble, our namespace, an empty reserved field, the hash algorithm and the payload's
+/// hash) and the signature. `None` for another kind of key (a FIDO key, or a key type ssh-key
+/// checks itself).
+#[allow(clippy::type_complexity)]
+fn curve_of(
     signature: &SshSig,
     payload: &[u8],
     point: Option<&ed25519_dalek::VerifyingKey>,
-    prechecked: &Prechecked,
-) -> Result<(), Rejection> {
-    use ed25519_dalek::Verifier;
+) -> Result<Option<(ed25519_dalek::VerifyingKey, Vec<u8>, ed25519_dalek::Signature)>, Rejection> {
     let key = signature.public_key();
     if let ssh_key::public::KeyData::SkEd25519(_) = key {
-        return check_sk_signature(signature, payload, NAMESPACE);
+        return Ok(None);
     }
     let Some(point) = point.copied().or_else(|| ed25519_point(key)) else {
-        return PublicKey::from(key.clone())
-            .verify(NAMESPACE, payload, signature)
-            .map_err(|_| Rejection::BadSignature);
+        return Ok(None);
     };
     if signature.signature().algorithm() != ssh_key::Algorithm::Ed25519 {
         return Err(Rejection::BadSignature);
@@ -1133,10 +1132,19 @@ fn check_signature(
     let ed25519 =
         ed25519_dalek::Signature::from_slice(signature.signature_bytes()).map_err(|_| Rejection::BadSignature)?;
     let signed = SshSig::signed_data(NAMESPACE, signature.hash_alg(), payload).map_err(|_| Rejection::BadSignature)?;
-    if prechecked.holds(&point, &signed, &ed25519) {
-        return Ok(());
+    Ok(Some((point, signed, ed25519)))
+}
+
+/// The signature check of a key that is not a plain ed25519 one: a FIDO key's, else as
+/// ssh-key checks it.
+fn check_other_signature(signature: &SshSig, payload: &[u8]) -> Result<(), Rejection> {
+    let key = signature.public_key();
+    if let ssh_key::public::KeyData::SkEd25519(_) = key {
+        return check_sk_signature(signature, payload, NAMESPACE);
     }
-    point.verify(&signed, &ed25519).map_err(|_| Rejection::BadSignature)
+    PublicKey::from(key.clone())
+        .verify(NAMESPACE, payload, signature)
+        .map_err(|_| Rejection::BadSignature)
 }
 
 /// A FIDO key's signature (PROTOCOL.u2f): ed25519 over SHA-256 of the key's application, the
@@ -1264,7 +1272,7 @@ mod tests {
     }
 
     #[test]
-    fn a_batch_keeps_exactly_the_good_signatures_and_records_still_judge_the_rest() {
+    fn many_signatures_checked_at_once_come_to_what_each_checked_alone_does() {
         let key = PrivateKey::random(&mut ssh_key::rand_core::OsRng, ssh_key::Algorithm::Ed25519).unwrap();
         let signer = SigningKey {
             public: key.public_key().clone(),
@@ -1277,33 +1285,37 @@ mod tests {
         let signers = AllowedSigners::parse("t", &line).unwrap();
         let payloads: Vec<Vec<u8>> = (0..8).map(|i| format!("payload {i}\n").into_bytes()).collect();
         let mut signatures: Vec<String> = payloads.iter().map(|p| signer.sign(p).unwrap()).collect();
-        // All good: one batch.
-        let records = || {
+        let alone = |signatures: &[String], signers: &AllowedSigners| -> Vec<Result<Signer, Rejection>> {
             payloads
                 .iter()
-                .map(Vec::as_slice)
-                .zip(signatures.iter().map(String::as_str))
+                .zip(signatures)
+                .map(|(p, s)| verify(p, s, signers, 0))
+                .collect()
         };
-        let all = Prechecked::batch(records(), &signers);
-        assert_eq!(all.0.len(), 8);
-        // One signature moved onto another payload: the batch fails, the seven good ones are kept.
+        let together = |signatures: &[String], signers: &AllowedSigners| {
+            verify_many(
+                payloads
+                    .iter()
+                    .map(Vec::as_slice)
+                    .zip(signatures.iter().map(String::as_str)),
+                signers,
+                0,
+            )
+        };
+        // All good: the batch holds.
+        assert!(together(&signatures, &signers).iter().all(Result::is_ok));
+        // One signature moved onto another payload, one that is not SSHSIG at all: the batch
+        // fails, the others stay good, and each bad one gets its own reason.
         signatures[3] = signatures[4].clone();
-        let records = || {
-            payloads
-                .iter()
-                .map(Vec::as_slice)
-                .zip(signatures.iter().map(String::as_str))
-        };
-        let mixed = Prechecked::batch(records(), &signers);
-        assert_eq!(mixed.0.len(), 7);
-        for (i, (payload, armored)) in records().enumerate() {
-            let checked = verify_prechecked(payload, armored, &signers, 0, &mixed);
-            assert_eq!(checked.is_ok(), i != 3, "record {i}");
-            assert_eq!(checked.is_ok(), verify(payload, armored, &signers, 0).is_ok());
-        }
-        // A key nobody lists is never batched; its record is judged on its own.
+        signatures[6] = "not a signature".into();
+        let checked = together(&signatures, &signers);
+        assert_eq!(checked, alone(&signatures, &signers));
+        assert_eq!(checked[3], Err(Rejection::BadSignature));
+        assert!(matches!(checked[6], Err(Rejection::Malformed(_))));
+        assert_eq!(checked.iter().filter(|c| c.is_ok()).count(), 6);
+        // A key nobody lists: the curve still decides first, then the key is not trusted.
         let stranger = AllowedSigners::parse("t", "").unwrap();
-        assert!(Prechecked::batch(records(), &stranger).0.is_empty());
+        assert_eq!(together(&signatures, &stranger), alone(&signatures, &stranger));
     }
 
     #[test]

@@ -353,7 +353,7 @@ pub fn verify_commits(
     Ok(parts.into_iter().flat_map(|(_, reports)| reports).collect())
 }
 
-/// Checks the notes of `commits`, their signatures in one batch (see [`signing::Prechecked`]).
+/// Checks the notes of `commits`, their signatures in one batch ([`signing::verify_many`]).
 fn verify_batch(
     repo: &gix::Repository,
     reader: &mut NotesReader<'_>,
@@ -362,27 +362,31 @@ fn verify_batch(
     policy: &Policy,
     progress: Option<&Progress>,
 ) -> Result<Vec<CommitReport>, git::Error> {
-    let notes = commits.iter().map(|c| reader.note(*c)).collect::<Result<Vec<_>, _>>()?;
-    let prechecked = match &trust.signers {
+    let mut notes = Vec::with_capacity(commits.len());
+    for commit in commits {
+        notes.push(reader.note(*commit)?.map(|note| record::split(&note)));
+    }
+    let mut checks = match &trust.signers {
         Some(signers) => {
-            let splits: Vec<_> = notes.iter().flatten().map(|n| record::split(n)).collect();
-            let records = splits
+            let records = notes
                 .iter()
-                .flat_map(|s| &s.records)
+                .flatten()
+                .flat_map(|split| &split.records)
                 .map(|r| (r.payload.as_bytes(), r.signature.as_str()));
-            signing::Prechecked::batch(records, signers)
+            Some(signing::verify_many(records, signers, trust.now).into_iter())
         }
-        None => signing::Prechecked::default(),
+        None => None,
     };
     let mut reports = Vec::with_capacity(commits.len());
-    for (commit, note) in commits.iter().zip(notes) {
-        reports.push(match note {
+    for (commit, split) in commits.iter().zip(notes) {
+        reports.push(match split {
             None => CommitReport::missing(*commit),
-            Some(note) => check_view(
-                repo,
-                &NoteView::build_prechecked(*commit, &note, trust, &prechecked),
-                policy,
-            )?,
+            Some(split) => {
+                let own = checks
+                    .as_mut()
+                    .map(|all| all.by_ref().take(split.records.len()).collect());
+                check_view(repo, &NoteView::build_checked(*commit, split, trust, own), policy)?
+            }
         });
         if let Some(progress) = progress {
             progress.checked.fetch_add(1, Ordering::Relaxed);

@@ -349,20 +349,25 @@ impl BundleView {
 impl NoteView {
     /// Reads `note`, attached to `commit`, under `trust`.
     pub fn build(commit: ObjectId, note: &[u8], trust: &Trust) -> Self {
-        Self::build_prechecked(commit, note, trust, &signing::Prechecked::default())
+        Self::build_checked(commit, record::split(note), trust, None)
     }
 
-    /// [`NoteView::build`], with the signatures a batch check over many notes already found
-    /// good (`verify` checks a batch of commits' signatures at once).
-    pub fn build_prechecked(commit: ObjectId, note: &[u8], trust: &Trust, prechecked: &signing::Prechecked) -> Self {
-        let split = record::split(note);
+    /// [`NoteView::build`] of a note already split, with its records' signatures already checked
+    /// under `trust` (in order, one per record), when `checks` has them: `verify` checks the
+    /// signatures of a batch of commits at once ([`signing::verify_many`]).
+    pub fn build_checked(
+        commit: ObjectId,
+        split: record::Split,
+        trust: &Trust,
+        checks: Option<Vec<Result<Signer, Rejection>>>,
+    ) -> Self {
         let mut view = NoteView {
             commit,
             records: Vec::with_capacity(split.records.len()),
             junk: split.junk,
             bundles: Vec::new(),
         };
-        view.read_records(split.records, trust, prechecked);
+        view.read_records(split.records, trust, checks);
         let links = view.links();
         view.place_bundles(&links);
         view.decide(trust);
@@ -416,11 +421,13 @@ impl NoteView {
         by_path
     }
 
-    fn read_records(&mut self, records: Vec<Record>, trust: &Trust, prechecked: &signing::Prechecked) {
+    fn read_records(&mut self, records: Vec<Record>, trust: &Trust, checks: Option<Vec<Result<Signer, Rejection>>>) {
         // Repeats are found by digest and signature; a note of one record has none.
         let mut seen: HashMap<(String, String), usize> = HashMap::new();
         let several = records.len() > 1;
+        let mut checks = checks.map(Vec::into_iter);
         for record in records {
+            let checked = checks.as_mut().and_then(Iterator::next);
             if several {
                 let key = (record.digest(), record.signature.split_whitespace().collect::<String>());
                 if let Some(&first) = seen.get(&key) {
@@ -444,7 +451,7 @@ impl NoteView {
             };
             let signature = match &trust.signers {
                 None => SignatureCheck::Unverified,
-                Some(signers) => match record.check_signature_prechecked(signers, trust.now, prechecked) {
+                Some(signers) => match checked.unwrap_or_else(|| record.check_signature(signers, trust.now)) {
                     Ok(signer) => SignatureCheck::Trusted(signer),
                     Err(rejection) => SignatureCheck::Untrusted(rejection),
                 },
