@@ -398,12 +398,15 @@ impl Manifest {
         format!("evidence_manifest:{run_id}")
     }
 
-    /// The manifest's id in a projection: `sha256(idempotency key ":" workspace id)`, hex, so
-    /// every clone and every database that holds the run's manifest names it alike, and the same
-    /// run id in two repositories is two manifests. An unknown workspace is empty.
-    pub fn evidence_id(&self, workspace_id: Option<&str>) -> String {
+    /// The manifest's id in a projection: `sha256(idempotency key ":" workspace id)`, hex. Only
+    /// the signed manifest goes in, never where it is read or stored (a publishing clone knows a
+    /// workspace a shallow clone's manifest does not), so every clone and every database that
+    /// holds the run's manifest names it alike, and the same run id in two repositories is two
+    /// manifests. A manifest without a workspace id hashes an empty one.
+    pub fn evidence_id(&self) -> String {
         use sha2::Digest;
-        let key = format!("{}:{}", Self::idempotency_key(&self.run_id), workspace_id.unwrap_or(""));
+        let workspace_id = self.workspace_id.as_deref().unwrap_or("");
+        let key = format!("{}:{workspace_id}", Self::idempotency_key(&self.run_id));
         crate::canon::hex(&sha2::Sha256::digest(key.as_bytes()))
     }
 

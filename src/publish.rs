@@ -1,20 +1,24 @@
 //! `git proof publish`: the proofs this clone can check, into the team database.
 //!
-//! In order: fetch the remote's notes and merge them into ours (as `sync` does, without
-//! pushing); read every note under the trust in force, on every core, checking the facts of
-//! each counting bundle as `verify` does; keep one proof per run (the one rewrites carried
-//! furthest); write them in batches of whole runs ([`TeamDb::write_runs`]). Records that do not
-//! count are never published: the team database holds only what the trust in force vouches for.
+//! In two steps, so that nothing reaches the database before everything that can be checked
+//! without it holds ([`prepare`]): the trust in force is there; the remote's notes are fetched
+//! and merged into ours (as `sync` does, without pushing); every note is read under that trust,
+//! on every core, checking the facts of each counting bundle as `verify` does; one proof per run
+//! is kept (the one rewrites carried furthest), of this repository only, with its times parsed.
+//! Then [`write`] writes them in batches of whole runs ([`TeamDb::write_runs`]). Records that do
+//! not count are never published: the team database holds only what the trust in force vouches
+//! for, and only for the repository it is trusted in.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use gix::ObjectId;
+use jiff::Timestamp;
 
-use crate::model::{ApprovalState, Decision};
+use crate::model::{ApprovalState, Decision, short_sha};
 use crate::notes::{self, Merged, NotesReader};
 use crate::proofs::{self, ShownProof, Signature, Standing};
-use crate::teamdb::{self, DecisionRow, Repository, RunRow, TeamDb, Verdict, Written};
+use crate::teamdb::{self, DecisionRow, Repository, RunRow, TeamDb, Verdict, ViolationRow, Written};
 use crate::trust::Trust;
 use crate::view::{BundleView, Effective, NoteView, Placement};
 use crate::{git, run, sync, verify};
@@ -31,6 +35,20 @@ pub enum Error {
         "publishing needs allowed signers, so that only proofs the team trusts reach its database: commit .proof/allowed_signers, set proof.allowedSignersFile, or pass --allowed-signers or --trust-ref"
     )]
     NoTrust,
+    /// A batch's transaction failed: it wrote nothing, the batches before it stay written.
+    #[error(
+        "the team database {target} failed to {action}: {reason}; the transaction was rolled back, so none of its {} was written{}; fix what the database reports and publish again",
+        runs_of(*.runs),
+        earlier(*.published)
+    )]
+    Write {
+        target: String,
+        action: &'static str,
+        reason: String,
+        runs: u64,
+        /// Runs of the batches before it, written.
+        published: u64,
+    },
     #[error(transparent)]
     Team(#[from] teamdb::Error),
     #[error(transparent)]
@@ -41,10 +59,25 @@ pub enum Error {
     Proofs(#[from] proofs::Error),
 }
 
+fn runs_of(n: u64) -> String {
+    match n {
+        1 => "1 run".to_owned(),
+        n => format!("{n} runs"),
+    }
+}
+
+fn earlier(published: u64) -> String {
+    match published {
+        0 => String::new(),
+        n => format!(" (the {} before it stay published)", runs_of(n)),
+    }
+}
+
 impl crate::error::Classify for Error {
     fn kind(&self) -> crate::error::ErrorKind {
         match self {
             Self::NoTrust => crate::error::ErrorKind::Unavailable,
+            Self::Write { .. } => crate::error::ErrorKind::Internal,
             Self::Team(e) => e.kind(),
             Self::Sync(e) => e.kind(),
             Self::Git(e) => e.kind(),
@@ -55,6 +88,7 @@ impl crate::error::Classify for Error {
     fn code(&self) -> &'static str {
         match self {
             Self::NoTrust => "no_trust_source",
+            Self::Write { .. } => "team_write_failed",
             Self::Team(e) => e.code(),
             Self::Sync(e) => e.code(),
             Self::Git(e) => e.code(),
@@ -82,9 +116,80 @@ pub enum Stage {
     Writing,
 }
 
+/// A run whose proof counts but is not published, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotPublished {
+    pub run_id: String,
+    /// The commit whose note holds the proof.
+    pub commit: String,
+    pub why: Unpublishable,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Unpublishable {
+    /// Its signed manifest names another repository. Trust is a repository's: a key trusted
+    /// here vouches for nothing in that one, so only a clone of it may publish the run.
+    OtherRepository { workspace_id: String },
+    /// This clone cannot tell which repository it is (a shallow clone without the root).
+    UnknownRepository,
+    /// A time the database would store does not parse ([`teamdb::parse_time`]).
+    BadTime { field: String, value: String },
+}
+
+impl Unpublishable {
+    /// A stable name, for JSON.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::OtherRepository { .. } => "other_repository",
+            Self::UnknownRepository => "unknown_repository",
+            Self::BadTime { .. } => "bad_time",
+        }
+    }
+}
+
+impl std::fmt::Display for NotPublished {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let run = crate::summary::quoted(&self.run_id);
+        let commit = short_sha(&self.commit);
+        match &self.why {
+            Unpublishable::OtherRepository { workspace_id } => write!(
+                f,
+                "run {run} (commit {commit}): its proof names repository {}, not this one; publish it from a clone of that repository",
+                crate::summary::quoted(workspace_id)
+            ),
+            Unpublishable::UnknownRepository => write!(
+                f,
+                "run {run} (commit {commit}): this shallow clone cannot tell which repository it is; publish from a full clone"
+            ),
+            Unpublishable::BadTime { field, value } => write!(
+                f,
+                "run {run} (commit {commit}): its {field} {:?} is not an RFC 3339 time (from year 1, with an offset)",
+                value
+            ),
+        }
+    }
+}
+
+/// Everything a publish writes, checked, before the database is reached.
+#[derive(Debug)]
+pub struct Prepared {
+    /// This clone's repository (an empty workspace id when it cannot tell: then it has no run
+    /// to publish).
+    pub repository: Repository,
+    /// How the remote's notes came in, when one was fetched.
+    pub merged: Option<Merged>,
+    pub notes: u64,
+    rows: Vec<RunRow>,
+    /// Records about a run that do not count under the trust in force, with why.
+    pub not_counted: Vec<String>,
+    /// Runs whose proofs count but are not published, by run id.
+    pub not_published: Vec<NotPublished>,
+}
+
 /// What a publish did.
 #[derive(Debug, Clone)]
 pub struct Report {
+    /// This clone's repository (an empty workspace id when it cannot tell).
     pub repository: Repository,
     /// How the remote's notes came in, when one was fetched.
     pub merged: Option<Merged>,
@@ -94,19 +199,19 @@ pub struct Report {
     pub written: Written,
     /// Records about a run that do not count under the trust in force, with why.
     pub not_counted: Vec<String>,
-    /// Runs not published because neither their proof nor this clone names the repository.
-    pub without_workspace: Vec<String>,
+    /// Runs whose proofs count but are not published, by run id.
+    pub not_published: Vec<NotPublished>,
 }
 
-/// Publishes every counting proof of the repository into `db`. `progress` is called now and
-/// then with the stage, what is done and the total.
-pub fn publish(
+/// Everything but the writing: checks the trust, fetches, reads and checks every note, and
+/// keeps what this repository may publish. `progress` is called now and then with the stage,
+/// what is done and the total.
+pub fn prepare(
     repo: &gix::Repository,
     trust: &Trust,
-    db: &mut TeamDb,
     options: &Options,
     progress: &(dyn Fn(Stage, u64, u64) + Sync),
-) -> Result<Report, Error> {
+) -> Result<Prepared, Error> {
     if trust.signers.is_none() {
         return Err(Error::NoTrust);
     }
@@ -122,64 +227,100 @@ pub fn publish(
     let listed = notes::list_notes(repo)?;
     let found = read_all(repo, &listed, trust, progress)?;
     let mut not_counted = Vec::new();
-    let mut without_workspace = Vec::new();
-    let mut runs: HashMap<(String, String), RunRow> = HashMap::new();
-    for commit in found {
-        not_counted.extend(commit.not_counted);
-        for mut row in commit.rows {
-            let Some(ws) = row.bundle.evidence.workspace_id.clone().or_else(|| workspace.clone()) else {
-                without_workspace.push(row.bundle.run_id.clone());
-                continue;
+    let mut refused: BTreeMap<String, NotPublished> = BTreeMap::new();
+    let mut runs: HashMap<String, RunRow> = HashMap::new();
+    for note in found {
+        not_counted.extend(note.not_counted);
+        for candidate in note.runs {
+            let row = match candidate {
+                Ok(row) => row,
+                Err(why) => {
+                    refused.entry(why.run_id.clone()).or_insert(why);
+                    continue;
+                }
             };
-            row.workspace_id = ws;
-            let key = (row.workspace_id.clone(), row.bundle.run_id.clone());
-            match runs.get(&key) {
+            // A bundle without a workspace id (made in a shallow clone) is this repository's:
+            // its note is here, and its signer is trusted here.
+            let why = match (&workspace, &row.bundle.evidence.workspace_id) {
+                (None, _) => Some(Unpublishable::UnknownRepository),
+                (Some(ours), Some(named)) if named != ours => Some(Unpublishable::OtherRepository {
+                    workspace_id: named.clone(),
+                }),
+                _ => None,
+            };
+            if let Some(why) = why {
+                refused
+                    .entry(row.bundle.run_id.clone())
+                    .or_insert_with(|| NotPublished {
+                        run_id: row.bundle.run_id.clone(),
+                        commit: row.commit_sha.clone(),
+                        why,
+                    });
+                continue;
+            }
+            match runs.get(&row.bundle.run_id) {
                 Some(kept) if !carried_further(&row, kept) => {}
                 _ => {
-                    runs.insert(key, row);
+                    runs.insert(row.bundle.run_id.clone(), row);
                 }
             }
         }
     }
+    // A run published from one of its commits is published, whatever another copy holds.
+    refused.retain(|run_id, _| !runs.contains_key(run_id));
     let repository = Repository {
-        workspace_id: workspace.clone().unwrap_or_default(),
+        workspace_id: workspace.unwrap_or_default(),
         name: options
             .name
             .clone()
             .unwrap_or_else(|| default_name(repo, options.remote.as_deref())),
         url: options.remote.as_deref().map(|r| remote_url(repo, r)),
     };
-    let mut workspaces: Vec<Repository> = runs
-        .keys()
-        .map(|(ws, _)| ws.clone())
-        .chain(workspace)
-        .collect::<std::collections::BTreeSet<_>>()
-        .into_iter()
-        .map(|workspace_id| Repository {
-            workspace_id,
-            ..repository.clone()
-        })
-        .collect();
-    workspaces.dedup();
-    db.register_repositories(&workspaces)?;
     let mut rows: Vec<RunRow> = runs.into_values().collect();
-    rows.sort_by(|a, b| (&a.workspace_id, &a.bundle.run_id).cmp(&(&b.workspace_id, &b.bundle.run_id)));
-    let total = rows.len() as u64;
+    rows.sort_by(|a, b| a.bundle.run_id.cmp(&b.bundle.run_id));
+    Ok(Prepared {
+        repository,
+        merged,
+        notes: listed.len() as u64,
+        rows,
+        not_counted,
+        not_published: refused.into_values().collect(),
+    })
+}
+
+/// Writes what [`prepare`] kept into `db`, batch by batch, each batch with the repository's row
+/// in its transaction.
+pub fn write(
+    prepared: Prepared,
+    db: &mut TeamDb,
+    progress: &(dyn Fn(Stage, u64, u64) + Sync),
+) -> Result<Report, Error> {
+    let total = prepared.rows.len() as u64;
     let mut written = Written::default();
     let mut done = 0;
-    for batch in batches(&rows) {
-        written.add(db.write_runs(batch)?);
+    for batch in batches(&prepared.rows) {
+        let now = db.write_runs(&prepared.repository, batch).map_err(|e| match e {
+            teamdb::Error::Query { target, action, reason } => Error::Write {
+                target,
+                action,
+                reason,
+                runs: batch.len() as u64,
+                published: done,
+            },
+            other => Error::Team(other),
+        })?;
+        written.add(now);
         done += batch.len() as u64;
         progress(Stage::Writing, done, total);
     }
     Ok(Report {
-        repository,
-        merged,
-        notes: listed.len() as u64,
+        repository: prepared.repository,
+        merged: prepared.merged,
+        notes: prepared.notes,
         runs: total,
         written,
-        not_counted,
-        without_workspace,
+        not_counted: prepared.not_counted,
+        not_published: prepared.not_published,
     })
 }
 
@@ -210,7 +351,8 @@ fn carried_further(row: &RunRow, kept: &RunRow) -> bool {
 
 /// What one note gave.
 struct FromNote {
-    rows: Vec<RunRow>,
+    /// Each counting bundle, as published or why it cannot be.
+    runs: Vec<Result<RunRow, NotPublished>>,
     not_counted: Vec<String>,
 }
 
@@ -269,7 +411,7 @@ fn from_note(repo: &gix::Repository, view: &NoteView) -> Result<FromNote, Error>
     } else {
         None
     };
-    let rows = proofs::counting(view, report.as_ref())
+    let runs = proofs::counting(view, report.as_ref())
         .into_iter()
         .filter_map(|(shown, bundle)| row_of(repo, view, bundle, shown, here))
         .collect();
@@ -290,17 +432,17 @@ fn from_note(repo: &gix::Repository, view: &NoteView) -> Result<FromNote, Error>
             ))
         })
         .collect();
-    Ok(FromNote { rows, not_counted })
+    Ok(FromNote { runs, not_counted })
 }
 
-/// A counting bundle as the team database keeps it (the workspace is filled in by the caller).
+/// A counting bundle as the team database keeps it, or why it cannot keep it.
 fn row_of(
     repo: &gix::Repository,
     view: &NoteView,
     bundle_view: &BundleView,
     mut shown: ShownProof,
     here: bool,
-) -> Option<RunRow> {
+) -> Option<Result<RunRow, NotPublished>> {
     let Signature::Valid {
         principals,
         fingerprint,
@@ -310,6 +452,42 @@ fn row_of(
     };
     let record = view.record_of(bundle_view);
     let commit_sha = view.commit.to_string();
+    let bad_time = |field: String, value: &str| NotPublished {
+        run_id: shown.bundle.run_id.clone(),
+        commit: commit_sha.clone(),
+        why: Unpublishable::BadTime {
+            field,
+            value: value.to_owned(),
+        },
+    };
+    let time = |field: &str, value: &str| teamdb::parse_time(value).ok_or_else(|| bad_time(field.to_owned(), value));
+    let bundle = &shown.bundle;
+    let ended_at = match time("generated_at", &bundle.generated_at) {
+        Ok(t) => t,
+        Err(e) => return Some(Err(e)),
+    };
+    let mut violations = Vec::with_capacity(bundle.scope_violations.len());
+    for (v, standing) in bundle.scope_violations.iter().zip(&shown.standings) {
+        let decided_at = match v.approval.decided_at.as_deref() {
+            Some(at) => match time(&format!("decided_at of {}", crate::summary::quoted(&v.path)), at) {
+                Ok(t) => Some(t),
+                Err(e) => return Some(Err(e)),
+            },
+            None => None,
+        };
+        violations.push(ViolationRow {
+            state: standing.word(),
+            decided_at,
+        });
+    }
+    let decisions = match decisions(view, bundle_view, &shown, principals, record.digest(), &time) {
+        Ok(decisions) => decisions,
+        Err(e) => return Some(Err(e)),
+    };
+    // Whole seconds, as every time in a bundle.
+    let started_at = run::started_by_id(&bundle.run_id, ended_at)
+        .and_then(|t| Timestamp::from_second(t.as_second()).ok())
+        .unwrap_or(ended_at);
     if !here {
         let why = format!("commit {commit_sha} is not in the clone that published it");
         shown.unchecked.push(why);
@@ -321,18 +499,11 @@ fn row_of(
     } else {
         (Verdict::Valid, Vec::new())
     };
-    let bundle = &shown.bundle;
-    let started_at = bundle
-        .generated_at
-        .parse::<jiff::Timestamp>()
-        .ok()
-        .and_then(|end| run::started_by_id(&bundle.run_id, end))
-        .map_or_else(|| bundle.generated_at.clone(), run::format_time);
-    Some(RunRow {
-        workspace_id: String::new(),
+    Some(Ok(RunRow {
         head_subject: git::subject(repo, &commit_sha),
         commit_sha,
         started_at,
+        ended_at,
         verdict,
         reasons,
         signed_by: principals.clone(),
@@ -342,13 +513,13 @@ fn row_of(
             Placement::Carried(links) => links.len() as u32,
             _ => 0,
         },
-        standings: shown.standings.iter().map(|s| s.word()).collect(),
+        violations,
         violations_pending: shown.not_approved() as u32,
-        decisions: decisions(view, bundle_view, &shown, principals, record.digest()),
+        decisions,
         reader_view: serde_json::to_value(shown.published()).unwrap_or_default(),
         record: record.record.to_text(),
         bundle: shown.bundle,
-    })
+    }))
 }
 
 /// The decision in force on each decided path: a counting decision record, else the bundle's
@@ -359,59 +530,56 @@ fn decisions(
     shown: &ShownProof,
     bundle_signer: &str,
     bundle_digest: &str,
-) -> Vec<DecisionRow> {
-    shown
-        .bundle
-        .scope_violations
-        .iter()
-        .zip(&shown.standings)
-        .filter_map(|(v, standing)| {
-            let Standing::Decided(state) = standing else {
-                return None;
-            };
-            let decision = match state {
-                ApprovalState::Approved => Decision::Approved,
-                ApprovalState::Rejected => Decision::Rejected,
-                ApprovalState::Pending => return None,
-            };
-            let row = match bundle_view.decisions.get(&v.path) {
-                Some(Effective::Decided {
-                    record,
-                    decided_at,
-                    decided_by,
-                    reason,
-                    signer,
-                    ..
-                }) => DecisionRow {
-                    path: v.path.clone(),
-                    decision,
-                    decided_at: decided_at.clone(),
-                    decided_by: decided_by.clone(),
-                    reason: reason.clone(),
-                    signed_by: signer.principals.clone(),
-                    record_digest: view.records[*record].digest().to_owned(),
-                },
-                _ => DecisionRow {
-                    path: v.path.clone(),
-                    decision,
-                    decided_at: v
-                        .approval
-                        .decided_at
-                        .clone()
-                        .unwrap_or_else(|| shown.bundle.generated_at.clone()),
-                    decided_by: v
-                        .approval
-                        .decided_by
-                        .clone()
-                        .unwrap_or_else(|| bundle_signer.to_owned()),
-                    reason: v.approval.reason.clone(),
-                    signed_by: bundle_signer.to_owned(),
-                    record_digest: bundle_digest.to_owned(),
-                },
-            };
-            Some(row)
-        })
-        .collect()
+    time: &dyn Fn(&str, &str) -> Result<Timestamp, NotPublished>,
+) -> Result<Vec<DecisionRow>, NotPublished> {
+    let mut rows = Vec::new();
+    for (v, standing) in shown.bundle.scope_violations.iter().zip(&shown.standings) {
+        let Standing::Decided(state) = standing else {
+            continue;
+        };
+        let decision = match state {
+            ApprovalState::Approved => Decision::Approved,
+            ApprovalState::Rejected => Decision::Rejected,
+            ApprovalState::Pending => continue,
+        };
+        let field = format!("decided_at of the decision on {}", crate::summary::quoted(&v.path));
+        let row = match bundle_view.decisions.get(&v.path) {
+            Some(Effective::Decided {
+                record,
+                decided_at,
+                decided_by,
+                reason,
+                signer,
+                ..
+            }) => DecisionRow {
+                path: v.path.clone(),
+                decision,
+                decided_at: time(&field, decided_at)?,
+                decided_by: decided_by.clone(),
+                reason: reason.clone(),
+                signed_by: signer.principals.clone(),
+                record_digest: view.records[*record].digest().to_owned(),
+            },
+            _ => DecisionRow {
+                path: v.path.clone(),
+                decision,
+                decided_at: time(
+                    &field,
+                    v.approval.decided_at.as_deref().unwrap_or(&shown.bundle.generated_at),
+                )?,
+                decided_by: v
+                    .approval
+                    .decided_by
+                    .clone()
+                    .unwrap_or_else(|| bundle_signer.to_owned()),
+                reason: v.approval.reason.clone(),
+                signed_by: bundle_signer.to_owned(),
+                record_digest: bundle_digest.to_owned(),
+            },
+        };
+        rows.push(row);
+    }
+    Ok(rows)
 }
 
 /// The remote's URL without a password, or the path or URL given.

@@ -4,16 +4,16 @@ use std::io::IsTerminal;
 use std::sync::Mutex;
 
 use git_proof::notes::Merged;
-use git_proof::publish::{self, Stage};
-use git_proof::teamdb::{Access, TeamDb};
+use git_proof::publish::{self, NotPublished, Stage, Unpublishable};
+use git_proof::teamdb::{self, Access, TeamDb};
 use git_proof::{summary, sync};
 
 use super::{Ctx, TrustArgs};
 
-/// Fetch the remote's proofs, check every one under the trust in force, and upsert the runs
-/// whose proofs count (run, evidence manifest, DoD results, scope violations and decisions,
-/// verdict) into a PostgreSQL database that many repositories publish into. Publishing again,
-/// or from several clones at once, leaves one row per run.
+/// Fetch the remote's proofs, check every one under the trust in force, and upsert the runs of
+/// this repository whose proofs count (run, evidence manifest, DoD results, scope violations
+/// and decisions, verdict) into a PostgreSQL database that many repositories publish into.
+/// Publishing again, or from several clones at once, leaves one row per run.
 #[derive(clap::Args, Debug)]
 pub struct Args {
     /// The team database: postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE (a Unix socket
@@ -43,13 +43,15 @@ pub struct Args {
 
 pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<u8> {
     let ws = ctx.workspace()?;
+    // Everything that can be refused without the database is, before it is reached: a refused
+    // publish leaves even an empty database as it was.
+    teamdb::parse_url(&args.to)?;
     let trust = args.trust.load(&ws.repo, ctx)?;
     let remote = match (args.no_fetch, args.remote) {
         (true, _) => None,
         (false, Some(remote)) => Some(remote),
         (false, None) => sync::default_remote(&ws.repo),
     };
-    let mut db = TeamDb::connect(&args.to, Access::Publish)?;
     let options = publish::Options {
         remote,
         name: args.name,
@@ -69,10 +71,18 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<u8> {
             *shown = true;
         }
     };
-    let report = publish::publish(&ws.repo, &trust, &mut db, &options, &progress)?;
-    if shown.into_inner().unwrap_or(false) {
-        eprintln!();
-    }
+    let end_progress = || {
+        if shown.lock().is_ok_and(|mut shown| std::mem::take(&mut *shown)) {
+            eprintln!();
+        }
+    };
+    let prepared = publish::prepare(&ws.repo, &trust, &options, &progress);
+    end_progress();
+    let prepared = prepared?;
+    let mut db = TeamDb::connect(&args.to, Access::Publish)?;
+    let report = publish::write(prepared, &mut db, &progress);
+    end_progress();
+    let report = report?;
     let merged = report.merged.as_ref().map(|m| match m {
         Merged::UpToDate => "up to date",
         Merged::FastForward => "fast-forward",
@@ -80,6 +90,22 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<u8> {
     });
     let w = &report.written;
     if args.json {
+        let not_published: Vec<serde_json::Value> = report
+            .not_published
+            .iter()
+            .map(|n| {
+                let mut entry = serde_json::json!({
+                    "run_id": n.run_id,
+                    "commit": n.commit,
+                    "reason": n.why.code(),
+                    "message": n.to_string(),
+                });
+                if let Unpublishable::OtherRepository { workspace_id } = &n.why {
+                    entry["workspace_id"] = workspace_id.as_str().into();
+                }
+                entry
+            })
+            .collect();
         super::print_json(&serde_json::json!({
             "database": db.target(),
             "repository": {
@@ -96,8 +122,9 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<u8> {
             "unchanged": w.unchanged,
             "manifests_created": w.manifests_created,
             "manifest_conflicts": w.manifest_conflicts,
+            "manifests_elsewhere": w.manifests_elsewhere,
             "not_counted": report.not_counted,
-            "without_workspace": report.without_workspace,
+            "not_published": not_published,
         }))?;
         return Ok(super::EXIT_OK);
     }
@@ -107,12 +134,13 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<u8> {
             summary::quoted(run)
         );
     }
-    for run in &report.without_workspace {
+    for run in &w.manifests_elsewhere {
         eprintln!(
-            "git-proof: warning: run {} not published: neither its proof nor this shallow clone names the repository (publish from a full clone)",
+            "git-proof: warning: run {}'s evidence manifest was not stored: its proof has no workspace id (a shallow clone made it), and the same run id of another repository holds that evidence id",
             summary::quoted(run)
         );
     }
+    warn_not_published(&report.not_published);
     if args.quiet {
         return Ok(super::EXIT_OK);
     }
@@ -143,4 +171,40 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<u8> {
         }
     }
     Ok(super::EXIT_OK)
+}
+
+/// Runs whose proofs count but were not published, by why: a count, then the first few.
+fn warn_not_published(not_published: &[NotPublished]) {
+    const SHOWN: usize = 5;
+    let kinds = [
+        (
+            "other_repository",
+            "its proof names another repository",
+            "their proofs name another repository",
+        ),
+        (
+            "unknown_repository",
+            "this clone cannot tell which repository it is",
+            "this clone cannot tell which repository it is",
+        ),
+        (
+            "bad_time",
+            "a time in its proof does not parse",
+            "a time in their proofs does not parse",
+        ),
+    ];
+    for (code, one, many) in kinds {
+        let of_kind: Vec<&NotPublished> = not_published.iter().filter(|n| n.why.code() == code).collect();
+        match of_kind.len() {
+            0 => continue,
+            1 => eprintln!("git-proof: warning: 1 run not published: {one}:"),
+            n => eprintln!("git-proof: warning: {n} runs not published: {many}:"),
+        }
+        for n in of_kind.iter().take(SHOWN) {
+            eprintln!("  {n}");
+        }
+        if of_kind.len() > SHOWN {
+            eprintln!("  and {} more (see --json)", of_kind.len() - SHOWN);
+        }
+    }
 }

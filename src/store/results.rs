@@ -311,7 +311,7 @@ fn set_manifest_columns(conn: &Connection, run_id: &str, m: &Manifest) -> rusqli
          WHERE run_id = ?1",
         params![
             run_id,
-            m.evidence_id(m.workspace_id.as_deref()),
+            m.evidence_id(),
             m.workspace_id,
             m.thread_id,
             m.correlation_id,

@@ -21,7 +21,7 @@ use postgres::config::{Host, SslMode};
 use postgres::{Client, Config, NoTls};
 
 pub use read::{Filter, ListedRun, Page, PublishedRun};
-pub use write::{DecisionRow, Repository, RunRow, Written};
+pub use write::{DecisionRow, Repository, RunRow, ViolationRow, Written, parse_time};
 
 use crate::error::{Classify, ErrorKind};
 
@@ -248,12 +248,17 @@ fn connect_error(target: &str, e: &postgres::Error) -> Error {
     }
 }
 
-/// A PostgreSQL error as one line: the server's message and SQLSTATE, or the client's.
+/// A PostgreSQL error as one line: the server's message and SQLSTATE, or what the client saw
+/// (without the client library's own prefixes, such as "db error:").
 fn reason(e: &postgres::Error) -> String {
-    match e.as_db_error() {
-        Some(db) => format!("{} (SQLSTATE {})", db.message(), db.code().code()),
-        None => e.to_string().replace('\n', " "),
+    if let Some(db) = e.as_db_error() {
+        return format!("{} (SQLSTATE {})", db.message(), db.code().code());
     }
+    if e.is_closed() {
+        return "the server closed the connection".to_owned();
+    }
+    let cause = std::error::Error::source(e).map_or_else(|| e.to_string(), |c| c.to_string());
+    cause.replace('\n', " ")
 }
 
 /// Whether a failed statement is worth retrying as a whole transaction (a deadlock or

@@ -1,12 +1,27 @@
-//! Writing published runs: whole runs, a batch per transaction, idempotently. A run that is
-//! already there as published is left alone; one whose proof now reads differently (a new
-//! decision, a changed verdict, a rewrite that carried it further) is replaced with its checks,
-//! violations and decisions; its evidence manifest is finalized once and never replaced.
+//! Writing published runs: whole runs of one repository, a batch per transaction, with the
+//! repository's row in the same transaction, idempotently. A run that is already there as
+//! published is left alone; one whose proof now reads differently (a new decision, a changed
+//! verdict, a rewrite that carried it further) is replaced with its checks, violations and
+//! decisions; its evidence manifest is finalized once and never replaced.
 
+use jiff::Timestamp;
 use serde_json::{Value, json};
 
 use super::{Error, Result, TeamDb, Verdict, is_transient, reason};
 use crate::model::{Bundle, Decision, DodStatus, Manifest};
+
+/// The earliest time written: PostgreSQL reads no year 0 or before in RFC 3339 form
+/// (0001-01-01T00:00:00Z).
+const EARLIEST: i64 = -62_135_596_800;
+
+/// A signed time as the `timestamptz` columns take it: RFC 3339 with an offset, from year 1,
+/// to the microsecond PostgreSQL keeps. `None` for anything else, which the caller reports:
+/// one malformed time must not reach the database, where it would fail its whole batch.
+pub fn parse_time(text: &str) -> Option<Timestamp> {
+    let t: Timestamp = text.parse().ok()?;
+    let t = t.round(jiff::Unit::Microsecond).ok()?;
+    (t.as_second() >= EARLIEST).then_some(t)
+}
 
 /// A repository runs are published from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -18,14 +33,16 @@ pub struct Repository {
     pub url: Option<String>,
 }
 
-/// One run as published: its counting proof and what the publisher's checks found.
+/// One run as published: its counting proof and what the publisher's checks found. It
+/// belongs to the repository [`TeamDb::write_runs`] is given, whatever its manifest says.
 #[derive(Debug, Clone)]
 pub struct RunRow {
-    pub workspace_id: String,
     /// The commit whose note holds the proof.
     pub commit_sha: String,
     pub head_subject: Option<String>,
-    pub started_at: String,
+    pub started_at: Timestamp,
+    /// The bundle's `generated_at`, parsed ([`parse_time`]).
+    pub ended_at: Timestamp,
     pub verdict: Verdict,
     /// Why the verdict is not `valid`.
     pub reasons: Vec<String>,
@@ -37,9 +54,8 @@ pub struct RunRow {
     pub carried_steps: u32,
     /// The bundle with the decisions in force folded into its violations.
     pub bundle: Bundle,
-    /// Where each of `bundle.scope_violations` stands, in order (`pending`, `approved`,
-    /// `rejected`, `conflicting`, `unverified`).
-    pub standings: Vec<&'static str>,
+    /// Each of `bundle.scope_violations`, in order, as it stands.
+    pub violations: Vec<ViolationRow>,
     pub violations_pending: u32,
     pub decisions: Vec<DecisionRow>,
     /// What a reader is shown besides the bundle, as JSON.
@@ -48,10 +64,13 @@ pub struct RunRow {
     pub record: String,
 }
 
-impl RunRow {
-    fn key(&self) -> (&str, &str) {
-        (&self.workspace_id, &self.bundle.run_id)
-    }
+/// Where one scope violation stands.
+#[derive(Debug, Clone)]
+pub struct ViolationRow {
+    /// `pending`, `approved`, `rejected`, `conflicting` or `unverified`.
+    pub state: &'static str,
+    /// Its approval's `decided_at`, parsed ([`parse_time`]).
+    pub decided_at: Option<Timestamp>,
 }
 
 /// The decision in force on one path, and the record that made it.
@@ -59,7 +78,7 @@ impl RunRow {
 pub struct DecisionRow {
     pub path: String,
     pub decision: Decision,
-    pub decided_at: String,
+    pub decided_at: Timestamp,
     pub decided_by: String,
     pub reason: Option<String>,
     pub signed_by: String,
@@ -76,6 +95,9 @@ pub struct Written {
     /// Runs whose stored manifest has another hash than the one published now (kept: a manifest
     /// is finalized once).
     pub manifest_conflicts: Vec<String>,
+    /// Runs published without their manifest: it has no workspace id (a shallow clone made it),
+    /// and another repository's run of the same id holds its evidence id.
+    pub manifests_elsewhere: Vec<String>,
 }
 
 impl Written {
@@ -86,6 +108,7 @@ impl Written {
         self.unchanged += other.unchanged;
         self.manifests_created += other.manifests_created;
         self.manifest_conflicts.extend(other.manifest_conflicts);
+        self.manifests_elsewhere.extend(other.manifests_elsewhere);
     }
 }
 
@@ -94,34 +117,15 @@ impl Written {
 const ATTEMPTS: u32 = 8;
 
 impl TeamDb {
-    /// Records the repositories (their name and URL as this publisher knows them).
-    pub fn register_repositories(&mut self, repositories: &[Repository]) -> Result<()> {
-        let rows: Vec<Value> = repositories
-            .iter()
-            .map(|r| json!({ "workspace_id": r.workspace_id, "name": r.name, "url": r.url }))
-            .collect();
-        self.client
-            .execute(
-                "INSERT INTO repositories (workspace_id, name, url)
-                 SELECT workspace_id, name, url FROM jsonb_to_recordset($1::jsonb)
-                     AS x(workspace_id text, name text, url text)
-                 ORDER BY workspace_id
-                 ON CONFLICT (workspace_id) DO UPDATE
-                     SET name = excluded.name, url = coalesce(excluded.url, repositories.url),
-                         last_published_at = now()",
-                &[&Value::Array(rows)],
-            )
-            .map_err(self.err("record the repository"))?;
-        Ok(())
-    }
-
-    /// Writes whole runs in one transaction, retrying it when it lost a deadlock or a
-    /// serialization failure to a concurrent publisher. A failure leaves none of them written.
-    pub fn write_runs(&mut self, rows: &[RunRow]) -> Result<Written> {
+    /// Writes whole runs of `repository` in one transaction, which also records the repository
+    /// (its name and URL as this publisher knows them), so that a repository is never there
+    /// without the runs it was recorded for. Retries the transaction when it lost a deadlock or
+    /// a serialization failure to a concurrent publisher. A failure leaves none of it written.
+    pub fn write_runs(&mut self, repository: &Repository, rows: &[RunRow]) -> Result<Written> {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            match self.write_batch(rows) {
+            match self.write_batch(repository, rows) {
                 Ok(written) => return Ok(written),
                 Err((e, _)) if is_transient(&e) && attempt < ATTEMPTS => {
                     std::thread::sleep(std::time::Duration::from_millis(5 << attempt.min(6)));
@@ -137,29 +141,36 @@ impl TeamDb {
         }
     }
 
-    fn write_batch(&mut self, rows: &[RunRow]) -> std::result::Result<Written, (postgres::Error, &'static str)> {
+    fn write_batch(
+        &mut self,
+        repository: &Repository,
+        rows: &[RunRow],
+    ) -> std::result::Result<Written, (postgres::Error, &'static str)> {
         let at = |action: &'static str| move |e| (e, action);
+        let ws = repository.workspace_id.as_str();
         let mut sorted: Vec<&RunRow> = rows.iter().collect();
         // One order for every publisher, so that two batches lock shared runs alike.
-        sorted.sort_by(|a, b| a.key().cmp(&b.key()));
-        sorted.dedup_by(|a, b| a.key() == b.key());
-        let mut runs: Vec<Value> = sorted.iter().map(|r| run_json(r)).collect();
+        sorted.sort_by(|a, b| a.bundle.run_id.cmp(&b.bundle.run_id));
+        sorted.dedup_by(|a, b| a.bundle.run_id == b.bundle.run_id);
+        let mut runs: Vec<Value> = sorted.iter().map(|r| run_json(ws, r)).collect();
         let mut tx = self.client.transaction().map_err(at("begin"))?;
+        // First, so that every publisher of the repository takes its row's lock before any run's.
+        tx.execute(
+            UPSERT_REPOSITORY,
+            &[&repository.workspace_id, &repository.name, &repository.url],
+        )
+        .map_err(at("record the repository"))?;
         // What is there already as it would be written, or carried further, is not sent again:
         // publishing an unchanged repository costs one small query per batch.
-        let keys = Value::Array(
-            runs.iter()
-                .map(|r| json!({ "workspace_id": r["workspace_id"], "run_id": r["run_id"] }))
-                .collect(),
-        );
-        let stored: std::collections::HashMap<(String, String), (String, i32)> = tx
-            .query(STORED_DIGESTS, &[&keys])
+        let ids: Vec<&str> = sorted.iter().map(|r| r.bundle.run_id.as_str()).collect();
+        let stored: std::collections::HashMap<String, (String, i32)> = tx
+            .query(STORED_DIGESTS, &[&ws, &ids])
             .map_err(at("read the runs published"))?
             .iter()
-            .map(|r| ((r.get(0), r.get(1)), (r.get(2), r.get(3))))
+            .map(|r| (r.get(0), (r.get(1), r.get(2))))
             .collect();
         let total = sorted.len() as u64;
-        let keep = |r: &&RunRow, json: &Value| match stored.get(&(r.workspace_id.clone(), r.bundle.run_id.clone())) {
+        let keep = |r: &&RunRow, json: &Value| match stored.get(&r.bundle.run_id) {
             Some((digest, carried)) => {
                 json["row_digest"].as_str() != Some(digest.as_str())
                     && i64::from(*carried) <= i64::from(r.carried_steps)
@@ -186,69 +197,72 @@ impl TeamDb {
         let changed = tx
             .query(UPSERT_RUNS, &[&Value::Array(kept_json)])
             .map_err(at("write the runs"))?;
-        let mut changed_keys = std::collections::HashSet::new();
-        let mut new_per_workspace: std::collections::BTreeMap<String, i64> = std::collections::BTreeMap::new();
+        let mut changed_ids = std::collections::HashSet::new();
         for row in &changed {
-            let (workspace, run): (String, String) = (row.get(0), row.get(1));
-            if row.get::<_, bool>(2) {
+            if row.get::<_, bool>(1) {
                 written.inserted += 1;
-                *new_per_workspace.entry(workspace.clone()).or_default() += 1;
             } else {
                 written.updated += 1;
             }
-            changed_keys.insert((workspace, run));
+            changed_ids.insert(row.get::<_, String>(0));
         }
-        if !new_per_workspace.is_empty() {
-            let counts = Value::Array(
-                new_per_workspace
-                    .iter()
-                    .map(|(ws, n)| json!({ "workspace_id": ws, "n": n }))
-                    .collect(),
-            );
-            tx.execute(COUNT_NEW_RUNS, &[&counts])
+        if written.inserted > 0 {
+            tx.execute(COUNT_NEW_RUNS, &[&ws, &(written.inserted as i64)])
                 .map_err(at("count the repository's runs"))?;
         }
         written.unchanged += sorted.len() as u64 - written.inserted - written.updated;
-        let is_changed = |r: &&&RunRow| changed_keys.contains(&(r.workspace_id.clone(), r.bundle.run_id.clone()));
-        let rewritten: Vec<&&RunRow> = sorted.iter().filter(is_changed).collect();
+        let rewritten: Vec<&RunRow> = sorted
+            .iter()
+            .copied()
+            .filter(|r| changed_ids.contains(&r.bundle.run_id))
+            .collect();
         if !rewritten.is_empty() {
-            let keys = Value::Array(
-                rewritten
-                    .iter()
-                    .map(|r| json!({ "workspace_id": r.workspace_id, "run_id": r.bundle.run_id }))
-                    .collect(),
-            );
+            let ids: Vec<&str> = rewritten.iter().map(|r| r.bundle.run_id.as_str()).collect();
             for delete in DELETE_CHILDREN {
-                tx.execute(*delete, &[&keys]).map_err(at("replace a run's checks"))?;
+                tx.execute(*delete, &[&ws, &ids])
+                    .map_err(at("replace a run's checks"))?;
             }
-            let checks = Value::Array(rewritten.iter().flat_map(|r| checks_json(r)).collect());
+            let checks = Value::Array(rewritten.iter().flat_map(|r| checks_json(ws, r)).collect());
             tx.execute(INSERT_CHECKS, &[&checks])
                 .map_err(at("write the DoD results"))?;
-            let violations = Value::Array(rewritten.iter().flat_map(|r| violations_json(r)).collect());
+            let violations = Value::Array(rewritten.iter().flat_map(|r| violations_json(ws, r)).collect());
             tx.execute(INSERT_VIOLATIONS, &[&violations])
                 .map_err(at("write the scope violations"))?;
-            let decisions = Value::Array(rewritten.iter().flat_map(|r| decisions_json(r)).collect());
+            let decisions = Value::Array(rewritten.iter().flat_map(|r| decisions_json(ws, r)).collect());
             tx.execute(INSERT_DECISIONS, &[&decisions])
                 .map_err(at("write the scope decisions"))?;
         }
-        let manifests = Value::Array(sorted.iter().map(|r| manifest_json(r)).collect());
+        let manifests = Value::Array(sorted.iter().map(|r| manifest_json(ws, r)).collect());
         written.manifests_created = tx
             .execute(INSERT_MANIFESTS, &[&manifests])
             .map_err(at("finalize the evidence manifests"))?;
-        let conflicts = tx
+        for row in tx
             .query(MANIFEST_CONFLICTS, &[&manifests])
-            .map_err(at("compare the evidence manifests"))?;
-        written.manifest_conflicts = conflicts.iter().map(|r| r.get(0)).collect();
+            .map_err(at("compare the evidence manifests"))?
+        {
+            let (run_id, elsewhere): (String, bool) = (row.get(0), row.get(1));
+            if elsewhere {
+                written.manifests_elsewhere.push(run_id);
+            } else {
+                written.manifest_conflicts.push(run_id);
+            }
+        }
         tx.commit().map_err(at("commit"))?;
         Ok(written)
     }
 }
 
+/// The repository's row, named as this publisher names it; a URL this publisher does not know
+/// (`--no-fetch`) keeps the one another gave.
+const UPSERT_REPOSITORY: &str = r#"
+INSERT INTO repositories (workspace_id, name, url) VALUES ($1, $2, $3)
+ON CONFLICT (workspace_id) DO UPDATE
+    SET name = excluded.name, url = coalesce(excluded.url, repositories.url), last_published_at = now()
+"#;
+
 /// The digest and carried steps of the runs of a batch that are published already.
 const STORED_DIGESTS: &str = r#"
-SELECT r.workspace_id, r.run_id, r.row_digest, r.carried_steps FROM runs r
-JOIN jsonb_to_recordset($1::jsonb) AS k(workspace_id text, run_id text)
-  ON r.workspace_id = k.workspace_id AND r.run_id = k.run_id
+SELECT run_id, row_digest, carried_steps FROM runs WHERE workspace_id = $1 AND run_id = ANY($2)
 "#;
 
 /// Inserts new runs and replaces those that read differently now; returns each run written,
@@ -277,22 +291,15 @@ ON CONFLICT (workspace_id, run_id) DO UPDATE SET
     carried_steps = excluded.carried_steps, row_digest = excluded.row_digest, bundle = excluded.bundle,
     reader_view = excluded.reader_view, record = excluded.record, published_at = now()
 WHERE excluded.carried_steps >= runs.carried_steps AND excluded.row_digest <> runs.row_digest
-RETURNING workspace_id, run_id, (xmax = 0)
+RETURNING run_id, (xmax = 0)
 "#;
 
-const COUNT_NEW_RUNS: &str = r#"
-UPDATE repositories p SET run_count = p.run_count + x.n
-FROM jsonb_to_recordset($1::jsonb) AS x(workspace_id text, n bigint)
-WHERE p.workspace_id = x.workspace_id
-"#;
+const COUNT_NEW_RUNS: &str = "UPDATE repositories SET run_count = run_count + $2 WHERE workspace_id = $1";
 
 const DELETE_CHILDREN: &[&str] = &[
-    "DELETE FROM dod_results t USING jsonb_to_recordset($1::jsonb) AS k(workspace_id text, run_id text)
-     WHERE t.workspace_id = k.workspace_id AND t.run_id = k.run_id",
-    "DELETE FROM scope_violations t USING jsonb_to_recordset($1::jsonb) AS k(workspace_id text, run_id text)
-     WHERE t.workspace_id = k.workspace_id AND t.run_id = k.run_id",
-    "DELETE FROM scope_decisions t USING jsonb_to_recordset($1::jsonb) AS k(workspace_id text, run_id text)
-     WHERE t.workspace_id = k.workspace_id AND t.run_id = k.run_id",
+    "DELETE FROM dod_results WHERE workspace_id = $1 AND run_id = ANY($2)",
+    "DELETE FROM scope_violations WHERE workspace_id = $1 AND run_id = ANY($2)",
+    "DELETE FROM scope_decisions WHERE workspace_id = $1 AND run_id = ANY($2)",
 ];
 
 const INSERT_CHECKS: &str = r#"
@@ -334,26 +341,28 @@ FROM jsonb_to_recordset($1::jsonb) AS x(
 ON CONFLICT DO NOTHING
 "#;
 
+/// The runs of a batch whose stored manifest is another one, and whether theirs is missing
+/// (its evidence id is another repository's: only a manifest without a workspace id shares one).
 const MANIFEST_CONFLICTS: &str = r#"
-SELECT m.run_id FROM proj_evidence_manifests m
-JOIN jsonb_to_recordset($1::jsonb) AS x(workspace_id text, run_id text, manifest_hash text)
-  ON m.workspace_id = x.workspace_id AND m.run_id = x.run_id
-WHERE m.manifest_hash <> x.manifest_hash
+SELECT x.run_id, m.run_id IS NULL
+FROM jsonb_to_recordset($1::jsonb) AS x(workspace_id text, run_id text, manifest_hash text)
+LEFT JOIN proj_evidence_manifests m ON m.workspace_id = x.workspace_id AND m.run_id = x.run_id
+WHERE m.run_id IS NULL OR m.manifest_hash <> x.manifest_hash
 "#;
 
 /// The run's row as JSON, with `row_digest`: sha256 of the rest.
-fn run_json(r: &RunRow) -> Value {
-    let mut row = run_fields(r);
+fn run_json(ws: &str, r: &RunRow) -> Value {
+    let mut row = run_fields(ws, r);
     let digest = crate::canon::prefixed_sha256(row.to_string().as_bytes());
     row["row_digest"] = Value::String(digest);
     row
 }
 
-fn run_fields(r: &RunRow) -> Value {
+fn run_fields(ws: &str, r: &RunRow) -> Value {
     let b = &r.bundle;
     let count = |status: DodStatus| b.dod_results.iter().filter(|d| d.status == status).count();
     json!({
-        "workspace_id": r.workspace_id,
+        "workspace_id": ws,
         "run_id": b.run_id,
         "commit_sha": r.commit_sha,
         "base_sha": b.base_sha,
@@ -361,8 +370,8 @@ fn run_fields(r: &RunRow) -> Value {
         "head_subject": r.head_subject,
         "run_status": b.run_status.as_str(),
         "exit_code": b.exit_code,
-        "started_at": r.started_at,
-        "ended_at": b.generated_at,
+        "started_at": r.started_at.to_string(),
+        "ended_at": r.ended_at.to_string(),
         "files_changed": b.diff_stat.files,
         "insertions": b.diff_stat.insertions,
         "deletions": b.diff_stat.deletions,
@@ -384,7 +393,7 @@ fn run_fields(r: &RunRow) -> Value {
     })
 }
 
-fn checks_json(r: &RunRow) -> Vec<Value> {
+fn checks_json(ws: &str, r: &RunRow) -> Vec<Value> {
     let b = &r.bundle;
     b.dod_results
         .iter()
@@ -392,7 +401,7 @@ fn checks_json(r: &RunRow) -> Vec<Value> {
         .map(|(position, d)| {
             let command = b.dod_snapshot.iter().find(|c| c.name == d.name).map(|c| &c.command);
             json!({
-                "workspace_id": r.workspace_id, "run_id": b.run_id, "position": position, "name": d.name,
+                "workspace_id": ws, "run_id": b.run_id, "position": position, "name": d.name,
                 "command": command, "status": d.status.as_str(), "exit_code": d.exit_code,
                 "duration_ms": d.duration_ms, "log_digest": d.log_digest, "log_size": d.log_size,
             })
@@ -400,39 +409,39 @@ fn checks_json(r: &RunRow) -> Vec<Value> {
         .collect()
 }
 
-fn violations_json(r: &RunRow) -> Vec<Value> {
+fn violations_json(ws: &str, r: &RunRow) -> Vec<Value> {
     let b = &r.bundle;
     b.scope_violations
         .iter()
-        .zip(&r.standings)
-        .map(|(v, state)| {
+        .zip(&r.violations)
+        .map(|(v, row)| {
             json!({
-                "workspace_id": r.workspace_id, "run_id": b.run_id, "path": v.path, "rule": v.rule,
-                "state": state, "decided_at": v.approval.decided_at, "decided_by": v.approval.decided_by,
-                "reason": v.approval.reason,
+                "workspace_id": ws, "run_id": b.run_id, "path": v.path, "rule": v.rule,
+                "state": row.state, "decided_at": row.decided_at.map(|t| t.to_string()),
+                "decided_by": v.approval.decided_by, "reason": v.approval.reason,
             })
         })
         .collect()
 }
 
-fn decisions_json(r: &RunRow) -> Vec<Value> {
+fn decisions_json(ws: &str, r: &RunRow) -> Vec<Value> {
     r.decisions
         .iter()
         .map(|d| {
             json!({
-                "workspace_id": r.workspace_id, "run_id": r.bundle.run_id, "path": d.path,
-                "decision": d.decision.as_str(), "decided_at": d.decided_at, "decided_by": d.decided_by,
+                "workspace_id": ws, "run_id": r.bundle.run_id, "path": d.path,
+                "decision": d.decision.as_str(), "decided_at": d.decided_at.to_string(), "decided_by": d.decided_by,
                 "reason": d.reason, "signed_by": d.signed_by, "record_digest": d.record_digest,
             })
         })
         .collect()
 }
 
-fn manifest_json(r: &RunRow) -> Value {
+fn manifest_json(ws: &str, r: &RunRow) -> Value {
     let m: &Manifest = &r.bundle.evidence;
     json!({
-        "evidence_id": m.evidence_id(Some(&r.workspace_id)),
-        "workspace_id": r.workspace_id,
+        "evidence_id": m.evidence_id(),
+        "workspace_id": ws,
         "run_id": r.bundle.run_id,
         "thread_id": m.thread_id,
         "correlation_id": m.correlation_id,
@@ -446,8 +455,39 @@ fn manifest_json(r: &RunRow) -> Value {
         "to_seq": m.to_seq,
         "event_count": m.event_count,
         // The bundle was signed once its manifest was final.
-        "finalized_at": r.bundle.generated_at,
+        "finalized_at": r.ended_at.to_string(),
         "last_event_id": m.last_event_id(),
         "idempotency_key": Manifest::idempotency_key(&r.bundle.run_id),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_time;
+
+    #[test]
+    fn only_times_postgresql_reads_alike_are_written() {
+        let written = |text: &str| parse_time(text).map(|t| t.to_string());
+        assert_eq!(written("2026-11-23T10:00:00Z").as_deref(), Some("2026-11-23T10:00:00Z"));
+        assert_eq!(
+            written("2026-11-23T12:00:00+02:00").as_deref(),
+            Some("2026-11-23T10:00:00Z")
+        );
+        assert_eq!(
+            written("2026-11-23T10:00:00.1234567Z").as_deref(),
+            Some("2026-11-23T10:00:00.123457Z")
+        );
+        assert_eq!(written("0001-01-01T00:00:00Z").as_deref(), Some("0001-01-01T00:00:00Z"));
+        for bad in [
+            "",
+            "yesterday",
+            "2026-11-23",
+            "2026-11-23T10:00:00",
+            "2026-13-01T00:00:00Z",
+            "0000-12-31T23:59:59Z",
+            "-000001-01-01T00:00:00Z",
+        ] {
+            assert_eq!(parse_time(bad), None, "{bad}");
+        }
+    }
 }

@@ -55,25 +55,43 @@ fn free_port() -> u16 {
         .expect("a free port")
 }
 
+/// Whether a PostgreSQL that is missing or cannot start fails the test instead of skipping it
+/// (CI sets `GIT_PROOF_REQUIRE_POSTGRES`; empty or `0` is unset).
+pub fn required() -> bool {
+    std::env::var_os("GIT_PROOF_REQUIRE_POSTGRES").is_some_and(|v| !v.is_empty() && v != "0")
+}
+
+/// Whether PostgreSQL's server programs are installed here.
+pub fn installed() -> bool {
+    server_bin().is_some()
+}
+
+/// The last lines of a program's output or log, on one line, for a skip message.
+fn tail(text: &str) -> String {
+    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+    lines[lines.len().saturating_sub(5)..].join(" | ")
+}
+
 impl Cluster {
-    /// A new, running cluster; `None` when PostgreSQL is not installed here, which the test
-    /// reports loudly, and which fails the test where `GIT_PROOF_REQUIRE_POSTGRES=1` (CI).
+    /// A new, running cluster; `None` when PostgreSQL is not installed here or cannot start,
+    /// which the test reports loudly, and which fails the test where
+    /// `GIT_PROOF_REQUIRE_POSTGRES` is set (CI).
     pub fn start(test: &str) -> Option<Self> {
-        let required = std::env::var_os("GIT_PROOF_REQUIRE_POSTGRES").is_some_and(|v| v == "1");
+        Self::start_on(test, free_port(), required())
+    }
+
+    /// [`Cluster::start`] listening on `port`; `required` fails the test instead of skipping it.
+    pub fn start_on(test: &str, port: u16, required: bool) -> Option<Self> {
+        let cannot = |why: String| -> Option<Self> {
+            assert!(!required, "{test}: {why}, and GIT_PROOF_REQUIRE_POSTGRES is set");
+            super::skipped(test, &why);
+            None
+        };
         let Some(bin) = server_bin() else {
-            assert!(
-                !required,
-                "{test}: PostgreSQL's initdb is not installed, and GIT_PROOF_REQUIRE_POSTGRES=1"
-            );
-            super::skipped(test, "PostgreSQL (initdb, pg_ctl) is not installed");
-            return None;
+            return cannot("PostgreSQL (initdb, pg_ctl) is not installed".to_owned());
         };
         let dir = tempfile::Builder::new().prefix("gp-pg").tempdir().expect("tempdir");
-        let cluster = Self {
-            bin,
-            port: free_port(),
-            dir,
-        };
+        let cluster = Self { bin, port, dir };
         // The server, run as nobody when we are root, must reach its directory.
         if is_root() {
             use std::os::unix::fs::PermissionsExt;
@@ -91,14 +109,19 @@ impl Cluster {
             .args(["-U", "postgres", "-E", "UTF8", "--no-sync", "--auth-local=trust"])
             .args(["--auth-host=scram-sha-256", "--pwfile"])
             .arg(&pwfile)
-            .output()
-            .expect("initdb runs");
-        assert!(
-            initdb.status.success(),
-            "initdb: {}{}",
-            String::from_utf8_lossy(&initdb.stdout),
-            String::from_utf8_lossy(&initdb.stderr)
-        );
+            .output();
+        match initdb {
+            Err(e) => return cannot(format!("PostgreSQL is installed but initdb cannot run: {e}")),
+            Ok(out) if !out.status.success() => {
+                let output = format!(
+                    "{}{}",
+                    String::from_utf8_lossy(&out.stdout),
+                    String::from_utf8_lossy(&out.stderr)
+                );
+                return cannot(format!("PostgreSQL is installed but initdb failed: {}", tail(&output)));
+            }
+            Ok(_) => {}
+        }
         let options = format!(
             "-k {} -c listen_addresses=127.0.0.1 -c port={} -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=100",
             cluster.dir.path().display(),
@@ -113,14 +136,19 @@ impl Cluster {
             .arg(&log)
             .args(["-w", "-t", "60", "-o", &options, "start"])
             .stdout(Stdio::null())
-            .output()
-            .expect("pg_ctl runs");
-        assert!(
-            started.status.success(),
-            "pg_ctl start: {}\n{}",
-            String::from_utf8_lossy(&started.stderr),
-            std::fs::read_to_string(&log).unwrap_or_default()
-        );
+            .output();
+        match started {
+            Err(e) => return cannot(format!("PostgreSQL is installed but pg_ctl cannot run: {e}")),
+            Ok(out) if !out.status.success() => {
+                let output = format!(
+                    "{}{}",
+                    String::from_utf8_lossy(&out.stderr),
+                    std::fs::read_to_string(&log).unwrap_or_default()
+                );
+                return cannot(format!("PostgreSQL is installed but cannot start: {}", tail(&output)));
+            }
+            Ok(_) => {}
+        }
         Some(cluster)
     }
 
