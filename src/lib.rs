@@ -36,6 +36,7 @@ pub mod land;
 pub mod merkle;
 pub mod model;
 pub mod notes;
+pub mod packs;
 pub mod patch_id;
 pub mod policy;
 pub mod proofs;

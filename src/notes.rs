@@ -12,6 +12,7 @@ use gix::bstr::ByteSlice;
 use gix::refs::transaction::PreviousValue;
 
 use crate::git::{Error, GitContext};
+use crate::packs::PackReader;
 use crate::record::{self, Record};
 
 /// The notes ref every proof lives under.
@@ -66,7 +67,14 @@ pub struct NotesReader<'repo> {
     /// The notes tree, for fetching every note blob a partial clone lacks at the first miss.
     tree: ObjectId,
     fetched: bool,
+    /// Notes read so far; past [`MANY`], they are read through [`PackReader`].
+    reads: usize,
+    packs: Option<PackReader>,
 }
+
+/// Notes a reader reads through the object database before it opens the packs itself: a
+/// command that reads a note or two never pays for opening them.
+const MANY: usize = 32;
 
 impl<'repo> NotesReader<'repo> {
     /// A reader over the current tip of `refs/notes/proof`.
@@ -83,6 +91,8 @@ impl<'repo> NotesReader<'repo> {
             state,
             tree: tip.tree,
             fetched: false,
+            reads: 0,
+            packs: None,
         })
     }
 
@@ -97,6 +107,8 @@ impl<'repo> NotesReader<'repo> {
             state: Some(state),
             tree,
             fetched: false,
+            reads: 0,
+            packs: None,
         })
     }
 
@@ -123,6 +135,13 @@ impl<'repo> NotesReader<'repo> {
             let mut notes = Vec::new();
             collect_notes(self.repo, self.tree, &mut String::new(), &mut notes)?;
             crate::git::ensure_objects(self.repo, notes.into_iter().map(|(_, blob)| blob))?;
+        }
+        self.reads += 1;
+        if self.reads > MANY {
+            let packs = self.packs.get_or_insert_with(|| PackReader::open(self.repo));
+            if let Some((gix::object::Kind::Blob, data)) = packs.read(&blob) {
+                return Ok(Some(data));
+            }
         }
         Ok(Some(read_blob(self.repo, blob)?))
     }

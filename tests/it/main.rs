@@ -19,6 +19,7 @@ mod install_agent;
 mod interop;
 mod keys;
 mod landing;
+mod packs;
 mod partial_clone;
 mod read_model;
 mod reindex;
