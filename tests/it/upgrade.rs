@@ -1,6 +1,6 @@
 //! An index an older git-proof wrote upgrades in place and loses nothing: the repository of
 //! `tests/fixtures/turn1-index` was made by the first round's binary (index schema 3; see its
-//! `make.sh`), and is read here by this one.
+//! `make.sh`), and is read here by this one, and published into a real PostgreSQL.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -220,4 +220,60 @@ fn a_first_round_index_upgrades_in_place_and_keeps_every_row() {
         .query_row("SELECT COUNT(*) FROM evidence_manifests", [], |r| r.get(0))
         .unwrap();
     assert_eq!((unfilled, total), (0, 3));
+}
+
+/// The first round's repository publishes into the team database, and its index, upgraded,
+/// agrees with it: its counting proofs (made by the first round's binary, trusted by the allowed signers
+/// committed with them) become one row each, with the upgraded index's evidence ids and the
+/// first round's manifests, and publishing again changes nothing.
+#[test]
+fn a_first_round_repository_publishes_with_its_upgraded_index_s_evidence_ids() {
+    let Some(pg) = crate::common::postgres::Cluster::start("a_first_round_repository_publishes") else {
+        return;
+    };
+    let url = pg.create_database("turn1");
+    let repo = turn1_repo();
+    let published = repo
+        .proof(&["publish", "--to", &url, "--no-fetch", "--json"])
+        .ok()
+        .json();
+    assert_eq!(published["runs"], 2, "{published:#}");
+    assert_eq!(published["not_published"], serde_json::json!([]), "{published:#}");
+
+    // Publishing reads the notes, not the index; the next command upgrades the index.
+    repo.proof(&["log", "--json"]).ok();
+    let db = Connection::open(index_path(&repo)).unwrap();
+    let version: i64 = db.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
+    assert!(version > 3, "the index upgraded");
+    for run in [RUN_PASSED, RUN_FAILED] {
+        let (local_id, local_hash): (String, String) = db
+            .query_row(
+                "SELECT evidence_id, manifest_hash FROM evidence_manifests WHERE run_id = ?1",
+                [run],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .unwrap();
+        let team = pg.psql(
+            "turn1",
+            &format!("SELECT evidence_id || ' ' || manifest_hash FROM proj_evidence_manifests WHERE run_id = '{run}'"),
+        );
+        assert_eq!(team, format!("{local_id} {local_hash}"), "run {run}");
+    }
+    assert_eq!(
+        pg.psql(
+            "turn1",
+            &format!("SELECT run_status FROM proj_evidence_manifests WHERE run_id = '{RUN_FAILED}'")
+        ),
+        "failed"
+    );
+    let again = repo
+        .proof(&["publish", "--to", &url, "--no-fetch", "--json"])
+        .ok()
+        .json();
+    assert_eq!(again["runs"], 2, "{again:#}");
+    assert_eq!(
+        pg.psql("turn1", "SELECT count(*) FROM proj_evidence_manifests"),
+        "2",
+        "one row per run, however often published"
+    );
 }
