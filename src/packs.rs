@@ -15,7 +15,7 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak};
 
 use gix::ObjectId;
 use gix::odb::pack::cache::DecodeEntry;
@@ -36,13 +36,14 @@ pub struct PackReader {
     packs: Arc<[Bundle]>,
     cache: gix::odb::pack::cache::lru::MemoryCappedHashmap,
     inflate: gix::zlib::Inflate,
+    /// The links of the chain being decoded, the requested object first.
     chain: Vec<data::Entry>,
     scratch: Vec<u8>,
 }
 
 impl PackReader {
-    /// A reader of the packs of the repository's object directory, each mapped once per process
-    /// however many readers read it (verify has one per core). A pack that does not open is
+    /// A reader of the packs of the repository's object directory. Readers alive at once share
+    /// one mapping of each pack (verify has one reader per core). A pack that does not open is
     /// skipped: its objects are read through the object database instead.
     pub fn open(repo: &gix::Repository) -> Self {
         Self {
@@ -58,28 +59,39 @@ impl PackReader {
     /// it to the object database (which also says what is wrong with an object that does not
     /// decode).
     pub fn read(&mut self, id: &ObjectId) -> Option<(gix::object::Kind, Vec<u8>)> {
-        let at = self.packs.iter().position(|b| b.index.lookup(id).is_some())?;
-        self.read_in(at, id)
+        let packs = self.packs.clone();
+        let (bundle, position) = packs
+            .iter()
+            .find_map(|bundle| Some((bundle, bundle.index.lookup(id)?)))?;
+        let wanted = bundle.pack.entry(bundle.index.pack_offset_at_index(position)).ok()?;
+        let wanted_at = wanted.data_offset;
+        self.walk_down(bundle, wanted)?;
+        match self.decode_up(bundle)? {
+            Some(decoded) => Some(decoded),
+            // The object itself was in the cache.
+            None => {
+                let mut out = Vec::new();
+                let (kind, _) = self.cache.get(bundle.pack.id, wanted_at, &mut out)?;
+                Some((kind, out))
+            }
+        }
     }
 
-    fn read_in(&mut self, at: usize, id: &ObjectId) -> Option<(gix::object::Kind, Vec<u8>)> {
-        let bundle = &self.packs[at];
+    /// Collects the chain from `entry` down to the first link decoded before (left out) or to
+    /// the chain's base (kept).
+    fn walk_down(&mut self, bundle: &Bundle, mut entry: data::Entry) -> Option<()> {
         let (index, pack) = (&bundle.index, &bundle.pack);
-        let position = index.lookup(id)?;
-        let mut entry = pack.entry(index.pack_offset_at_index(position)).ok()?;
-        let wanted = entry.data_offset;
-        // Down the chain to the first object decoded before, or to the chain's base.
         self.chain.clear();
         loop {
             if self.cache.get(pack.id, entry.data_offset, &mut self.scratch).is_some() {
-                break;
+                return Some(());
             }
             let base = match entry.header {
                 Header::OfsDelta { base_distance } => entry.checked_base_pack_offset(base_distance)?,
                 Header::RefDelta { base_id } => index.pack_offset_at_index(index.lookup(base_id)?),
                 _ => {
                     self.chain.push(entry);
-                    break;
+                    return Some(());
                 }
             };
             self.chain.push(entry);
@@ -88,8 +100,13 @@ impl PackReader {
             }
             entry = pack.entry(base).ok()?;
         }
-        // Then up, each link decoded from the one below it, which the cache now holds:
-        // `decode_entry` keeps each delta it resolves; a base is kept here.
+    }
+
+    /// Decodes the collected chain from its bottom up, each link from the one below it, which
+    /// the cache holds by then: `decode_entry` keeps each delta it resolves, and a base is kept
+    /// here. The requested object, or `None` when the chain was empty (it was cached).
+    fn decode_up(&mut self, bundle: &Bundle) -> Option<Option<(gix::object::Kind, Vec<u8>)>> {
+        let (index, pack) = (&bundle.index, &bundle.pack);
         let resolve = |base: &gix::hash::oid, _: &mut Vec<u8>| {
             Ok(index
                 .lookup(base)
@@ -109,22 +126,16 @@ impl PackReader {
             }
             kind = Some(outcome.kind);
         }
-        match kind {
-            Some(kind) => Some((kind, out)),
-            // The object itself was in the cache.
-            None => {
-                let (kind, _) = self.cache.get(pack.id, wanted, &mut out)?;
-                Some((kind, out))
-            }
-        }
+        Some(kind.map(|kind| (kind, out)))
     }
 }
 
-/// The packs of `repo`'s object directory. They are mapped once per process, and mapped again
-/// when the directory's packs have changed since (a fetch added one, a gc replaced them): a
-/// server that runs for weeks must neither miss new packs nor keep deleted ones alive.
+/// The packs of `repo`'s object directory, shared by the readers alive at once. The directory
+/// is listed each time and its packs mapped anew when that list has changed (a fetch added one,
+/// a gc replaced them), and a pack is unmapped with the last reader that read it: a server that
+/// runs for weeks neither misses new packs nor keeps deleted ones alive.
 fn packs_of(repo: &gix::Repository) -> Arc<[Bundle]> {
-    type Opened = HashMap<PathBuf, (Vec<PathBuf>, Arc<[Bundle]>)>;
+    type Opened = HashMap<PathBuf, (Vec<PathBuf>, Weak<[Bundle]>)>;
     static OPENED: Mutex<Option<Opened>> = Mutex::new(None);
     let dir = repo.objects.store_ref().path().join("pack");
     let mut idx: Vec<PathBuf> = std::fs::read_dir(&dir)
@@ -136,20 +147,74 @@ fn packs_of(repo: &gix::Repository) -> Arc<[Bundle]> {
     idx.sort();
     let mut opened = OPENED.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
     let opened = opened.get_or_insert_with(HashMap::new);
+    opened.retain(|_, (_, packs)| packs.strong_count() > 0);
     if let Some((listed, packs)) = opened.get(&dir)
         && *listed == idx
+        && let Some(packs) = packs.upgrade()
     {
-        return packs.clone();
+        return packs;
     }
     let mut bundles: Vec<Bundle> = idx
         .iter()
         .filter_map(|path| Bundle::at(path, repo.object_hash()).ok())
+        // An index that is not its pack's (a pack rewritten under the same name by hand)
+        // would name the wrong offsets.
+        .filter(|bundle| bundle.index.pack_checksum() == bundle.pack.checksum())
         .collect();
     // The cache is keyed by pack id: ours, one per pack opened here.
     for (id, bundle) in bundles.iter_mut().enumerate() {
         bundle.pack.id = id as u32;
     }
     let packs: Arc<[Bundle]> = bundles.into();
-    opened.insert(dir, (idx, packs.clone()));
+    opened.insert(dir, (idx, Arc::downgrade(&packs)));
     packs
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn git(dir: &std::path::Path, args: &[&str]) {
+        let status = std::process::Command::new("git")
+            .current_dir(dir)
+            .args(args)
+            .env("GIT_CONFIG_GLOBAL", "/dev/null")
+            .env("GIT_AUTHOR_NAME", "T")
+            .env("GIT_AUTHOR_EMAIL", "t@example.com")
+            .env("GIT_COMMITTER_NAME", "T")
+            .env("GIT_COMMITTER_EMAIL", "t@example.com")
+            .status()
+            .unwrap();
+        assert!(status.success(), "git {args:?}");
+    }
+
+    /// The cache is keyed by pack id and offset: two packs sharing an id would read each
+    /// other's objects wherever their offsets meet.
+    #[test]
+    fn every_pack_of_a_repository_gets_its_own_id_and_readers_share_the_mapping() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
+        git(dir, &["init", "-q"]);
+        for i in 0..3 {
+            std::fs::write(dir.join("f"), format!("{i}\n")).unwrap();
+            git(dir, &["add", "f"]);
+            git(dir, &["commit", "-qm", "c"]);
+            // Each repack without -a packs only what is loose: one more pack each time.
+            git(dir, &["repack", "-dq"]);
+        }
+        let repo = gix::open(dir).unwrap();
+        let packs = packs_of(&repo);
+        assert_eq!(packs.len(), 3);
+        let mut ids: Vec<u32> = packs.iter().map(|b| b.pack.id).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        assert_eq!(ids.len(), 3);
+        assert!(
+            Arc::ptr_eq(&packs, &packs_of(&repo)),
+            "one mapping while a reader holds it"
+        );
+        let weak = Arc::downgrade(&packs);
+        drop(packs);
+        assert!(weak.upgrade().is_none(), "unmapped with the last reader");
+    }
 }

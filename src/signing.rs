@@ -920,9 +920,9 @@ pub fn verify_many<'a>(
             Pending::Decided(_) => None,
         })
         .collect();
-    let messages: Vec<&[u8]> = curves.iter().map(|c| c.signed.as_slice()).collect();
-    let signatures: Vec<ed25519_dalek::Signature> = curves.iter().map(|c| c.signature).collect();
-    let points: Vec<ed25519_dalek::VerifyingKey> = curves.iter().map(|c| c.point).collect();
+    let messages: Vec<&[u8]> = curves.iter().map(|c| c.check.signed.as_slice()).collect();
+    let signatures: Vec<ed25519_dalek::Signature> = curves.iter().map(|c| c.check.signature).collect();
+    let points: Vec<ed25519_dalek::VerifyingKey> = curves.iter().map(|c| c.check.point).collect();
     let all_good = !curves.is_empty() && ed25519_dalek::verify_batch(&messages, &signatures, &points).is_ok();
     pending
         .into_iter()
@@ -944,18 +944,26 @@ enum Pending {
 
 /// An ed25519 signature still to check, and what the check comes to if it holds.
 struct Curve {
+    check: Ed25519Check,
+    /// Whom the allowed signers make of the key (or why none of their lines accepts it).
+    then: Result<Signer, Rejection>,
+}
+
+/// The curve arithmetic of one plain ed25519 signature: the key point, the signed data and the
+/// signature.
+struct Ed25519Check {
     point: ed25519_dalek::VerifyingKey,
     signed: Vec<u8>,
     signature: ed25519_dalek::Signature,
-    /// Whom the allowed signers make of the key (or why none of their lines accepts it).
-    then: Result<Signer, Rejection>,
 }
 
 impl Curve {
     fn check_alone(self) -> Result<Signer, Rejection> {
         use ed25519_dalek::Verifier;
-        self.point
-            .verify(&self.signed, &self.signature)
+        let check = &self.check;
+        check
+            .point
+            .verify(&check.signed, &check.signature)
             .map_err(|_| Rejection::BadSignature)?;
         self.then
     }
@@ -974,40 +982,42 @@ fn prepare(payload: &[u8], armored: &str, signers: &AllowedSigners, now: i64) ->
     if let Err(rejection) = check_encoding(&signature, armored) {
         return Pending::Decided(Err(rejection));
     }
-    let mut listed = signers
+    let listed: Vec<&AllowedSigner> = signers
         .entries
         .iter()
         .filter(|entry| !entry.cert_authority && entry.key.key_data() == signature.public_key())
-        .peekable();
-    let known = listed.peek().copied();
-    let fingerprint = match known {
+        .collect();
+    let then = signer_of(&signature, &listed, now);
+    let point = listed.first().and_then(|entry| entry.ed25519.as_ref());
+    match curve_of(&signature, payload, point) {
+        Ok(Some(check)) => Pending::Curve(Curve { check, then }),
+        Ok(None) => Pending::Decided(check_other_signature(&signature, payload).and(then)),
+        Err(rejection) => Pending::Decided(Err(rejection)),
+    }
+}
+
+/// Whom the first of the `listed` lines (those of the signature's key) that accepts the key
+/// now makes of it, or why none does.
+fn signer_of(signature: &SshSig, listed: &[&AllowedSigner], now: i64) -> Result<Signer, Rejection> {
+    let fingerprint = match listed.first() {
         Some(entry) => entry.fingerprint.clone(),
         None => PublicKey::from(signature.public_key().clone())
             .fingerprint(HashAlg::Sha256)
             .to_string(),
     };
-    let mut then = Err(Rejection::UntrustedKey(fingerprint.clone()));
+    let mut problem = Rejection::UntrustedKey(fingerprint.clone());
     for entry in listed {
-        if let Some(refused) = entry.refuses(&fingerprint, now) {
-            then = Err(refused);
-            continue;
+        match entry.refuses(&fingerprint, now) {
+            Some(refused) => problem = refused,
+            None => {
+                return Ok(Signer {
+                    principals: entry.principals.clone(),
+                    fingerprint,
+                });
+            }
         }
-        then = Ok(Signer {
-            principals: entry.principals.clone(),
-            fingerprint,
-        });
-        break;
     }
-    match curve_of(&signature, payload, known.and_then(|entry| entry.ed25519.as_ref())) {
-        Ok(Some((point, signed, ed25519))) => Pending::Curve(Curve {
-            point,
-            signed,
-            signature: ed25519,
-            then,
-        }),
-        Ok(None) => Pending::Decided(check_other_signature(&signature, payload).and(then)),
-        Err(rejection) => Pending::Decided(Err(rejection)),
-    }
+    Err(problem)
 }
 
 /// The canonical encoding, version 1 and our namespace, as OpenSSH requires them.
@@ -1113,12 +1123,11 @@ fn ed25519_point(key: &ssh_key::public::KeyData) -> Option<ed25519_dalek::Verify
 /// preamble, our namespace, an empty reserved field, the hash algorithm and the payload's
 /// hash) and the signature. `None` for another kind of key (a FIDO key, or a key type ssh-key
 /// checks itself).
-#[allow(clippy::type_complexity)]
 fn curve_of(
     signature: &SshSig,
     payload: &[u8],
     point: Option<&ed25519_dalek::VerifyingKey>,
-) -> Result<Option<(ed25519_dalek::VerifyingKey, Vec<u8>, ed25519_dalek::Signature)>, Rejection> {
+) -> Result<Option<Ed25519Check>, Rejection> {
     let key = signature.public_key();
     if let ssh_key::public::KeyData::SkEd25519(_) = key {
         return Ok(None);
@@ -1132,7 +1141,11 @@ fn curve_of(
     let ed25519 =
         ed25519_dalek::Signature::from_slice(signature.signature_bytes()).map_err(|_| Rejection::BadSignature)?;
     let signed = SshSig::signed_data(NAMESPACE, signature.hash_alg(), payload).map_err(|_| Rejection::BadSignature)?;
-    Ok(Some((point, signed, ed25519)))
+    Ok(Some(Ed25519Check {
+        point,
+        signed,
+        signature: ed25519,
+    }))
 }
 
 /// The signature check of a key that is not a plain ed25519 one: a FIDO key's, else as

@@ -287,16 +287,9 @@ pub fn verify_commits(
         // cache keeps it. A large one costs more in copying every note blob into it than it
         // saves (32 MiB measured 10% slower than 4 MiB on the 10,000-commit benchmark).
         repo.object_cache_size_if_unset(4 * 1024 * 1024);
-        // Notes are read through a handle of their own. Note blobs are deltas of one another,
-        // and the small cache of delta bases that each handle keeps is what makes reading one
-        // cost one inflate rather than its whole chain: with trees and commits passing through
-        // the same cache, those bases were gone by the next note (verify took 1.1x as long). No
-        // object cache either, since each note is read once and copying it in only costs.
-        let mut notes_repo = shared.to_thread_local();
-        notes_repo.object_cache_size(0);
         let reader = match notes_commit {
-            Some(commit) => NotesReader::at(&notes_repo, commit),
-            None => NotesReader::new(&notes_repo),
+            Some(commit) => NotesReader::at(&repo, commit),
+            None => NotesReader::new(&repo),
         };
         let mut failure = None;
         let mut checked = Vec::new();

@@ -176,35 +176,42 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<u8> {
 /// Runs whose proofs count but were not published, by why: a count, then the first few.
 fn warn_not_published(not_published: &[NotPublished]) {
     const SHOWN: usize = 5;
-    let kinds = [
-        (
-            "other_repository",
-            "its proof names another repository",
-            "their proofs name another repository",
-        ),
-        (
-            "unknown_repository",
-            "this clone cannot tell which repository it is",
-            "this clone cannot tell which repository it is",
-        ),
-        (
-            "bad_time",
-            "a time in its proof does not parse",
-            "a time in their proofs does not parse",
-        ),
-    ];
-    for (code, one, many) in kinds {
-        let of_kind: Vec<&NotPublished> = not_published.iter().filter(|n| n.why.code() == code).collect();
-        match of_kind.len() {
-            0 => continue,
+    /// Why, said of one run and of several.
+    fn said(why: &Unpublishable) -> (&'static str, &'static str) {
+        match why {
+            Unpublishable::OtherRepository { .. } => (
+                "its proof names another repository",
+                "their proofs name another repository",
+            ),
+            Unpublishable::UnknownRepository => (
+                "this clone cannot tell which repository it is",
+                "this clone cannot tell which repository it is",
+            ),
+            Unpublishable::BadTime { .. } => (
+                "a time in its proof does not parse",
+                "a time in their proofs does not parse",
+            ),
+        }
+    }
+    let mut by_why: Vec<(std::mem::Discriminant<Unpublishable>, Vec<&NotPublished>)> = Vec::new();
+    for n in not_published {
+        let why = std::mem::discriminant(&n.why);
+        match by_why.iter_mut().find(|(w, _)| *w == why) {
+            Some((_, runs)) => runs.push(n),
+            None => by_why.push((why, vec![n])),
+        }
+    }
+    for (_, runs) in by_why {
+        let (one, many) = said(&runs[0].why);
+        match runs.len() {
             1 => eprintln!("git-proof: warning: 1 run not published: {one}:"),
             n => eprintln!("git-proof: warning: {n} runs not published: {many}:"),
         }
-        for n in of_kind.iter().take(SHOWN) {
+        for n in runs.iter().take(SHOWN) {
             eprintln!("  {n}");
         }
-        if of_kind.len() > SHOWN {
-            eprintln!("  and {} more (see --json)", of_kind.len() - SHOWN);
+        if runs.len() > SHOWN {
+            eprintln!("  and {} more (see --json)", runs.len() - SHOWN);
         }
     }
 }

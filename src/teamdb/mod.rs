@@ -51,6 +51,11 @@ pub enum Error {
         action: &'static str,
         reason: String,
     },
+    /// The connection failed while a transaction committed: whether it took effect is unknown.
+    #[error(
+        "the team database {target} failed while committing a batch of runs ({reason}): it may or may not have been written; publishing again is safe, since it writes each run once"
+    )]
+    CommitUnknown { target: String, reason: String },
     /// A stored row that does not decode (written by hand, or by a newer git-proof).
     #[error("the team database {target} holds a malformed {what} for run '{run_id}'")]
     Malformed {
@@ -67,7 +72,7 @@ impl Classify for Error {
             Self::Unreachable { .. } | Self::Refused { .. } | Self::NewerSchema { .. } | Self::NoSchema { .. } => {
                 ErrorKind::Unavailable
             }
-            Self::Query { .. } | Self::Malformed { .. } => ErrorKind::Internal,
+            Self::Query { .. } | Self::CommitUnknown { .. } | Self::Malformed { .. } => ErrorKind::Internal,
         }
     }
 

@@ -130,6 +130,13 @@ impl TeamDb {
                 Err((e, _)) if is_transient(&e) && attempt < ATTEMPTS => {
                     std::thread::sleep(std::time::Duration::from_millis(5 << attempt.min(6)));
                 }
+                // A commit the server did not answer may have taken effect.
+                Err((e, "commit")) if e.as_db_error().is_none() => {
+                    return Err(Error::CommitUnknown {
+                        target: self.target.clone(),
+                        reason: reason(&e),
+                    });
+                }
                 Err((e, action)) => {
                     return Err(Error::Query {
                         target: self.target.clone(),

@@ -1,19 +1,23 @@
 //! Notes read in bulk come from the packs through `packs::PackReader` (past the first few
 //! reads), which decodes delta chains itself: every note must read exactly as `git cat-file`
-//! gives it, whatever the pack's deltas (offset or ref deltas, long chains) and wherever the
-//! note lives (a pack, a loose object, a pack written after the reader opened).
+//! gives it, whatever the pack's deltas (offset or ref deltas, long chains), the object format,
+//! and wherever the note lives (a pack, two packs, a loose object, a pack written after the
+//! reader's process first mapped the packs).
 
 use std::collections::HashMap;
 use std::io::Write;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use crate::common::TestRepo;
 
 const NOTES: usize = 400;
 
-/// A history of `NOTES` commits, each with a note much like the others (so that git deltifies
-/// them against one another), written by one fast-import. Returns the commits, newest first.
-fn history_with_notes(repo: &TestRepo) -> Vec<String> {
+/// A repository at `dir` (made with `object_format`, or the existing test repository when `dir`
+/// is its root) holding `NOTES` commits on branch `bulk`, each with a note much like the
+/// others (so that git deltifies them against one another), written by fast-import. Returns
+/// the commits, newest first.
+fn history_with_notes(repo: &TestRepo, dir: &Path) -> Vec<String> {
     let mut script = String::new();
     for i in 0..NOTES {
         script.push_str(&format!(
@@ -23,15 +27,19 @@ fn history_with_notes(repo: &TestRepo) -> Vec<String> {
             i.to_string().len() + 1
         ));
     }
-    fast_import(repo, &script);
-    let commits: Vec<String> = repo.git(&["rev-list", "bulk"]).lines().map(str::to_owned).collect();
+    fast_import(repo, dir, &script);
+    let commits: Vec<String> = repo
+        .git_in(dir, &["rev-list", "bulk"])
+        .lines()
+        .map(str::to_owned)
+        .collect();
     let mut notes =
         String::from("commit refs/notes/proof\ncommitter A <a@example.com> 1700000000 +0000\ndata 5\nnotes\n");
     for (i, commit) in commits.iter().enumerate() {
         let text = note_text(i);
         notes.push_str(&format!("N inline {commit}\ndata {}\n{text}\n", text.len()));
     }
-    fast_import(repo, &notes);
+    fast_import(repo, dir, &notes);
     commits
 }
 
@@ -51,9 +59,9 @@ fn note_text(i: usize) -> String {
     text
 }
 
-fn fast_import(repo: &TestRepo, script: &str) {
+fn fast_import(repo: &TestRepo, dir: &Path, script: &str) {
     let mut child = repo
-        .git_command(&repo.root)
+        .git_command(dir)
         .args(["fast-import", "--quiet"])
         .stdin(Stdio::piped())
         .spawn()
@@ -62,22 +70,18 @@ fn fast_import(repo: &TestRepo, script: &str) {
     assert!(child.wait().unwrap().success());
 }
 
-/// Every note blob's text as git gives it, by commit.
-fn notes_by_git(repo: &TestRepo) -> HashMap<String, Vec<u8>> {
-    notes_and_blobs_by_git(repo)
-        .into_iter()
-        .map(|(commit, (_, text))| (commit, text))
-        .collect()
-}
-
 /// Every note's blob id and text as git gives them, by commit.
-fn notes_and_blobs_by_git(repo: &TestRepo) -> HashMap<String, (String, Vec<u8>)> {
-    let listed = repo.git(&["notes", "--ref=proof", "list"]);
+fn notes_by_git(dir: &Path) -> HashMap<String, (String, Vec<u8>)> {
+    let listed = Command::new("git")
+        .current_dir(dir)
+        .args(["notes", "--ref=proof", "list"])
+        .output()
+        .unwrap();
     let mut by_commit = HashMap::new();
-    for line in listed.lines() {
+    for line in String::from_utf8(listed.stdout).unwrap().lines() {
         let (blob, commit) = line.split_once(' ').unwrap();
         let out = Command::new("git")
-            .current_dir(&repo.root)
+            .current_dir(dir)
             .args(["cat-file", "blob", blob])
             .output()
             .unwrap();
@@ -87,16 +91,20 @@ fn notes_and_blobs_by_git(repo: &TestRepo) -> HashMap<String, (String, Vec<u8>)>
     by_commit
 }
 
+fn pack_files(dir: &Path, extension: &str) -> Vec<PathBuf> {
+    std::fs::read_dir(dir.join(".git/objects/pack"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == extension))
+        .collect()
+}
+
 /// The longest delta chain `git verify-pack` reports.
-fn longest_chain(repo: &TestRepo) -> usize {
-    let packs = std::fs::read_dir(repo.root.join(".git/objects/pack")).unwrap();
+fn longest_chain(repo: &TestRepo, dir: &Path) -> usize {
     let mut longest = 0;
-    for pack in packs.flatten() {
-        let path = pack.path();
-        if path.extension().is_none_or(|e| e != "idx") {
-            continue;
-        }
-        let out = repo.git(&["verify-pack", "-v", path.to_str().unwrap()]);
+    for idx in pack_files(dir, "idx") {
+        let out = repo.git_in(dir, &["verify-pack", "-v", idx.to_str().unwrap()]);
         for line in out.lines() {
             let fields: Vec<&str> = line.split_whitespace().collect();
             if fields.len() == 7 {
@@ -107,8 +115,9 @@ fn longest_chain(repo: &TestRepo) -> usize {
     longest
 }
 
-fn read_all_in_history_order(repo: &TestRepo, commits: &[String]) -> HashMap<String, Vec<u8>> {
-    let git_repo = git_proof::git::discover(&repo.root).unwrap();
+/// Every note through one `NotesReader`, in the order of `commits`.
+fn read_through_notes_reader(dir: &Path, commits: &[String]) -> HashMap<String, Vec<u8>> {
+    let git_repo = git_proof::git::discover(dir).unwrap();
     let mut reader = git_proof::notes::NotesReader::new(&git_repo).unwrap();
     let mut read = HashMap::new();
     for commit in commits {
@@ -120,11 +129,11 @@ fn read_all_in_history_order(repo: &TestRepo, commits: &[String]) -> HashMap<Str
     read
 }
 
-/// Reads every note blob straight from the packs, in history order: each must be there, and
-/// read as git reads it (so the bulk reads above went through the packs, not around them).
-fn assert_packs_hold_every_note(repo: &TestRepo, commits: &[String]) {
-    let by_git = notes_and_blobs_by_git(repo);
-    let git_repo = git_proof::git::discover(&repo.root).unwrap();
+/// Reads every note of `commits` straight from the packs, in that order, through one reader:
+/// each must be there, and read as git reads it (so the bulk reads went through the packs, not
+/// around them).
+fn assert_packs_hold(dir: &Path, commits: &[String], by_git: &HashMap<String, (String, Vec<u8>)>) {
+    let git_repo = git_proof::git::discover(dir).unwrap();
     let mut packs = git_proof::packs::PackReader::open(&git_repo);
     for commit in commits {
         let (blob, text) = &by_git[commit];
@@ -138,39 +147,42 @@ fn assert_packs_hold_every_note(repo: &TestRepo, commits: &[String]) {
     }
 }
 
-fn assert_same(read: &HashMap<String, Vec<u8>>, by_git: &HashMap<String, Vec<u8>>) {
-    assert_eq!(read.len(), by_git.len());
-    for (commit, text) in by_git {
-        assert!(
-            read.get(commit) == Some(text),
-            "the note of {commit} does not read as git reads it"
-        );
+/// Every note, through a `NotesReader` and through one `PackReader`, newest first and oldest
+/// first, reads as git reads it.
+fn assert_every_order_reads_as_git(dir: &Path, commits: &[String]) {
+    let by_git = notes_by_git(dir);
+    assert_eq!(by_git.len(), commits.len());
+    let mut oldest_first = commits.to_vec();
+    oldest_first.reverse();
+    for order in [commits, &oldest_first] {
+        assert_packs_hold(dir, order, &by_git);
+        let read = read_through_notes_reader(dir, order);
+        assert_eq!(read.len(), by_git.len());
+        for (commit, (_, text)) in &by_git {
+            assert!(
+                read.get(commit) == Some(text),
+                "the note of {commit} does not read as git reads it"
+            );
+        }
     }
 }
 
 #[test]
 fn notes_read_in_bulk_from_long_offset_delta_chains_are_what_git_reads() {
     let repo = TestRepo::new();
-    let commits = history_with_notes(&repo);
+    let commits = history_with_notes(&repo, &repo.root);
     repo.git(&["repack", "-adfq", "--depth=50", "--window=50"]);
     assert!(
-        longest_chain(&repo) >= 20,
+        longest_chain(&repo, &repo.root) >= 20,
         "the pack must hold long delta chains for this test to mean anything"
     );
-    assert_packs_hold_every_note(&repo, &commits);
-    let by_git = notes_by_git(&repo);
-    assert_eq!(by_git.len(), NOTES);
-    assert_same(&read_all_in_history_order(&repo, &commits), &by_git);
-    // Oldest first, and newest first again: other orders through the same chains.
-    let mut reversed = commits.clone();
-    reversed.reverse();
-    assert_same(&read_all_in_history_order(&repo, &reversed), &by_git);
+    assert_every_order_reads_as_git(&repo.root, &commits);
 }
 
 #[test]
 fn notes_read_in_bulk_from_ref_deltas_are_what_git_reads() {
     let repo = TestRepo::new();
-    let commits = history_with_notes(&repo);
+    let commits = history_with_notes(&repo, &repo.root);
     // Deltas that name their base by id, as packs from some servers and tools do.
     repo.git(&[
         "-c",
@@ -180,29 +192,63 @@ fn notes_read_in_bulk_from_ref_deltas_are_what_git_reads() {
         "--depth=50",
         "--window=50",
     ]);
-    assert!(longest_chain(&repo) >= 20);
+    assert!(longest_chain(&repo, &repo.root) >= 20);
     assert!(
-        ref_deltas_in(&repo),
+        ref_deltas_in(&repo.root),
         "the pack must hold ref deltas for this test to mean anything"
     );
-    assert_packs_hold_every_note(&repo, &commits);
-    let by_git = notes_by_git(&repo);
-    assert_same(&read_all_in_history_order(&repo, &commits), &by_git);
+    assert_every_order_reads_as_git(&repo.root, &commits);
 }
 
 #[test]
-fn notes_in_loose_objects_and_in_packs_written_later_read_as_git_reads_them() {
+fn notes_of_a_sha256_repository_read_in_bulk_as_git_reads_them() {
     let repo = TestRepo::new();
-    let commits = history_with_notes(&repo);
+    let dir = repo.tmp.path().join("sha256");
+    repo.git_in(
+        repo.tmp.path(),
+        &[
+            "init",
+            "-q",
+            "--object-format=sha256",
+            "-b",
+            "main",
+            dir.to_str().unwrap(),
+        ],
+    );
+    let commits = history_with_notes(&repo, &dir);
+    assert_eq!(commits[0].len(), 64);
+    repo.git_in(&dir, &["repack", "-adfq", "--depth=50", "--window=50"]);
+    assert!(longest_chain(&repo, &dir) >= 20);
+    assert_every_order_reads_as_git(&dir, &commits);
+}
+
+#[test]
+fn notes_spread_over_two_packs_loose_objects_and_packs_written_later_read_as_git_reads_them() {
+    let repo = TestRepo::new();
+    let commits = history_with_notes(&repo, &repo.root);
     repo.git(&["repack", "-adfq"]);
-    // Half the notes again, changed, as loose objects after the pack.
-    let changed: Vec<(String, std::path::PathBuf)> = commits
+    // A third of the notes again, changed, in a second pack (fast-import writes one) that
+    // one reader reads along with the first, whose offsets overlap its own.
+    let mut script = String::from(
+        "commit refs/notes/proof\ncommitter A <a@example.com> 1700000001 +0000\ndata 5\nmore\nfrom refs/notes/proof^0\n",
+    );
+    for (i, commit) in commits.iter().enumerate().step_by(3) {
+        let text = format!("{}in the second pack\n", note_text(i + 1));
+        script.push_str(&format!("N inline {commit}\ndata {}\n{text}\n", text.len()));
+    }
+    fast_import(&repo, &repo.root, &script);
+    assert_eq!(pack_files(&repo.root, "pack").len(), 2);
+    assert_every_order_reads_as_git(&repo.root, &commits);
+
+    // Another third, changed again, as loose objects.
+    let changed: Vec<(String, PathBuf)> = commits
         .iter()
         .enumerate()
-        .step_by(2)
+        .skip(1)
+        .step_by(3)
         .map(|(i, commit)| {
             let path = repo.tmp.path().join(format!("note-{i}"));
-            std::fs::write(&path, format!("{}changed\n", note_text(i + 1))).unwrap();
+            std::fs::write(&path, format!("{}changed\n", note_text(i + 2))).unwrap();
             (commit.clone(), path)
         })
         .collect();
@@ -211,35 +257,39 @@ fn notes_in_loose_objects_and_in_packs_written_later_read_as_git_reads_them() {
     hash_object.args(["hash-object", "-w", "--stdin-paths"]);
     let blobs = crate::common::run_with_input(hash_object, paths.as_bytes()).ok().stdout;
     let mut script = String::from(
-        "commit refs/notes/proof\ncommitter A <a@example.com> 1700000001 +0000\ndata 5\nmore\nfrom refs/notes/proof^0\n",
+        "commit refs/notes/proof\ncommitter A <a@example.com> 1700000002 +0000\ndata 5\nloose\nfrom refs/notes/proof^0\n",
     );
     for ((commit, _), blob) in changed.iter().zip(blobs.lines()) {
         script.push_str(&format!("N {blob} {commit}\n"));
     }
-    fast_import(&repo, &script);
+    fast_import(&repo, &repo.root, &script);
     let git_repo = git_proof::git::discover(&repo.root).unwrap();
-    let blob = gix::ObjectId::from_hex(blobs.lines().next().unwrap().as_bytes()).unwrap();
+    let loose = gix::ObjectId::from_hex(blobs.lines().next().unwrap().as_bytes()).unwrap();
     assert!(
-        git_proof::packs::PackReader::open(&git_repo).read(&blob).is_none(),
-        "a loose note is not in any pack"
+        git_proof::packs::PackReader::open(&git_repo).read(&loose).is_none(),
+        "a loose note is in no pack"
     );
-    let by_git = notes_by_git(&repo);
-    assert_same(&read_all_in_history_order(&repo, &commits), &by_git);
-    // And once more after everything is packed anew: the process maps the new packs.
+    let by_git = notes_by_git(&repo.root);
+    let read = read_through_notes_reader(&repo.root, &commits);
+    for (commit, (_, text)) in &by_git {
+        assert!(read.get(commit) == Some(text), "the note of {commit}");
+    }
+
+    // Everything packed anew: this process maps the new pack, and reads the once loose note
+    // from it.
     repo.git(&["repack", "-adfq"]);
-    assert_same(&read_all_in_history_order(&repo, &commits), &by_git);
+    assert!(
+        git_proof::packs::PackReader::open(&git_repo).read(&loose).is_some(),
+        "the new pack is read"
+    );
+    assert_every_order_reads_as_git(&repo.root, &commits);
 }
 
 /// Whether the repository's pack holds a delta that names its base by id.
-fn ref_deltas_in(repo: &TestRepo) -> bool {
+fn ref_deltas_in(dir: &Path) -> bool {
     use gix::odb::pack::data::entry::Header;
-    let idx = std::fs::read_dir(repo.root.join(".git/objects/pack"))
-        .unwrap()
-        .flatten()
-        .map(|e| e.path())
-        .find(|p| p.extension().is_some_and(|e| e == "idx"))
-        .unwrap();
-    let bundle = gix::odb::pack::Bundle::at(&idx, gix::hash::Kind::Sha1).unwrap();
+    let idx = &pack_files(dir, "idx")[0];
+    let bundle = gix::odb::pack::Bundle::at(idx, gix::hash::Kind::Sha1).unwrap();
     bundle.index.iter().any(|e| {
         matches!(
             bundle.pack.entry(e.pack_offset).unwrap().header,
