@@ -595,18 +595,7 @@ fn linked_worktrees_share_the_hooks_and_each_records_only_its_own_run() {
 #[test]
 fn sha256_repositories_get_proofs_that_verify_and_survive_an_amend() {
     let repo = TestRepo::new();
-    let dir = repo.tmp.path().join("sha256");
-    repo.git_in(
-        repo.tmp.path(),
-        &[
-            "init",
-            "-q",
-            "--object-format=sha256",
-            "-b",
-            "main",
-            dir.to_str().unwrap(),
-        ],
-    );
+    let dir = repo.sha256_repo("sha256");
     std::fs::write(dir.join("README.md"), "# sha256\n").unwrap();
     repo.git_in(&dir, &["add", "-A"]);
     repo.git_in(&dir, &["commit", "-qm", "root"]);

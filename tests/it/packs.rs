@@ -203,18 +203,7 @@ fn notes_read_in_bulk_from_ref_deltas_are_what_git_reads() {
 #[test]
 fn notes_of_a_sha256_repository_read_in_bulk_as_git_reads_them() {
     let repo = TestRepo::new();
-    let dir = repo.tmp.path().join("sha256");
-    repo.git_in(
-        repo.tmp.path(),
-        &[
-            "init",
-            "-q",
-            "--object-format=sha256",
-            "-b",
-            "main",
-            dir.to_str().unwrap(),
-        ],
-    );
+    let dir = repo.sha256_repo("sha256");
     let commits = history_with_notes(&repo, &dir);
     assert_eq!(commits[0].len(), 64);
     repo.git_in(&dir, &["repack", "-adfq", "--depth=50", "--window=50"]);

@@ -211,6 +211,24 @@ impl TestRepo {
         bare
     }
 
+    /// A new, empty SHA-256 repository `name` beside this one (branch `main`).
+    #[track_caller]
+    pub fn sha256_repo(&self, name: &str) -> PathBuf {
+        let dir = self.tmp.path().join(name);
+        self.git_in(
+            self.tmp.path(),
+            &[
+                "init",
+                "-q",
+                "--object-format=sha256",
+                "-b",
+                "main",
+                dir.to_str().unwrap(),
+            ],
+        );
+        dir
+    }
+
     /// Runs git in the repository; panics on failure; returns stdout without its last newline.
     #[track_caller]
     pub fn git(&self, args: &[&str]) -> String {
