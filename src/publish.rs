@@ -480,7 +480,13 @@ fn row_of(
             decided_at,
         });
     }
-    let decisions = match decisions(view, bundle_view, &shown, principals, record.digest(), &time) {
+    let bundle_made = BundleDecisions {
+        signer: principals,
+        digest: record.digest(),
+        violations: &violations,
+        ended_at,
+    };
+    let decisions = match decisions(view, bundle_view, &shown, &bundle_made, &time) {
         Ok(decisions) => decisions,
         Err(e) => return Some(Err(e)),
     };
@@ -522,18 +528,29 @@ fn row_of(
     }))
 }
 
+/// What a decision the bundle made itself is signed with and when it was made: the bundle's
+/// signer and record, and the times [`row_of`] parsed already.
+struct BundleDecisions<'a> {
+    signer: &'a str,
+    digest: &'a str,
+    /// Each of the bundle's violations, its approval's time parsed.
+    violations: &'a [ViolationRow],
+    /// The bundle's `generated_at`, parsed: the time of a decision that names none.
+    ended_at: Timestamp,
+}
+
 /// The decision in force on each decided path: a counting decision record, else the bundle's
 /// own (made before the run finished, signed with it).
 fn decisions(
     view: &NoteView,
     bundle_view: &BundleView,
     shown: &ShownProof,
-    bundle_signer: &str,
-    bundle_digest: &str,
+    bundle_made: &BundleDecisions<'_>,
     time: &dyn Fn(&str, &str) -> Result<Timestamp, NotPublished>,
 ) -> Result<Vec<DecisionRow>, NotPublished> {
     let mut rows = Vec::new();
-    for (v, standing) in shown.bundle.scope_violations.iter().zip(&shown.standings) {
+    let violations = shown.bundle.scope_violations.iter().zip(&shown.standings);
+    for ((v, standing), parsed) in violations.zip(bundle_made.violations) {
         let Standing::Decided(state) = standing else {
             continue;
         };
@@ -542,7 +559,6 @@ fn decisions(
             ApprovalState::Rejected => Decision::Rejected,
             ApprovalState::Pending => continue,
         };
-        let field = format!("decided_at of the decision on {}", crate::summary::quoted(&v.path));
         let row = match bundle_view.decisions.get(&v.path) {
             Some(Effective::Decided {
                 record,
@@ -554,7 +570,10 @@ fn decisions(
             }) => DecisionRow {
                 path: v.path.clone(),
                 decision,
-                decided_at: time(&field, decided_at)?,
+                decided_at: time(
+                    &format!("decided_at of the decision on {}", crate::summary::quoted(&v.path)),
+                    decided_at,
+                )?,
                 decided_by: decided_by.clone(),
                 reason: reason.clone(),
                 signed_by: signer.principals.clone(),
@@ -563,18 +582,15 @@ fn decisions(
             _ => DecisionRow {
                 path: v.path.clone(),
                 decision,
-                decided_at: time(
-                    &field,
-                    v.approval.decided_at.as_deref().unwrap_or(&shown.bundle.generated_at),
-                )?,
+                decided_at: parsed.decided_at.unwrap_or(bundle_made.ended_at),
                 decided_by: v
                     .approval
                     .decided_by
                     .clone()
-                    .unwrap_or_else(|| bundle_signer.to_owned()),
+                    .unwrap_or_else(|| bundle_made.signer.to_owned()),
                 reason: v.approval.reason.clone(),
-                signed_by: bundle_signer.to_owned(),
-                record_digest: bundle_digest.to_owned(),
+                signed_by: bundle_made.signer.to_owned(),
+                record_digest: bundle_made.digest.to_owned(),
             },
         };
         rows.push(row);
