@@ -661,3 +661,71 @@ fn crafted_commit_ids_never_panic_a_reader() {
     let out = repo.verify(&[&head]).expect_code(1);
     assert!(!out.stderr.contains("panicked"), "{}", out.stderr);
 }
+
+/// `verify` of a range checks the signatures of many notes in one batch and hands each record
+/// its own result: a repeated record, a stranger's record before a trusted one, and another
+/// commit's trusted record must each keep the verdict checking them alone gives. A result
+/// handed to the wrong record would let the stranger's bundle count, or stop a trusted one.
+#[test]
+fn a_batch_of_notes_gives_each_record_its_own_signature_verdict() {
+    let repo = TestRepo::new();
+    let base = repo.git(&["rev-parse", "HEAD"]);
+    let mut heads = Vec::new();
+    for i in 0..4 {
+        repo.start(&[]);
+        repo.write(&format!("f{i}.txt"), format!("{i}\n"));
+        heads.push(repo.commit_all(&format!("change {i}")));
+        repo.proof(&["finish", "-q"]).ok();
+    }
+    let own: Vec<Vec<(String, String)>> = heads.iter().map(|h| split_records(&repo.note(h))).collect();
+    let (payload, _) = &own[2][0];
+    let forged = payload.replacen("\"exit_code\": 0", "\"exit_code\": 7", 1);
+    let stranger = stranger_signature(&repo, &forged);
+    let (payload, _) = &own[0][0];
+    let forged_0 = payload.replacen("\"exit_code\": 0", "\"exit_code\": 7", 1);
+    let stranger_0 = stranger_signature(&repo, &forged_0);
+    // 0: its record twice, then a stranger's bundle of its run; 2: a stranger's bundle of its
+    // run first; 1: its record, then 3's.
+    repo.replace_note(
+        &heads[0],
+        &format!(
+            "{}{forged_0}{stranger_0}",
+            note_of(&[own[0][0].clone(), own[0][0].clone()])
+        ),
+    );
+    repo.replace_note(&heads[2], &format!("{forged}{stranger}{}", note_of(&own[2])));
+    repo.replace_note(&heads[1], &note_of(&[own[1][0].clone(), own[3][0].clone()]));
+
+    let alone: Vec<Value> = heads
+        .iter()
+        .map(|h| {
+            let out = repo.verify(&[h, "--format", "json"]).ok();
+            serde_json::from_str::<Vec<Value>>(&out.stdout).unwrap().remove(0)
+        })
+        .collect();
+    let range = format!("{base}..HEAD");
+    let together: Vec<Value> = serde_json::from_str(&repo.verify(&[&range, "--format", "json"]).ok().stdout).unwrap();
+    assert_eq!(together.len(), 4);
+    for (report, single) in together.iter().zip(&alone) {
+        assert_eq!(report["verdict"], "valid", "{report:#}");
+        assert_eq!(report["records"], single["records"], "checked in a batch and alone");
+    }
+    let records = |i: usize| together[i]["records"].as_array().unwrap().clone();
+    // The stranger's record: seen, signed by no one trusted, never counting.
+    let stranger_record = &records(2)[0];
+    assert_eq!(stranger_record["counts"], false);
+    assert!(stranger_record["signer"].is_null(), "{stranger_record:#}");
+    assert!(
+        stranger_record["ignored"].as_str().unwrap().contains("key"),
+        "{stranger_record:#}"
+    );
+    assert_eq!(records(2)[1]["counts"], true);
+    assert!(!records(2)[1]["signer"].is_null());
+    // The repeat is named as one and does not count twice; the other commit's record is
+    // signed by the trusted key.
+    assert_eq!(records(0)[0]["counts"], true);
+    assert_eq!(records(0)[1]["ignored"], "repeats record 1");
+    assert_eq!(records(0)[2]["counts"], false, "{:#}", together[0]);
+    assert!(records(0)[2]["signer"].is_null(), "{:#}", together[0]);
+    assert!(records(1).iter().all(|r| !r["signer"].is_null()), "{:#}", together[1]);
+}
